@@ -1,0 +1,121 @@
+//! Calls through the CBLAS interface, shared by the OpenBLAS, netlib and (for level 1) BLIS
+//! backends.
+//!
+//! CBLAS needs each matrix with one unit stride; [`super::gemm`] copies operands that are not
+//! (checked with [`super::cblas_layout`]). A column-major C is handled by computing
+//! `Cᵀ = Bᵀ·Aᵀ` in row-major order, so every call below is row-major.
+
+use super::{cblas_layout, RawGemm};
+use crate::element::{Dtype, Element};
+use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+
+/// Whether CBLAS can take this operand without a copy.
+pub(crate) fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+    cblas_layout(rows, cols, rs, cs).is_some()
+}
+
+fn trans(t: bool) -> CBLAS_TRANSPOSE {
+    if t {
+        CBLAS_TRANSPOSE::CblasTrans
+    } else {
+        CBLAS_TRANSPOSE::CblasNoTrans
+    }
+}
+
+/// `C ← α·A·B + β·C` through `cblas_?gemm`.
+///
+/// # Safety
+/// `g` must describe valid, non-aliasing (A, B vs C) memory whose layouts `accepts` approved and
+/// whose dimensions and leading dimensions fit in `c_int` (checked by `super::gemm`).
+pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>) {
+    let (c_trans, ldc) = cblas_layout(g.m, g.n, g.rsc, g.csc).expect("C layout checked by caller");
+    // Reduce a column-major C to the row-major problem Cᵀ = Bᵀ·Aᵀ.
+    let (m, n, a, rsa, csa, b, rsb, csb) = if c_trans {
+        (g.n, g.m, g.b, g.csb, g.rsb, g.a, g.csa, g.rsa)
+    } else {
+        (g.m, g.n, g.a, g.rsa, g.csa, g.b, g.rsb, g.csb)
+    };
+    let k = g.k;
+    let (ta, lda) = cblas_layout(m, k, rsa, csa).expect("A layout checked by caller");
+    let (tb, ldb) = cblas_layout(k, n, rsb, csb).expect("B layout checked by caller");
+    let (m, n, k) = (m as i32, n as i32, k as i32);
+    let (lda, ldb, ldc) = (lda as i32, ldb as i32, ldc as i32);
+    let layout = CBLAS_LAYOUT::CblasRowMajor;
+    match T::DTYPE {
+        Dtype::F64 => {
+            // SAFETY: T is f64 (DTYPE), so the casts are identities; the caller guarantees the
+            // memory and dimensions.
+            unsafe {
+                cblas_sys::cblas_dgemm(
+                    layout,
+                    trans(ta),
+                    trans(tb),
+                    m,
+                    n,
+                    k,
+                    g.alpha.to_f64(),
+                    a as *const f64,
+                    lda,
+                    b as *const f64,
+                    ldb,
+                    g.beta.to_f64(),
+                    g.c as *mut f64,
+                    ldc,
+                )
+            }
+        }
+        Dtype::F32 => {
+            // SAFETY: T is f32 (DTYPE), so the casts are identities (and the f64 round trip of
+            // alpha/beta exact); the caller guarantees the memory and dimensions.
+            unsafe {
+                cblas_sys::cblas_sgemm(
+                    layout,
+                    trans(ta),
+                    trans(tb),
+                    m,
+                    n,
+                    k,
+                    g.alpha.to_f64() as f32,
+                    a as *const f32,
+                    lda,
+                    b as *const f32,
+                    ldb,
+                    g.beta.to_f64() as f32,
+                    g.c as *mut f32,
+                    ldc,
+                )
+            }
+        }
+    }
+}
+
+/// `xᵀy` through `cblas_?dot`, for slices of equal length (≤ `i32::MAX`, split by the caller).
+pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> T {
+    assert_eq!(x.len(), y.len());
+    let n = i32::try_from(x.len()).expect("length checked by caller");
+    match T::DTYPE {
+        // SAFETY: T is f64; both slices hold n elements read with unit stride.
+        Dtype::F64 => T::from_f64(unsafe {
+            cblas_sys::cblas_ddot(n, x.as_ptr() as *const f64, 1, y.as_ptr() as *const f64, 1)
+        }),
+        // SAFETY: T is f32; both slices hold n elements read with unit stride.
+        Dtype::F32 => T::from_f64(unsafe {
+            cblas_sys::cblas_sdot(n, x.as_ptr() as *const f32, 1, y.as_ptr() as *const f32, 1)
+        } as f64),
+    }
+}
+
+/// ‖x‖₂ through `cblas_?nrm2` (scaled: no overflow or underflow), length ≤ `i32::MAX`.
+pub(crate) fn nrm2<T: Element>(x: &[T]) -> T {
+    let n = i32::try_from(x.len()).expect("length checked by caller");
+    match T::DTYPE {
+        // SAFETY: T is f64; the slice holds n elements read with unit stride.
+        Dtype::F64 => {
+            T::from_f64(unsafe { cblas_sys::cblas_dnrm2(n, x.as_ptr() as *const f64, 1) })
+        }
+        // SAFETY: T is f32; the slice holds n elements read with unit stride.
+        Dtype::F32 => {
+            T::from_f64(unsafe { cblas_sys::cblas_snrm2(n, x.as_ptr() as *const f32, 1) } as f64)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Detecting OpenBLAS running slow generic kernels, and the fix.
+//!
+//! A DYNAMIC_ARCH OpenBLAS picks its kernels when it loads, from the CPU it recognises. An
+//! older build on a newer CPU (Debian's 0.3.21 on recent Xeons) does not recognise it and falls
+//! back to its oldest kernels (`Prescott`: SSE3), about 5× slower than the AVX-512 ones. The
+//! environment variable `OPENBLAS_CORETYPE` overrides the choice, but only if it is set before
+//! the library loads, i.e. before the process starts: a program must re-execute itself to apply
+//! it ([`reexec_with_fast_kernels`]).
+
+use std::ffi::OsString;
+
+/// OpenBLAS kernel sets that use AVX2 + FMA or better (lower case).
+const FAST_CORES: &[&str] = &[
+    "haswell",
+    "zen",
+    "skylakex",
+    "cooperlake",
+    "sapphirerapids",
+    "zen4",
+    "zen5",
+];
+
+/// The SIMD class of this CPU as far as BLAS kernels care.
+fn cpu_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn cpu_has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The `OPENBLAS_CORETYPE` value that gives this CPU fast kernels: `SkylakeX` with AVX-512,
+/// `Haswell` with AVX2 + FMA, none otherwise (or off x86-64).
+pub fn recommended_coretype() -> Option<&'static str> {
+    if cpu_has_avx512() {
+        Some("SkylakeX")
+    } else if cpu_has_avx2_fma() {
+        Some("Haswell")
+    } else {
+        None
+    }
+}
+
+/// Whether `corename` is a kernel set far below what this CPU can run.
+pub fn is_slow_kernel(corename: &str) -> bool {
+    recommended_coretype().is_some() && !FAST_CORES.contains(&corename.to_ascii_lowercase().as_str())
+}
+
+/// The warning for a backend running `corename` kernels, if they are slow for this CPU.
+pub fn kernel_warning(backend: &str, corename: &str) -> Option<String> {
+    match backend {
+        "openblas" if is_slow_kernel(corename) => {
+            let fix = recommended_coretype().unwrap_or("Haswell");
+            Some(format!(
+                "OpenBLAS runs its generic `{corename}` kernels on a CPU with {}: about 5x slower. \
+                 Start the process with OPENBLAS_CORETYPE={fix} in the environment (the rayblas \
+                 CLI does this itself)",
+                if cpu_has_avx512() { "AVX-512" } else { "AVX2" }
+            ))
+        }
+        "blis" if cpu_has_avx512() && corename == "haswell" => Some(
+            "BLIS runs its `haswell` (AVX2) kernels on a CPU with AVX-512: this BLIS build does \
+             not pick `skx` here, so expect about half the AVX-512 rate"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+/// Environment variable set on the re-executed process so it never loops.
+pub const REEXEC_MARKER: &str = "RAYBLAS_REEXECUTED";
+
+/// If OpenBLAS picked slow kernels and `OPENBLAS_CORETYPE` is unset, re-executes the current
+/// program with the recommended value, printing one line on stderr.
+///
+/// Returns normally (doing nothing) when there is nothing to fix, when the variable is already
+/// set, or when this process is itself the re-executed one. On success it does not return. An
+/// `Err` means the exec failed; the caller can carry on with the slow kernels.
+pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
+    if super::BACKEND != "openblas"
+        || std::env::var_os("OPENBLAS_CORETYPE").is_some()
+        || std::env::var_os(REEXEC_MARKER).is_some()
+    {
+        return Ok(());
+    }
+    let core = super::info().corename.unwrap_or_default();
+    let Some(fix) = recommended_coretype().filter(|_| is_slow_kernel(&core)) else {
+        return Ok(());
+    };
+    eprintln!(
+        "rayblas: OpenBLAS chose its slow generic `{core}` kernels for this CPU; restarting with \
+         OPENBLAS_CORETYPE={fix} (--keep-blas-core to keep them)"
+    );
+    reexec(&[("OPENBLAS_CORETYPE", fix), (REEXEC_MARKER, "1")])
+}
+
+#[cfg(unix)]
+fn reexec(env: &[(&str, &str)]) -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Err(cmd.exec())
+}
+
+#[cfg(not(unix))]
+fn reexec(_env: &[(&str, &str)]) -> std::io::Result<()> {
+    Ok(())
+}

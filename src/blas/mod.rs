@@ -1,0 +1,288 @@
+//! The backend boundary: which BLAS computes one tile, and how its threads are controlled.
+//!
+//! Exactly one backend is compiled in, chosen by Cargo feature:
+//!
+//! | feature | library | per-call threads | kernels |
+//! |---|---|---|---|
+//! | `openblas-system` (default) | system OpenBLAS (pkg-config) | no: one process-wide count | CBLAS |
+//! | `blis-system` | system BLIS (`libblis`) | yes (`rntm_t` per call) | BLIS typed API, CBLAS for level 1/2 |
+//! | `netlib-system` | the reference BLAS (`libblas` from the reference directory) | single-threaded | CBLAS |
+//! | `pure-rust` | none: the `gemm` crate (AVX-512 kernels) | yes (`Parallelism` per call) | Rust |
+//!
+//! This module holds every `cfg(feature = …)` for backends. Strategies talk to the backend only
+//! through [`gemm`] and the thread control in [`threads`]; a backend never knows how many tiles
+//! run at once.
+
+pub mod coretype;
+pub mod threads;
+
+pub use threads::{info, limit, num_threads, set_num_threads, BlasInfo, ThreadLimit, Threading};
+
+use crate::element::Element;
+use crate::error::{Error, Result};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+
+#[cfg(not(any(
+    feature = "openblas-system",
+    feature = "blis-system",
+    feature = "netlib-system",
+    feature = "pure-rust"
+)))]
+compile_error!(
+    "rayblas needs exactly one backend feature: `openblas-system` (default), `blis-system`, \
+     `netlib-system` or `pure-rust`"
+);
+
+macro_rules! clash {
+    ($a:literal, $b:literal) => {
+        #[cfg(all(feature = $a, feature = $b))]
+        compile_error!(concat!(
+            "rayblas backend features `",
+            $a,
+            "` and `",
+            $b,
+            "` are both enabled; enable exactly one (use `default-features = false` \
+             to turn off the default `openblas-system`)"
+        ));
+    };
+}
+clash!("openblas-system", "blis-system");
+clash!("openblas-system", "netlib-system");
+clash!("openblas-system", "pure-rust");
+clash!("blis-system", "netlib-system");
+clash!("blis-system", "pure-rust");
+clash!("netlib-system", "pure-rust");
+
+#[cfg(any(
+    feature = "openblas-system",
+    feature = "blis-system",
+    feature = "netlib-system"
+))]
+mod cblas;
+
+// Link the system OpenBLAS (found by openblas-src's pkg-config probe).
+#[cfg(feature = "openblas-system")]
+extern crate blas_src as _;
+#[cfg(feature = "openblas-system")]
+extern crate openblas_src as _;
+
+#[cfg(feature = "openblas-system")]
+#[path = "openblas.rs"]
+mod backend;
+
+#[cfg(all(feature = "blis-system", not(feature = "openblas-system")))]
+#[path = "blis.rs"]
+mod backend;
+
+#[cfg(all(
+    feature = "netlib-system",
+    not(any(feature = "openblas-system", feature = "blis-system"))
+))]
+#[path = "netlib.rs"]
+mod backend;
+
+#[cfg(all(
+    feature = "pure-rust",
+    not(any(
+        feature = "openblas-system",
+        feature = "blis-system",
+        feature = "netlib-system"
+    ))
+))]
+#[path = "pure.rs"]
+mod backend;
+
+pub(crate) use backend::{dot, nrm2, set_thread_local_threads};
+
+/// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
+pub const BACKEND: &str = backend::NAME;
+
+/// Whether the backend can give each call its own thread count (BLIS 0.9, pure-rust). Without
+/// it (OpenBLAS, netlib) the count is process-wide, so `Strategy::Hybrid` is refused.
+pub fn per_call_threads() -> bool {
+    backend::per_call_threads()
+}
+
+/// The largest dimension or leading dimension the backend's integer type holds.
+pub const INT_MAX: usize = backend::INT_MAX;
+
+/// One GEMM on raw parts: `C ← α·A·B + β·C`, A m×k, B k×n, C m×n, strides in elements.
+///
+/// Built only by [`gemm`] after it has checked shapes, strides and integer ranges.
+pub(crate) struct RawGemm<T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub alpha: T,
+    pub a: *const T,
+    pub rsa: isize,
+    pub csa: isize,
+    pub b: *const T,
+    pub rsb: isize,
+    pub csb: isize,
+    pub beta: T,
+    pub c: *mut T,
+    pub rsc: isize,
+    pub csc: isize,
+}
+
+/// `C ← α·A·B + β·C` through the linked backend, for any layout of the views.
+///
+/// `threads` is the thread count for this one call on backends with per-call threads; on the
+/// others the process-wide setting applies (the strategy sets it). Operands whose layout the
+/// backend cannot take (CBLAS needs one unit stride; negative strides) are copied; so is C, and
+/// the result copied back. Dimensions beyond the backend's integer range are an error.
+pub(crate) fn gemm<T: Element>(
+    alpha: T,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    beta: T,
+    mut c: ArrayViewMut2<'_, T>,
+    threads: usize,
+) -> Result<()> {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    if k != k2 || c.dim() != (m, n) {
+        return Err(Error::ShapeMismatch {
+            op: "gemm",
+            expected: format!("a m×k, b k×n, c m×n with a {m}x{k}"),
+            got: format!("b {k2}x{n}, c {}x{}", c.nrows(), c.ncols()),
+        });
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 || alpha == T::zero() {
+        scale_in_place(c.view_mut(), beta);
+        return Ok(());
+    }
+    for (what, value) in [("m", m), ("n", n), ("k", k)] {
+        check_int(what, value)?;
+    }
+    let a_owned;
+    let a = if operand_ok(&a) {
+        a
+    } else {
+        a_owned = to_row_major(&a);
+        a_owned.view()
+    };
+    let b_owned;
+    let b = if operand_ok(&b) {
+        b
+    } else {
+        b_owned = to_row_major(&b);
+        b_owned.view()
+    };
+    for (what, v) in [
+        ("lda", leading(&a)),
+        ("ldb", leading(&b)),
+        ("ldc", leading_mut(&c)),
+    ] {
+        check_int(what, v)?;
+    }
+    let c_ok = {
+        let s = c.strides();
+        backend::accepts(m, n, s[0], s[1])
+    };
+    if c_ok {
+        run_raw(alpha, &a, &b, beta, &mut c, threads);
+    } else {
+        let mut tmp = to_row_major(&c.view());
+        run_raw(alpha, &a, &b, beta, &mut tmp.view_mut(), threads);
+        c.assign(&tmp);
+    }
+    Ok(())
+}
+
+fn run_raw<T: Element>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+    threads: usize,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let raw = RawGemm {
+        m,
+        n,
+        k,
+        alpha,
+        a: a.as_ptr(),
+        rsa: a.strides()[0],
+        csa: a.strides()[1],
+        b: b.as_ptr(),
+        rsb: b.strides()[0],
+        csb: b.strides()[1],
+        beta,
+        c: c.as_mut_ptr(),
+        rsc: c.strides()[0],
+        csc: c.strides()[1],
+    };
+    // SAFETY: the pointers and strides come from live ndarray views whose shapes `gemm` checked
+    // (a m×k, b k×n, c m×n); `accepts` approved every layout; C is borrowed mutably and does not
+    // alias A or B (Rust's borrow rules forbid a shared and a mutable view of the same data).
+    unsafe { backend::gemm(&raw, threads.max(1)) }
+}
+
+fn operand_ok<T>(v: &ArrayView2<'_, T>) -> bool {
+    let s = v.strides();
+    backend::accepts(v.nrows(), v.ncols(), s[0], s[1])
+}
+
+fn leading<T>(v: &ArrayView2<'_, T>) -> usize {
+    v.strides().iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+}
+
+fn leading_mut<T>(v: &ArrayViewMut2<'_, T>) -> usize {
+    v.strides().iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+}
+
+fn check_int(what: &'static str, value: usize) -> Result<()> {
+    if value > INT_MAX {
+        Err(Error::DimensionTooLarge {
+            what,
+            value,
+            limit: INT_MAX,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// A row-major (C order) copy of `v`.
+pub(crate) fn to_row_major<T: Element>(v: &ArrayView2<'_, T>) -> Array2<T> {
+    let mut out = Array2::<T>::zeros(v.dim());
+    out.assign(v);
+    out
+}
+
+/// `c ← β·c`, with β = 0 writing zeros (so NaN or Inf in C do not survive, as in BLAS).
+pub(crate) fn scale_in_place<T: Element>(mut c: ArrayViewMut2<'_, T>, beta: T) {
+    if beta == T::zero() {
+        c.fill(T::zero());
+    } else if beta != T::one() {
+        c.mapv_inplace(|x| x * beta);
+    }
+}
+
+/// Whether a CBLAS routine can take an operand of `rows`×`cols` with strides `rs`, `cs` as a
+/// row-major matrix, possibly transposed. Returns `(transposed, leading dimension)`.
+///
+/// Dimensions of length ≤ 1 place no constraint on their stride.
+pub(crate) fn cblas_layout(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<(bool, usize)> {
+    let unit = |len: usize, s: isize| len <= 1 || s == 1;
+    let ld_ok = |len_outer: usize, s: isize, len_inner: usize| {
+        len_outer <= 1 || (s > 0 && s as usize >= len_inner.max(1))
+    };
+    if unit(cols, cs) && ld_ok(rows, rs, cols) {
+        let ld = if rows <= 1 { cols.max(1) } else { rs as usize };
+        return Some((false, ld));
+    }
+    if unit(rows, rs) && ld_ok(cols, cs, rows) {
+        let ld = if cols <= 1 { rows.max(1) } else { cs as usize };
+        return Some((true, ld));
+    }
+    None
+}

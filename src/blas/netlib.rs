@@ -1,0 +1,68 @@
+//! The reference BLAS backend (`netlib-system`): Debian's `libblas` from its reference
+//! directory (`/usr/lib/<triple>/blas`), linked with an rpath to that directory by `build.rs` so
+//! Debian's alternatives cannot swap OpenBLAS in. Single-threaded: the slow baseline.
+//! [`library_info`] checks at run time that the loaded library really is the reference one.
+
+use super::cblas;
+use super::threads::{LibraryInfo, Threading};
+use super::RawGemm;
+use crate::element::Element;
+
+pub(crate) const NAME: &str = "netlib";
+pub(crate) const INT_MAX: usize = i32::MAX as usize;
+pub(crate) use cblas::accepts;
+
+pub(crate) fn per_call_threads() -> bool {
+    false
+}
+
+/// # Safety
+/// As [`cblas::gemm`]; the reference BLAS has one thread.
+pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
+    // SAFETY: forwarded from the caller's guarantee.
+    unsafe { cblas::gemm(g) }
+}
+
+pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
+    Some(cblas::dot(x, y))
+}
+
+pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
+    Some(cblas::nrm2(x))
+}
+
+/// Whether a symbol is visible in the process (to detect an OpenBLAS or BLIS loaded in place of
+/// the reference library).
+fn symbol_present(name: &std::ffi::CStr) -> bool {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks the symbol up.
+    !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
+}
+
+pub(crate) fn library_info() -> LibraryInfo {
+    let dir = option_env!("RAYBLAS_NETLIB_DIR").unwrap_or("?");
+    let impostor = if symbol_present(c"openblas_get_config") {
+        " (but OpenBLAS was loaded in its place)"
+    } else if symbol_present(c"bli_info_get_version_str") {
+        " (but BLIS was loaded in its place)"
+    } else {
+        ""
+    };
+    LibraryInfo {
+        version: "reference".to_string(),
+        config: format!("netlib reference BLAS from {dir}{impostor}"),
+        corename: None,
+        threading: Threading::Serial,
+    }
+}
+
+pub(crate) fn get_num_threads() -> usize {
+    1
+}
+
+pub(crate) fn set_num_threads(_n: usize) {}
+
+pub(crate) fn set_thread_local_threads(_n: usize) {}
+
+pub(crate) fn max_threads() -> usize {
+    1
+}

@@ -1,0 +1,131 @@
+//! The element types rayblas computes with: `f32` and `f64`.
+
+use std::fmt::{Debug, Display};
+
+/// Which floating-point type an [`Element`] is, for dispatch into typed C and SIMD routines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit IEEE float.
+    F64,
+}
+
+impl Dtype {
+    /// The name as numpy spells it (`float32`, `float64`) shortened to `f32` / `f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        }
+    }
+
+    /// Size of one element in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::F32 => 4,
+            Dtype::F64 => 8,
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element type: `f32` or `f64` (sealed).
+///
+/// The kernels are generic over it; the few places that call typed C or SIMD code dispatch on
+/// [`Element::DTYPE`].
+pub trait Element:
+    sealed::Sealed
+    + ndarray::LinalgScalar
+    + ndarray::ScalarOperand
+    + num_like::Float
+    + Copy
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + PartialOrd
+    + Default
+    + 'static
+{
+    /// Which type this is.
+    const DTYPE: Dtype;
+    /// Machine epsilon.
+    const EPSILON: Self;
+    /// Converts from `f64`, rounding to nearest.
+    fn from_f64(x: f64) -> Self;
+    /// Widens to `f64` (exact).
+    fn to_f64(self) -> f64;
+}
+
+impl Element for f32 {
+    const DTYPE: Dtype = Dtype::F32;
+    const EPSILON: Self = f32::EPSILON;
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Element for f64 {
+    const DTYPE: Dtype = Dtype::F64;
+    const EPSILON: Self = f64::EPSILON;
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The few float operations the generic kernels need, without pulling in `num-traits` directly.
+pub mod num_like {
+    /// Float operations used by generic code.
+    pub trait Float: Copy + PartialOrd {
+        /// Is this a NaN?
+        fn is_nan(self) -> bool;
+        /// Absolute value.
+        fn abs(self) -> Self;
+        /// Square root.
+        fn sqrt(self) -> Self;
+        /// Positive infinity.
+        fn infinity() -> Self;
+        /// Negative infinity.
+        fn neg_infinity() -> Self;
+        /// A quiet NaN.
+        fn nan() -> Self;
+    }
+    macro_rules! float_impl {
+        ($t:ty) => {
+            impl Float for $t {
+                fn is_nan(self) -> bool {
+                    <$t>::is_nan(self)
+                }
+                fn abs(self) -> Self {
+                    <$t>::abs(self)
+                }
+                fn sqrt(self) -> Self {
+                    <$t>::sqrt(self)
+                }
+                fn infinity() -> Self {
+                    <$t>::INFINITY
+                }
+                fn neg_infinity() -> Self {
+                    <$t>::NEG_INFINITY
+                }
+                fn nan() -> Self {
+                    <$t>::NAN
+                }
+            }
+        };
+    }
+    float_impl!(f32);
+    float_impl!(f64);
+}

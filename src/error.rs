@@ -1,0 +1,98 @@
+//! The one error type of the library.
+//!
+//! Every fallible public function returns [`Result<T>`](crate::Result). Errors say what was wrong
+//! with the input and, where there is one, what to do instead; the library never panics on bad
+//! input and never silently clamps or truncates.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in rayblas.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operands of a product do not fit together (`a` is m×k, `b` must be k×n).
+    #[error("shape mismatch: {op} needs {expected}, got {got}")]
+    ShapeMismatch {
+        /// The operation that checked the shapes.
+        op: &'static str,
+        /// What the operation needs, e.g. `b with 4 rows (a is 3x4)`.
+        expected: String,
+        /// What it got.
+        got: String,
+    },
+    /// A block (tile) dimension of zero.
+    #[error("block size must be at least 1 in each dimension, got {rows}x{cols}")]
+    ZeroBlock {
+        /// Block rows.
+        rows: usize,
+        /// Block columns.
+        cols: usize,
+    },
+    /// A thread or worker count that the library cannot use.
+    #[error("invalid thread count {requested}: {reason}")]
+    InvalidThreads {
+        /// The count asked for.
+        requested: usize,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A dimension or leading dimension beyond the BLAS integer range; rayblas refuses rather than
+    /// truncating it.
+    #[error("dimension {value} of {what} exceeds the BLAS integer limit {limit}")]
+    DimensionTooLarge {
+        /// Which dimension.
+        what: &'static str,
+        /// Its value.
+        value: usize,
+        /// The largest value the linked BLAS accepts.
+        limit: usize,
+    },
+    /// A strategy the linked backend cannot run faithfully.
+    #[error("strategy `{strategy}` is not supported by the {backend} backend: {reason}")]
+    UnsupportedStrategy {
+        /// The strategy as text (e.g. `hybrid:2x2`).
+        strategy: String,
+        /// The linked backend.
+        backend: &'static str,
+        /// Why not.
+        reason: String,
+    },
+    /// Text that does not parse as a strategy, SIMD level, reduction or size.
+    #[error("cannot parse {what} from `{input}`: {reason}")]
+    Parse {
+        /// What was being parsed.
+        what: &'static str,
+        /// The text.
+        input: String,
+        /// Why it failed, with the accepted forms.
+        reason: String,
+    },
+    /// A SIMD level the CPU does not have was requested.
+    #[error("SIMD level `{requested}` is not available on this CPU (best available: `{available}`)")]
+    SimdUnavailable {
+        /// The level asked for.
+        requested: String,
+        /// The best level the CPU has.
+        available: String,
+    },
+    /// The reduction needs at least one element (min, max, argmin, argmax, mean of nothing).
+    #[error("{op} of an empty array is undefined")]
+    EmptyReduction {
+        /// The reduction.
+        op: &'static str,
+    },
+    /// The linked BLAS library misbehaved or is an unsupported version.
+    #[error("BLAS backend error: {0}")]
+    Backend(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,129 @@
+//! Fused product→reduction: each worker computes one tile of the product into a scratch buffer
+//! it reuses, reduces it at once, and keeps only the number. The product is never materialised:
+//! extra memory is one tile per worker, O(workers × tile²), not O(m·n).
+//!
+//! Tile results are combined in tile order through a fixed pairwise tree, so the answer is
+//! bitwise the same for any worker count. `gram_reduce` computes only tiles on and below the
+//! diagonal; for sums an off-diagonal tile counts twice (exactly: ×2 is exact in floating point).
+//!
+//! Under `Native` the fused ops do what numpy does: one threaded BLAS call for the whole product,
+//! then the reduction, which needs the full m×n product in memory. That is the baseline the fused
+//! path beats in memory.
+
+use super::gram::{gram, gram_tiling, panel};
+use super::reduce::{self, combine_fixed, Reduction};
+use super::{check_product, collect, matmul::matmul_into};
+use crate::blas;
+use crate::element::Element;
+use crate::error::Result;
+use crate::pool;
+use crate::simd::{kernels_for, Level};
+use crate::strategy::{Kind, Resolved};
+use crate::tiling::{BlockShape, Tile, Tiling};
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+use std::any::Any;
+use std::cell::RefCell;
+
+thread_local! {
+    /// One reusable tile buffer per thread (of whichever element type was used last).
+    static SCRATCH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's scratch buffer of at least `len` elements.
+fn with_scratch<T: Element, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let buf = match slot.as_mut().and_then(|b| b.downcast_mut::<Vec<T>>()) {
+            Some(v) => v,
+            None => {
+                *slot = Some(Box::new(Vec::<T>::new()));
+                slot.as_mut()
+                    .and_then(|b| b.downcast_mut::<Vec<T>>())
+                    .expect("just stored")
+            }
+        };
+        if buf.len() < len {
+            buf.resize(len, T::zero());
+        }
+        f(&mut buf[..len])
+    })
+}
+
+/// One product tile `a_i · b_j`, reduced; the tile lives only in scratch memory.
+fn tile_reduce<T: Element>(
+    ai: ArrayView2<'_, T>,
+    bj: ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+    threads: usize,
+) -> Result<T> {
+    let (rows, cols) = (ai.nrows(), bj.ncols());
+    with_scratch::<T, _>(rows * cols, |buf| {
+        let cv = ArrayViewMut2::from_shape((rows, cols), buf).expect("buffer sized to the tile");
+        blas::gemm(T::one(), ai, bj, T::zero(), cv, threads)?;
+        Ok(r.slice(kernels_for::<T>(level), buf, false))
+    })
+}
+
+/// Reduces a full product under `Native`: the reduction runs on the same number of threads.
+fn reduce_native<T: Element>(plan: &Resolved, c: &Array2<T>, r: Reduction, level: Level) -> T {
+    let t = plan.blas_threads;
+    let run = || reduce::full(&c.view(), r, level, t > 1);
+    if t > 1 {
+        pool::get(t, false).install(run)
+    } else {
+        run()
+    }
+}
+
+pub(crate) fn matmul_reduce<T: Element>(
+    plan: &Resolved,
+    block: Option<BlockShape>,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+) -> Result<T> {
+    check_product("matmul_reduce", a, b)?;
+    let (m, n) = (a.nrows(), b.ncols());
+    if plan.kind == Kind::Native {
+        let mut c = Array2::<T>::zeros((m, n));
+        matmul_into(plan, block, T::one(), a, b, T::zero(), c.view_mut())?;
+        return Ok(reduce_native(plan, &c, r, level));
+    }
+    let block = block.unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
+    let tiles: Vec<Tile> = Tiling::new(m, n, block).tiles().collect();
+    let parts = plan.run_tiles(tiles, |t, threads| {
+        let ai = a.slice(s![t.row0..t.row0 + t.rows, ..]);
+        let bj = b.slice(s![.., t.col0..t.col0 + t.cols]);
+        tile_reduce(ai, bj, r, level, threads)
+    });
+    Ok(combine_fixed(&collect(parts)?, r))
+}
+
+pub(crate) fn gram_reduce<T: Element>(
+    plan: &Resolved,
+    block: Option<BlockShape>,
+    x: &ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+) -> Result<T> {
+    if plan.kind == Kind::Native {
+        let g = gram(plan, block, x)?;
+        return Ok(reduce_native(plan, &g, r, level));
+    }
+    let tiling = gram_tiling(x.nrows(), block, plan.workers);
+    let tiles: Vec<Tile> = tiling.lower_tiles().collect();
+    let two = T::one() + T::one();
+    let parts = plan.run_tiles(tiles, |t, threads| {
+        let xi = panel(x, t.row0, t.rows);
+        let xj = panel(x, t.col0, t.cols);
+        let v = tile_reduce(xi, xj.t(), r, level, threads)?;
+        // An off-diagonal tile stands for itself and its mirror.
+        Ok(match r {
+            Reduction::Sum | Reduction::SumOfSquares if t.ti != t.tj => v * two,
+            _ => v,
+        })
+    });
+    Ok(combine_fixed(&collect(parts)?, r))
+}

@@ -1,0 +1,77 @@
+//! Worker pools, built once per (size, pinning) and reused by every call.
+//!
+//! Each worker sets the BLAS thread count to one on itself when it starts: on OpenBLAS's OpenMP
+//! build the setting is per thread, and a value made on the caller's thread would not reach it.
+//! With pinning on, worker `i` is bound to CPU `i mod ncpus` (Linux), so its effect can be
+//! measured against the default of letting the OS place threads.
+
+use crate::blas;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+type PoolKey = (usize, bool);
+
+fn pools() -> &'static Mutex<HashMap<PoolKey, Arc<ThreadPool>>> {
+    static POOLS: OnceLock<Mutex<HashMap<PoolKey, Arc<ThreadPool>>>> = OnceLock::new();
+    POOLS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The shared pool with `threads` workers, optionally pinned to cores.
+pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
+    let mut map = pools().lock().unwrap_or_else(|e| e.into_inner());
+    map.entry((threads, pin))
+        .or_insert_with(|| {
+            let pool = ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(move |i| format!("rayblas-{threads}{}-{i}", if pin { "p" } else { "" }))
+                .start_handler(move |i| {
+                    ensure_local_blas_threads(1);
+                    if pin {
+                        pin_to_cpu(i);
+                    }
+                })
+                .build()
+                .expect("spawning rayblas worker threads");
+            Arc::new(pool)
+        })
+        .clone()
+}
+
+thread_local! {
+    static LOCAL_BLAS_THREADS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Makes sure a per-thread BLAS setting (OpenBLAS/OpenMP) on this thread is `n`. Cheap when it
+/// already is; a no-op on backends whose setting is not per thread.
+pub(crate) fn ensure_local_blas_threads(n: usize) {
+    LOCAL_BLAS_THREADS.with(|c| {
+        if c.get() != n {
+            blas::set_thread_local_threads(n);
+            c.set(n);
+        }
+    });
+}
+
+/// Forgets the cached per-thread value (after the process-wide count changed on this thread).
+pub(crate) fn forget_local_blas_threads() {
+    LOCAL_BLAS_THREADS.with(|c| c.set(0));
+}
+
+#[cfg(target_os = "linux")]
+fn pin_to_cpu(index: usize) {
+    let ncpu = num_cpus::get().max(1);
+    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it, and
+    // sched_setaffinity(0, ..) only changes the calling thread's affinity. A failure leaves the
+    // thread unpinned, which is harmless.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(index % ncpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pin_to_cpu(_index: usize) {}

@@ -1,0 +1,368 @@
+//! Threading strategies: who runs the tiles.
+//!
+//! | strategy | tiles run by | BLAS threads per call | text |
+//! |---|---|---|---|
+//! | [`Strategy::Native`] | one call over the whole operands | `threads` (default: physical cores) | `native`, `native:4` |
+//! | [`Strategy::Blocked`] | `workers` rayon threads | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
+//! | [`Strategy::Hybrid`] | `workers` tiles at once | `blas_threads` | `hybrid:2x2`, `hybrid:2x2+pin` |
+//! | [`Strategy::Serial`] | the calling thread, in order | 1 | `serial` |
+//!
+//! The default is `Blocked` with one worker per physical core, or `Native` when the crate is
+//! built with the `native-threading` feature. `RAYBLAS_STRATEGY` in the environment overrides
+//! the default; an explicit strategy overrides both.
+//!
+//! # Cost model
+//! `Blocked` pays for splitting (each tile call packs its own operands, and small tiles run below
+//! the BLAS peak) and gains perfect parallelism between tiles with no synchronisation inside
+//! BLAS. `Native` lets the library split one big call, sharing packed panels between its threads.
+//! Which wins depends on the library, the sizes and the machine: measure with `rayblas compare`.
+//!
+//! # Nesting
+//! Called from inside a rayon pool that is not rayblas's own (a user's `par_iter`), tiles run in
+//! that pool instead of a second one, so the machine is not oversubscribed and nothing waits on a
+//! pool that cannot make progress.
+
+use crate::blas;
+use crate::error::{Error, Result};
+use crate::pool;
+use rayon::prelude::*;
+use std::fmt;
+use std::str::FromStr;
+
+/// How the tiles of an operation are run. See the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// One BLAS call over the whole operands, threaded by the library.
+    Native {
+        /// Library threads (`None`: one per physical core).
+        threads: Option<usize>,
+    },
+    /// Rayon workers over tiles, BLAS pinned to one thread for the whole operation.
+    Blocked {
+        /// Worker threads (`None`: one per physical core).
+        workers: Option<usize>,
+        /// Bind worker `i` to CPU `i`.
+        pin: bool,
+    },
+    /// `workers` tiles at once, each BLAS call with `blas_threads` threads. Needs a backend with
+    /// per-call threads (BLIS, pure-rust).
+    Hybrid {
+        /// Tiles in flight at once.
+        workers: usize,
+        /// BLAS threads per tile call.
+        blas_threads: usize,
+        /// Bind worker threads to CPUs.
+        pin: bool,
+    },
+    /// One thread, tiles in order.
+    Serial,
+}
+
+/// The environment variable that overrides the default strategy.
+pub const STRATEGY_ENV: &str = "RAYBLAS_STRATEGY";
+
+impl Strategy {
+    /// The compiled-in default: `Blocked` (or `Native` with the `native-threading` feature).
+    pub const fn compiled_default() -> Strategy {
+        if cfg!(feature = "native-threading") {
+            Strategy::Native { threads: None }
+        } else {
+            Strategy::Blocked {
+                workers: None,
+                pin: false,
+            }
+        }
+    }
+
+    /// The default in force: `RAYBLAS_STRATEGY` if set, else [`Strategy::compiled_default`].
+    /// A value that does not parse is an error (not silently ignored).
+    pub fn from_env() -> Result<Strategy> {
+        match std::env::var(STRATEGY_ENV) {
+            Ok(s) if !s.trim().is_empty() => s.parse(),
+            _ => Ok(Self::compiled_default()),
+        }
+    }
+
+    /// Checks the strategy against the linked backend and fills in defaults.
+    pub fn resolve(&self) -> Result<Resolved> {
+        let physical = num_cpus::get_physical().max(1);
+        let max = blas::info().max_threads;
+        let unsupported = |reason: String| Error::UnsupportedStrategy {
+            strategy: self.to_string(),
+            backend: blas::BACKEND,
+            reason,
+        };
+        let positive = |n: usize, what: &str| {
+            if n == 0 {
+                Err(Error::InvalidThreads {
+                    requested: 0,
+                    reason: format!("{what} must be at least 1"),
+                })
+            } else {
+                Ok(n)
+            }
+        };
+        let r = match *self {
+            Strategy::Native { threads } => {
+                let t = positive(threads.unwrap_or(physical.min(max)), "native threads")?;
+                if t > max {
+                    return Err(unsupported(format!(
+                        "the library allows at most {max} threads"
+                    )));
+                }
+                Resolved {
+                    kind: Kind::Native,
+                    workers: 1,
+                    blas_threads: t,
+                    pin: false,
+                }
+            }
+            Strategy::Blocked { workers, pin } => Resolved {
+                kind: Kind::Blocked,
+                workers: positive(workers.unwrap_or(physical), "workers")?,
+                blas_threads: 1,
+                pin,
+            },
+            Strategy::Hybrid {
+                workers,
+                blas_threads,
+                pin,
+            } => {
+                positive(workers, "workers")?;
+                positive(blas_threads, "BLAS threads")?;
+                if blas_threads > max {
+                    return Err(unsupported(format!(
+                        "the library allows at most {max} threads"
+                    )));
+                }
+                if blas_threads > 1 && !blas::per_call_threads() {
+                    return Err(unsupported(
+                        "its thread count is process-wide and its multithreaded calls from \
+                         several threads queue behind one lock, so tiles cannot each have their \
+                         own threads; use `blocked` or `native`, or build with `blis-system` or \
+                         `pure-rust`"
+                            .to_string(),
+                    ));
+                }
+                Resolved {
+                    kind: Kind::Hybrid,
+                    workers,
+                    blas_threads,
+                    pin,
+                }
+            }
+            Strategy::Serial => Resolved {
+                kind: Kind::Serial,
+                workers: 1,
+                blas_threads: 1,
+                pin: false,
+            },
+        };
+        Ok(r)
+    }
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Self::compiled_default()
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pin = |p: bool| if p { "+pin" } else { "" };
+        match *self {
+            Strategy::Native { threads: None } => write!(f, "native"),
+            Strategy::Native { threads: Some(t) } => write!(f, "native:{t}"),
+            Strategy::Blocked { workers: None, pin: p } => write!(f, "blocked{}", pin(p)),
+            Strategy::Blocked {
+                workers: Some(w),
+                pin: p,
+            } => write!(f, "blocked:{w}{}", pin(p)),
+            Strategy::Hybrid {
+                workers,
+                blas_threads,
+                pin: p,
+            } => write!(f, "hybrid:{workers}x{blas_threads}{}", pin(p)),
+            Strategy::Serial => write!(f, "serial"),
+        }
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = Error;
+    /// `native`, `native:4`, `blocked`, `blocked:8`, `blocked:2+pin`, `hybrid:2x2`,
+    /// `hybrid:2x2+pin`, `serial` (case-insensitive).
+    ///
+    /// ```
+    /// use rayblas::Strategy;
+    /// for s in ["native", "native:4", "blocked", "blocked:8", "hybrid:2x2", "serial", "blocked:2+pin"] {
+    ///     assert_eq!(s.parse::<Strategy>()?.to_string(), s);
+    /// }
+    /// assert!("blocked:0".parse::<Strategy>().is_err());
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    fn from_str(input: &str) -> Result<Self> {
+        let err = |reason: &str| Error::Parse {
+            what: "strategy",
+            input: input.to_string(),
+            reason: format!(
+                "{reason}; expected native[:T], blocked[:W][+pin], hybrid:WxT[+pin] or serial"
+            ),
+        };
+        let lower = input.trim().to_ascii_lowercase();
+        let (body, pin) = match lower.strip_suffix("+pin") {
+            Some(b) => (b, true),
+            None => (lower.as_str(), false),
+        };
+        let (name, arg) = match body.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (body, None),
+        };
+        let count = |a: &str| -> Result<usize> {
+            match a.parse::<usize>() {
+                Ok(0) => Err(err("counts must be at least 1")),
+                Ok(n) => Ok(n),
+                Err(_) => Err(err("counts must be positive integers")),
+            }
+        };
+        match (name, arg) {
+            ("native", None) if !pin => Ok(Strategy::Native { threads: None }),
+            ("native", Some(a)) if !pin => Ok(Strategy::Native {
+                threads: Some(count(a)?),
+            }),
+            ("blocked", None) => Ok(Strategy::Blocked { workers: None, pin }),
+            ("blocked", Some(a)) => Ok(Strategy::Blocked {
+                workers: Some(count(a)?),
+                pin,
+            }),
+            ("hybrid", Some(a)) => {
+                let (w, t) = a
+                    .split_once('x')
+                    .ok_or_else(|| err("hybrid needs WORKERSxTHREADS"))?;
+                Ok(Strategy::Hybrid {
+                    workers: count(w)?,
+                    blas_threads: count(t)?,
+                    pin,
+                })
+            }
+            ("hybrid", None) => Err(err("hybrid needs WORKERSxTHREADS, e.g. hybrid:2x2")),
+            ("serial", None) if !pin => Ok(Strategy::Serial),
+            ("native" | "serial", _) => Err(err("+pin applies only to blocked and hybrid")),
+            _ => Err(err("unknown strategy")),
+        }
+    }
+}
+
+/// Which kind of strategy, after resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One threaded call.
+    Native,
+    /// Rayon over tiles, BLAS at one thread.
+    Blocked,
+    /// Several tiles at once, several BLAS threads each.
+    Hybrid,
+    /// One thread.
+    Serial,
+}
+
+/// A strategy with every count filled in and checked against the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// The kind.
+    pub kind: Kind,
+    /// Tiles in flight at once (1 for native and serial).
+    pub workers: usize,
+    /// BLAS threads per call.
+    pub blas_threads: usize,
+    /// Workers pinned to CPUs.
+    pub pin: bool,
+}
+
+impl Resolved {
+    /// Threads busy at once: `workers × blas_threads`.
+    pub fn total_threads(&self) -> usize {
+        self.workers * self.blas_threads
+    }
+
+    /// Runs `f` once, as the single natively threaded call: the library's thread count is
+    /// leased to `blas_threads` for the duration (or, on backends with per-call threads that
+    /// take them from rayon, a pool of that size is installed).
+    pub(crate) fn run_native<R: Send>(&self, f: impl FnOnce(usize) -> R + Send) -> R {
+        let t = self.blas_threads;
+        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        pool::forget_local_blas_threads();
+        if blas::BACKEND == "pure-rust" && t > 1 {
+            pool::get(t, false).install(|| f(t))
+        } else {
+            f(t)
+        }
+    }
+
+    /// Runs `f(item, blas_threads)` for every item under this strategy and returns the results
+    /// in item order, whatever order they ran in.
+    pub(crate) fn run_tiles<I, R, F>(&self, items: Vec<I>, f: F) -> Vec<R>
+    where
+        I: Send,
+        R: Send,
+        F: Fn(I, usize) -> R + Sync + Send,
+    {
+        let t = self.blas_threads;
+        let per_call = blas::per_call_threads();
+        // Process-wide settings are leased for the whole operation.
+        let _lease = (!per_call).then(|| blas::threads::lease(t));
+        let call = |item: I| {
+            if !per_call {
+                pool::ensure_local_blas_threads(t);
+            }
+            f(item, t)
+        };
+        match self.kind {
+            Kind::Serial | Kind::Native => items.into_iter().map(call).collect(),
+            Kind::Blocked => {
+                if in_foreign_pool() {
+                    items.into_par_iter().map(call).collect()
+                } else {
+                    pool::get(self.workers, self.pin).install(|| items.into_par_iter().map(call).collect())
+                }
+            }
+            Kind::Hybrid => {
+                let w = self.workers;
+                let n = items.len();
+                // Deal items round-robin into w streams; each stream runs its items in order, so
+                // at most w tile calls are in flight, each with t threads.
+                let mut streams: Vec<Vec<(usize, I)>> = (0..w).map(|_| Vec::new()).collect();
+                for (i, item) in items.into_iter().enumerate() {
+                    streams[i % w].push((i, item));
+                }
+                let run = || {
+                    streams
+                        .into_par_iter()
+                        .map(|s| s.into_iter().map(|(i, it)| (i, call(it))).collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                };
+                // Rayon-threaded calls (pure-rust) need room for w×t threads in the pool.
+                let pool_size = if blas::BACKEND == "pure-rust" { w * t } else { w };
+                let parts = if in_foreign_pool() {
+                    run()
+                } else {
+                    pool::get(pool_size, self.pin).install(run)
+                };
+                let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+                for (i, r) in parts.into_iter().flatten() {
+                    out[i] = Some(r);
+                }
+                out.into_iter().map(|r| r.expect("every tile ran")).collect()
+            }
+        }
+    }
+}
+
+/// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own.
+fn in_foreign_pool() -> bool {
+    rayon::current_thread_index().is_some()
+        && !std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("rayblas-"))
+}

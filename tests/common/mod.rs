@@ -1,0 +1,66 @@
+//! Shared helpers: seeded random matrices and naive reference implementations.
+#![allow(dead_code)]
+
+use ndarray::{Array2, ArrayView2};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rayblas::{Element, Strategy};
+
+/// A seeded m×n matrix with entries uniform in [-1, 1).
+pub fn random<T: Element>(m: usize, n: usize, seed: u64) -> Array2<T> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    Array2::from_shape_fn((m, n), |_| T::from_f64(rng.random::<f64>() * 2.0 - 1.0))
+}
+
+/// Naive product accumulated in f64, and the matching Σ|a||b| for error bounds.
+pub fn naive_matmul<T: Element>(a: &ArrayView2<T>, b: &ArrayView2<T>) -> (Array2<f64>, Array2<f64>) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let mut c = Array2::<f64>::zeros((m, n));
+    let mut mag = Array2::<f64>::zeros((m, n));
+    for i in 0..m {
+        for j in 0..n {
+            let (mut s, mut t) = (0.0, 0.0);
+            for p in 0..k {
+                let v = a[[i, p]].to_f64() * b[[p, j]].to_f64();
+                s += v;
+                t += v.abs();
+            }
+            c[[i, j]] = s;
+            mag[[i, j]] = t;
+        }
+    }
+    (c, mag)
+}
+
+/// Asserts `got` matches the naive product of `a` and `b` (scaled by alpha, plus beta·c0)
+/// within `2(k+2)ε` of Σ|a||b| per element.
+pub fn assert_product<T: Element>(got: &ArrayView2<T>, a: &ArrayView2<T>, b: &ArrayView2<T>, what: &str) {
+    let (want, mag) = naive_matmul(a, b);
+    assert_eq!(got.dim(), want.dim(), "{what}: shape");
+    let k = a.ncols() as f64;
+    let eps = T::EPSILON.to_f64();
+    for ((idx, &g), (&w, &m)) in got.indexed_iter().zip(want.iter().zip(mag.iter())) {
+        let tol = 2.0 * (k + 2.0) * eps * m + f64::MIN_POSITIVE;
+        assert!(
+            (g.to_f64() - w).abs() <= tol,
+            "{what}: element {idx:?} = {g}, want {w} (tol {tol:e})"
+        );
+    }
+}
+
+/// Every strategy the linked backend can run, plus a few worker counts.
+pub fn strategies() -> Vec<Strategy> {
+    let mut v: Vec<Strategy> = ["serial", "blocked:1", "blocked:2", "blocked:3", "native", "native:1", "hybrid:2x1"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    if rayblas::blas::per_call_threads() && rayblas::blas::info().max_threads >= 2 {
+        v.push("hybrid:2x2".parse().unwrap());
+        v.push("hybrid:1x2+pin".parse().unwrap());
+    }
+    if rayblas::blas::info().max_threads >= 2 {
+        v.push("native:2".parse().unwrap());
+    }
+    v.push("blocked:2+pin".parse().unwrap());
+    v
+}
