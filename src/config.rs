@@ -133,6 +133,12 @@ impl Config {
         fused::gram_reduce(&self.plan()?, self.block, &x.into(), r, self.simd_level()?)
     }
 
+    /// Floating-point operations that [`Config::gram`] / [`Config::gram_reduce`] perform for an
+    /// n×k `X` under this configuration (see [`crate::kernels::gram_flops`]).
+    pub fn gram_flops(&self, n: usize, k: usize) -> Result<f64> {
+        Ok(crate::kernels::gram_flops(&self.plan()?, self.block, n, k))
+    }
+
     /// `sum(X·Xᵀ)`: the seed workload, `x.dot(x.T).sum()`.
     pub fn gram_sum<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         self.gram_reduce(x, Reduction::Sum)

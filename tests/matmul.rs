@@ -222,7 +222,9 @@ fn bad_input_is_a_typed_error() {
     } else {
         let e = r.unwrap_err();
         assert!(matches!(e, Error::UnsupportedStrategy { .. }));
-        assert!(e.to_string().contains("process-wide"), "{e}");
+        if rayblas::blas::BACKEND == "openblas" {
+            assert!(e.to_string().contains("process-wide"), "{e}");
+        }
     }
 }
 
@@ -245,12 +247,13 @@ fn dimension_beyond_blas_int_is_refused_not_truncated() {
 fn nested_inside_a_user_rayon_pool() {
     use rayon::prelude::*;
     let x = random::<f64>(120, 30, 13);
-    let want = Config::new().strategy(Strategy::Serial).gram_sum(&x).unwrap();
+    let block = BlockShape::square(20).unwrap();
+    let want = Config::new().strategy(Strategy::Serial).block(block).gram_sum(&x).unwrap();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let got: Vec<f64> = pool.install(|| {
         (0..6)
             .into_par_iter()
-            .map(|_| Config::new().block(BlockShape::square(20).unwrap()).gram_sum(&x).unwrap())
+            .map(|_| Config::new().block(block).gram_sum(&x).unwrap())
             .collect()
     });
     assert!(got.iter().all(|&g| g.to_bits() == want.to_bits()), "{got:?} vs {want}");

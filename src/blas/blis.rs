@@ -15,6 +15,8 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
 
 pub(crate) const NAME: &str = "blis";
+/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
+pub(crate) const HAS_SYRK: bool = false;
 pub(crate) const INT_MAX: usize = i64::MAX as usize;
 
 /// `rntm_t` as BLIS 0.9 lays it out (`bli_type_defs.h`).

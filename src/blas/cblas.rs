@@ -119,3 +119,35 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> T {
         }
     }
 }
+
+/// Lower triangle of `C ← α·X·Xᵀ + β·C` through `cblas_?syrk` (half the flops of a GEMM).
+///
+/// `x` is n×k with the CBLAS layout `(x_trans, ldx)` from [`cblas_layout`]; C is row-major n×n
+/// with leading dimension `ldc`. Only the lower triangle of C is written.
+///
+/// # Safety
+/// The pointers must cover the described matrices; C must not alias X; n, k, ldx, ldc fit c_int.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn syrk_lower<T: Element>(
+    n: usize,
+    k: usize,
+    x: *const T,
+    x_trans: bool,
+    ldx: usize,
+    c: *mut T,
+    ldc: usize,
+) {
+    let (n, k, ldx, ldc) = (n as i32, k as i32, ldx as i32, ldc as i32);
+    let layout = CBLAS_LAYOUT::CblasRowMajor;
+    let uplo = cblas_sys::CBLAS_UPLO::CblasLower;
+    match T::DTYPE {
+        // SAFETY: T is f64; the caller guarantees the memory and dimensions.
+        Dtype::F64 => unsafe {
+            cblas_sys::cblas_dsyrk(layout, uplo, trans(x_trans), n, k, 1.0, x as *const f64, ldx, 0.0, c as *mut f64, ldc)
+        },
+        // SAFETY: T is f32; the caller guarantees the memory and dimensions.
+        Dtype::F32 => unsafe {
+            cblas_sys::cblas_ssyrk(layout, uplo, trans(x_trans), n, k, 1.0, x as *const f32, ldx, 0.0, c as *mut f32, ldc)
+        },
+    }
+}

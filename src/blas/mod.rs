@@ -103,6 +103,11 @@ pub fn per_call_threads() -> bool {
     backend::per_call_threads()
 }
 
+/// Whether a natively threaded Gram product goes through `syrk` (half the flops of GEMM).
+pub fn has_syrk() -> bool {
+    backend::HAS_SYRK
+}
+
 /// The largest dimension or leading dimension the backend's integer type holds.
 pub const INT_MAX: usize = backend::INT_MAX;
 
@@ -249,6 +254,38 @@ fn check_int(what: &'static str, value: usize) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The lower triangle of `X·Xᵀ` into the row-major n×n `g` in one call: `syrk` where the
+/// backend has it through CBLAS with a process-wide thread count (OpenBLAS, netlib: half the
+/// flops, as numpy does), else a full GEMM. The caller mirrors the lower triangle upwards.
+pub(crate) fn gram_lower<T: Element>(x: ArrayView2<'_, T>, mut g: ArrayViewMut2<'_, T>, threads: usize) -> Result<()> {
+    let (n, k) = x.dim();
+    if backend::HAS_SYRK && g.is_standard_layout() && n > 0 && k > 0 {
+        for (what, value) in [("n", n), ("k", k), ("ldx", leading(&x))] {
+            check_int(what, value)?;
+        }
+        let x_owned;
+        let x = if operand_ok(&x) {
+            x
+        } else {
+            x_owned = to_row_major(&x);
+            x_owned.view()
+        };
+        let s = x.strides();
+        if let Some((x_trans, ldx)) = cblas_layout(n, k, s[0], s[1]) {
+            // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live,
+            // standard-layout n×n mutable view (ldc = n) that cannot alias x; sizes checked.
+            #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
+            unsafe {
+                cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), n.max(1))
+            };
+            #[cfg(not(any(feature = "openblas-system", feature = "netlib-system")))]
+            let _ = (x_trans, ldx);
+            return Ok(());
+        }
+    }
+    gemm(T::one(), x.view(), x.t(), T::zero(), g.view_mut(), threads)
 }
 
 /// A row-major (C order) copy of `v`.

@@ -9,6 +9,8 @@ use super::RawGemm;
 use crate::element::Element;
 
 pub(crate) const NAME: &str = "netlib";
+/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
+pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
 pub(crate) use cblas::accepts;
 

@@ -28,7 +28,28 @@ pub(crate) fn gram<T: Element>(plan: &Resolved, block: Option<BlockShape>, x: &A
     let n = x.nrows();
     let mut g = Array2::<T>::zeros((n, n));
     if plan.kind == Kind::Native {
-        plan.run_native(|t| blas::gemm(T::one(), x.view(), x.t(), T::zero(), g.view_mut(), t))?;
+        plan.run_native(|t| blas::gram_lower(x.view(), g.view_mut(), t))?;
+        // Mirror the lower triangle with as many threads as the call had.
+        let tiling = gram_tiling(n, None, plan.blas_threads);
+        let mirror_plan = Resolved {
+            kind: if plan.blas_threads > 1 { Kind::Blocked } else { Kind::Serial },
+            workers: plan.blas_threads,
+            blas_threads: 1,
+            pin: false,
+        };
+        let mut grid = tiling.split_mut(g.view_mut());
+        let pairs: Vec<_> = tiling
+            .lower_tiles()
+            .map(|t| {
+                let lower = grid[t.ti][t.tj].take().expect("each tile once");
+                let upper = if t.ti == t.tj { None } else { grid[t.tj][t.ti].take() };
+                (lower, upper)
+            })
+            .collect();
+        mirror_plan.run_tiles(pairs, |(mut lower, upper), _| match upper {
+            Some(mut u) => u.assign(&lower.t()),
+            None => mirror_diagonal(&mut lower),
+        });
         return Ok(g);
     }
     let tiling = gram_tiling(n, block, plan.workers);
@@ -65,4 +86,18 @@ fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
             c[[j, i]] = c[[i, j]];
         }
     }
+}
+
+/// Floating-point operations a Gram product `X·Xᵀ` of an n×k `X` really performs under `plan`:
+/// `2·rows·cols·k` for each computed tile (on and below the diagonal, diagonal tiles in full);
+/// under `Native`, `n(n+1)k` with `syrk` (OpenBLAS, netlib) or `2n²k` with a full GEMM.
+pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
+    if plan.kind == Kind::Native {
+        let n = n as f64;
+        return if blas::has_syrk() { n * (n + 1.0) * k as f64 } else { 2.0 * n * n * k as f64 };
+    }
+    gram_tiling(n, block, plan.workers)
+        .lower_tiles()
+        .map(|t| 2.0 * t.rows as f64 * t.cols as f64 * k as f64)
+        .sum()
 }

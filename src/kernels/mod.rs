@@ -4,6 +4,7 @@
 
 pub(crate) mod fused;
 pub(crate) mod gram;
+pub use gram::gram_flops;
 pub(crate) mod matmul;
 pub mod reduce;
 

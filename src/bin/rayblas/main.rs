@@ -1,1 +1,292 @@
-fn main(){}
+//! `rayblas`: which BLAS threading strategy wins on this machine, and by how much?
+//!
+//! Subcommands: `info`, `run`, `compare`, `sweep`. Results go to stdout, messages to stderr; bad
+//! input is one line on stderr and exit code 2; results that disagree between strategies exit 1.
+
+mod info;
+mod measure;
+mod report;
+mod sweep;
+mod sys;
+mod workload;
+
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use measure::{ChildResult, ChildSpec, Row};
+use report::Format;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use workload::{Op, WorkloadArgs};
+
+const AFTER_HELP: &str = "\
+Rates: matrix ops report GFLOP/s counting the flops really performed: matmul 2·m·n·k; gram and \
+gram-sum 2·rows·cols·k for each computed tile on and below the diagonal (about half of 2·m²·k), \
+or under native m(m+1)k with syrk (OpenBLAS, netlib) and 2m²k with a full GEMM (BLIS, pure-rust). \
+Reductions report GB/s of input read. % peak = GFLOP/s / (one-thread GEMM GFLOP/s measured at start \
+× physical cores), or --peak. CPU % is user+sys CPU time / wall time, as top shows it (200 % = two \
+cores busy). Peak RSS is the measuring process's; 'above input' subtracts the RSS once the inputs exist.
+
+Strategies: native[:T] (one BLAS call, T library threads), blocked[:W][+pin] (W rayon workers over \
+tiles, BLAS at one thread), hybrid:WxT[+pin] (W tiles at once, T BLAS threads each; BLIS and \
+pure-rust only), serial. Results of different strategies must agree within a relative 1e-9 (f64) or \
+1e-3 (f32) of the largest result.
+
+If OpenBLAS runs its slow generic kernels (e.g. Prescott) and OPENBLAS_CORETYPE is unset, rayblas \
+restarts itself once with the right value; --keep-blas-core turns that off.";
+
+#[derive(Parser)]
+#[command(name = "rayblas", version, about = "Blocked dense linear algebra: compare BLAS threading strategies", after_help = AFTER_HELP)]
+struct Cli {
+    /// Keep the kernels OpenBLAS picked, even generic slow ones (do not re-execute with OPENBLAS_CORETYPE).
+    #[arg(long, global = true)]
+    keep_blas_core: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct FormatArg {
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The linked BLAS (version, kernels, threads, warnings), CPU, cores and SIMD level.
+    Info {
+        /// Output format (table or json).
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Measure one strategy.
+    Run {
+        #[command(flatten)]
+        workload: WorkloadArgs,
+        /// Strategy (default: RAYBLAS_STRATEGY, else the compiled default).
+        #[arg(long)]
+        strategy: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Measure several strategies interleaved and check that they agree.
+    Compare {
+        #[command(flatten)]
+        workload: WorkloadArgs,
+        /// Comma-separated strategies (default: native,blocked,serial, plus hybrid:1x2 where the backend has per-call threads).
+        #[arg(long)]
+        strategies: Option<String>,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Vary block size and worker count; write sweep.csv and sweep.svg into --out.
+    Sweep {
+        #[command(flatten)]
+        workload: WorkloadArgs,
+        /// Block sizes to try.
+        #[arg(long, default_value = "250,500,1000,2000")]
+        blocks: String,
+        /// Worker counts to try (expands `blocked` to blocked:W and `native` to native:W).
+        #[arg(long, default_value = "1,2")]
+        workers: String,
+        /// Strategy templates: blocked, native, serial, or literal strategies such as hybrid:1x2.
+        #[arg(long, default_value = "blocked,native")]
+        strategies: String,
+        /// Output directory.
+        #[arg(long, default_value = "sweep-out")]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        format: FormatArg,
+    },
+    /// Internal: one measurement process (used by run, compare and sweep).
+    #[command(hide = true)]
+    Measure {
+        #[arg(long)]
+        spec: String,
+    },
+}
+
+/// A failure: message and exit code.
+pub struct Failure(pub String, pub u8);
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure(s, 2)
+    }
+}
+
+impl From<rayblas::Error> for Failure {
+    fn from(e: rayblas::Error) -> Self {
+        Failure(e.to_string(), 2)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            }
+            let text = e.render().to_string();
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            eprintln!("rayblas: {}", line.trim_start_matches("error: ").trim());
+            return ExitCode::from(2);
+        }
+    };
+    if !cli.keep_blas_core {
+        if let Err(e) = rayblas::blas::coretype::reexec_with_fast_kernels() {
+            eprintln!("rayblas: could not restart with faster OpenBLAS kernels ({e}); continuing");
+        }
+    }
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg, code)) => {
+            eprintln!("rayblas: error: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn dispatch(cmd: Command) -> Result<(), Failure> {
+    match cmd {
+        Command::Info { format } => {
+            if format == Format::Csv {
+                return Err("info supports --format table or json".to_string().into());
+            }
+            info::print(format == Format::Json)?;
+            Ok(())
+        }
+        Command::Measure { spec } => {
+            let r = measure::child_main(&spec)?;
+            println!("{}", serde_json::to_string(&r).expect("serialisable"));
+            Ok(())
+        }
+        Command::Run { workload, strategy, format } => {
+            let s = match strategy {
+                Some(s) => s,
+                None => rayblas::Strategy::from_env()?.to_string(),
+            };
+            compare(&workload, vec![s], format.format).map(|_| ())
+        }
+        Command::Compare { workload, strategies, format } => {
+            let list = match strategies {
+                Some(s) => split_list(&s),
+                None => default_strategies(),
+            };
+            compare(&workload, list, format.format).map(|_| ())
+        }
+        Command::Sweep { workload, blocks, workers, strategies, out, format } => {
+            sweep::run(&workload, &blocks, &workers, &strategies, &out, format.format)
+        }
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+}
+
+fn default_strategies() -> Vec<String> {
+    let mut v = vec!["native".to_string(), "blocked".to_string(), "serial".to_string()];
+    if rayblas::blas::per_call_threads() && rayblas::blas::info().max_threads >= 2 {
+        v.insert(2, "hybrid:1x2".to_string());
+    }
+    v
+}
+
+/// Checks every strategy parses and the backend can run it, before anything is measured.
+pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
+    if list.is_empty() {
+        return Err("no strategies given".to_string().into());
+    }
+    for s in list {
+        let st: rayblas::Strategy = s.parse()?;
+        st.resolve()?;
+    }
+    Ok(())
+}
+
+/// The peak GFLOP/s for "% of peak".
+pub fn peak(w: &WorkloadArgs) -> Result<f64, Failure> {
+    if let Some(p) = w.peak {
+        return Ok(p);
+    }
+    if !w.op.is_product() {
+        return Ok(f64::NAN);
+    }
+    let one = measure::single_core_gemm_gflops(w.dtype)?;
+    Ok(one * num_cpus::get_physical().max(1) as f64)
+}
+
+pub fn progress(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || total <= 1 {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    pb
+}
+
+/// Runs each (strategy, round) in a child, strategies interleaved per round; returns the rows.
+pub fn measure_interleaved(w: &WorkloadArgs, configs: &[(String, WorkloadArgs)]) -> Result<Vec<Vec<ChildResult>>, Failure> {
+    let pb = progress((w.repeat * configs.len()) as u64);
+    let mut results: Vec<Vec<ChildResult>> = vec![Vec::new(); configs.len()];
+    for _round in 0..w.repeat {
+        for (i, (strategy, wl)) in configs.iter().enumerate() {
+            pb.set_message(format!("{strategy} block {}", wl.block));
+            let spec = ChildSpec { workload: wl.clone(), strategy: strategy.clone(), timed: 1 };
+            results[i].push(measure::spawn_child(&spec)?);
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    Ok(results)
+}
+
+fn compare(w: &WorkloadArgs, list: Vec<String>, format: Format) -> Result<Vec<Row>, Failure> {
+    w.validate()?;
+    check_strategies(&list)?;
+    if w.input.is_some() {
+        // Read the files once here so a bad file is reported before any measuring.
+        check_inputs(w)?;
+    }
+    let peak = peak(w)?;
+    let configs: Vec<(String, WorkloadArgs)> = list.iter().map(|s| (s.clone(), w.clone())).collect();
+    let results = measure_interleaved(w, &configs)?;
+    let mut rows: Vec<Row> = list
+        .iter()
+        .zip(&results)
+        .map(|(s, runs)| measure::aggregate(w, s, runs, peak))
+        .collect();
+    let agree = measure::finish(&mut rows, w.dtype);
+    report::print(&rows, format, peak);
+    if !agree {
+        return Err(Failure(
+            format!(
+                "results disagree between strategies (relative tolerance {:e} for {})",
+                measure::tolerance(w.dtype),
+                w.dtype.name()
+            ),
+            1,
+        ));
+    }
+    Ok(rows)
+}
+
+fn check_inputs(w: &WorkloadArgs) -> Result<(), Failure> {
+    let (shape, _) = w.validate()?;
+    match w.dtype {
+        workload::DtypeArg::F64 => workload::inputs::<f64>(w, shape).map(|_| ()),
+        workload::DtypeArg::F32 => workload::inputs::<f32>(w, shape).map(|_| ()),
+    }
+    .map_err(Failure::from)?;
+    if w.op == Op::Max {
+        return Ok(());
+    }
+    Ok(())
+}

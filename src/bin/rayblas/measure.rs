@@ -1,0 +1,239 @@
+//! Measurements: each (strategy, round) runs in a fresh child process (`rayblas measure`), so one
+//! strategy's memory never shows in another's row and every process starts cold alike; rounds
+//! interleave the strategies (A B C A B C …) so drifts of a shared machine hit all of them.
+
+use crate::sys;
+use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
+use rayblas::{BlockShape, Config, Element, Strategy};
+use serde::{Deserialize, Serialize};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// What a child sends back (one JSON line on stdout).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildResult {
+    pub wall_s: Vec<f64>,
+    pub cpu_s: Vec<f64>,
+    pub peak_rss_bytes: u64,
+    pub input_rss_bytes: u64,
+    pub result: f64,
+    pub flops: f64,
+    pub bytes: f64,
+    pub workers: usize,
+    pub blas_threads: usize,
+}
+
+/// What the parent sends a child.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChildSpec {
+    pub workload: WorkloadArgs,
+    pub strategy: String,
+    pub timed: usize,
+}
+
+/// Runs in the child: build inputs, warm up, time `timed` runs.
+pub fn child_main(spec_json: &str) -> Result<ChildResult, String> {
+    let spec: ChildSpec = serde_json::from_str(spec_json).map_err(|e| format!("bad measure spec: {e}"))?;
+    match spec.workload.dtype {
+        DtypeArg::F64 => child_run::<f64>(&spec),
+        DtypeArg::F32 => child_run::<f32>(&spec),
+    }
+}
+
+fn child_run<T: Element + ndarray_npy::ReadableElement>(spec: &ChildSpec) -> Result<ChildResult, String> {
+    let w = &spec.workload;
+    let (shape, block) = w.validate()?;
+    let strategy: Strategy = spec.strategy.parse().map_err(|e: rayblas::Error| e.to_string())?;
+    let cfg = Config::new().strategy(strategy).block(block);
+    let plan = cfg.plan().map_err(|e| e.to_string())?;
+    let inp: Inputs<T> = workload::inputs(w, shape)?;
+    let input_rss = sys::current_rss();
+    let (flops, bytes) = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+    let mut result = f64::NAN;
+    for _ in 0..w.warmup {
+        result = workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+    }
+    let (mut wall_s, mut cpu_s) = (Vec::new(), Vec::new());
+    for _ in 0..spec.timed {
+        let (c0, _) = sys::rusage();
+        let t0 = Instant::now();
+        result = workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+        wall_s.push(t0.elapsed().as_secs_f64());
+        cpu_s.push(sys::rusage().0 - c0);
+    }
+    Ok(ChildResult {
+        wall_s,
+        cpu_s,
+        peak_rss_bytes: sys::rusage().1,
+        input_rss_bytes: input_rss,
+        result,
+        flops,
+        bytes,
+        workers: plan.workers,
+        blas_threads: plan.blas_threads,
+    })
+}
+
+/// Runs one child and parses its answer.
+pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let out = Command::new(exe)
+        .arg("--keep-blas-core")
+        .arg("measure")
+        .arg("--spec")
+        .arg(serde_json::to_string(spec).expect("serialisable"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot start measurement process: {e}"))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let line = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(format!("{}: {}", spec.strategy, line.trim_start_matches("rayblas: error: ")));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
+}
+
+/// The one-thread GEMM rate of this machine (GFLOP/s), for "% of peak": a serial square GEMM of
+/// the given dtype, best of three after a warm-up, at n=2000 (n=1000 on a slow backend).
+pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
+    fn rate<T: Element>() -> Result<f64, String> {
+        let cfg = Config::new()
+            .strategy(Strategy::Serial)
+            .block(BlockShape::square(4096).expect("positive"));
+        let mut n = 1000usize;
+        loop {
+            let a = ndarray::Array2::<T>::from_shape_fn((n, n), |(i, j)| T::from_f64(((i * 31 + j * 17) % 97) as f64 / 97.0));
+            cfg.matmul(&a, &a).map_err(|e| e.to_string())?;
+            let mut best = f64::INFINITY;
+            for _ in 0..3 {
+                let t = Instant::now();
+                cfg.matmul(&a, &a).map_err(|e| e.to_string())?;
+                best = best.min(t.elapsed().as_secs_f64());
+            }
+            if n >= 2000 || best > 0.2 {
+                return Ok(2.0 * (n as f64).powi(3) / best / 1e9);
+            }
+            n = 2000;
+        }
+    }
+    match dtype {
+        DtypeArg::F64 => rate::<f64>(),
+        DtypeArg::F32 => rate::<f32>(),
+    }
+}
+
+/// One row of a comparison: a strategy's measurements aggregated over its rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub op: String,
+    pub dtype: String,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub block: String,
+    pub strategy: String,
+    pub backend: String,
+    pub corename: String,
+    pub threading: String,
+    pub workers: usize,
+    pub blas_threads: usize,
+    pub repeat: usize,
+    pub wall_s: f64,
+    pub wall_min_s: f64,
+    pub wall_max_s: f64,
+    pub gflops: Option<f64>,
+    pub gbps: Option<f64>,
+    pub peak_pct: Option<f64>,
+    pub cpu_pct: f64,
+    pub peak_rss_bytes: u64,
+    pub rss_above_input_bytes: u64,
+    pub result: f64,
+    pub agrees: bool,
+    pub ratio_to_best: f64,
+}
+
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        0.5 * (s[n / 2 - 1] + s[n / 2])
+    }
+}
+
+/// Relative tolerance for results of different strategies to agree.
+pub fn tolerance(dtype: DtypeArg) -> f64 {
+    match dtype {
+        DtypeArg::F64 => 1e-9,
+        DtypeArg::F32 => 1e-3,
+    }
+}
+
+/// Aggregates the children of one strategy into a row (ratio and agreement filled in later).
+pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gflops: f64) -> Row {
+    let info = rayblas::blas::info();
+    let walls: Vec<f64> = runs.iter().flat_map(|r| r.wall_s.iter().copied()).collect();
+    let cpus: Vec<f64> = runs.iter().flat_map(|r| r.cpu_s.iter().copied()).collect();
+    let wall = median(&walls);
+    let first = &runs[0];
+    let (m, k) = (w.m.unwrap_or(w.n), w.k.unwrap_or(w.n));
+    let is_product = w.op.is_product();
+    let gflops = is_product.then(|| first.flops / wall / 1e9);
+    let peak_rss = runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0);
+    let above = runs
+        .iter()
+        .map(|r| r.peak_rss_bytes.saturating_sub(r.input_rss_bytes))
+        .max()
+        .unwrap_or(0);
+    Row {
+        op: w.op.name().to_string(),
+        dtype: w.dtype.name().to_string(),
+        m,
+        k,
+        n: if w.op == Op::Dot || !w.op.needs_b() { k } else { w.n },
+        block: w.block.clone(),
+        strategy: strategy.to_string(),
+        backend: info.backend.to_string(),
+        corename: info.corename.unwrap_or_else(|| "-".into()),
+        threading: info.threading.name().to_string(),
+        workers: first.workers,
+        blas_threads: first.blas_threads,
+        repeat: walls.len(),
+        wall_s: wall,
+        wall_min_s: walls.iter().copied().fold(f64::INFINITY, f64::min),
+        wall_max_s: walls.iter().copied().fold(0.0, f64::max),
+        gflops,
+        gbps: (!is_product).then(|| first.bytes / wall / 1e9),
+        peak_pct: gflops.map(|g| 100.0 * g / peak_gflops),
+        cpu_pct: 100.0 * median(&cpus.iter().zip(&walls).map(|(c, w)| c / w).collect::<Vec<_>>()),
+        peak_rss_bytes: peak_rss,
+        rss_above_input_bytes: above,
+        result: first.result,
+        agrees: true,
+        ratio_to_best: 1.0,
+    }
+}
+
+/// Fills in `ratio_to_best` (wall / best wall) and `agrees` (within the dtype's tolerance of the
+/// first row's result). Returns whether all agree.
+pub fn finish(rows: &mut [Row], dtype: DtypeArg) -> bool {
+    let best = rows.iter().map(|r| r.wall_s).fold(f64::INFINITY, f64::min);
+    let reference = rows.first().map(|r| r.result).unwrap_or(0.0);
+    let scale = rows.iter().map(|r| r.result.abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let tol = tolerance(dtype) * scale;
+    let mut all = true;
+    for r in rows.iter_mut() {
+        r.ratio_to_best = r.wall_s / best;
+        let same_nan = r.result.is_nan() && reference.is_nan();
+        r.agrees = same_nan || (r.result - reference).abs() <= tol;
+        all &= r.agrees;
+    }
+    all
+}

@@ -1,0 +1,117 @@
+//! Output of measurement rows: an aligned table, CSV with a header, or one JSON object per line.
+
+use crate::measure::Row;
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// CSV / JSON field order (also the CSV header).
+pub const FIELDS: &[&str] = &[
+    "op", "dtype", "m", "k", "n", "block", "strategy", "backend", "corename", "threading", "workers",
+    "blas_threads", "repeat", "wall_s", "wall_min_s", "wall_max_s", "gflops", "gbps", "peak_pct", "cpu_pct",
+    "peak_rss_bytes", "rss_above_input_bytes", "result", "agrees", "ratio_to_best",
+];
+
+fn csv_value(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) if s.contains([',', '"']) => format!("\"{}\"", s.replace('"', "\"\"")),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub fn csv_header(extra: &[&str]) -> String {
+    extra.iter().chain(FIELDS).copied().collect::<Vec<_>>().join(",")
+}
+
+pub fn csv_line(row: &Row, extra: &[(&str, String)]) -> String {
+    let v = serde_json::to_value(row).expect("serialisable");
+    extra
+        .iter()
+        .map(|(_, val)| csv_value(&serde_json::Value::String(val.clone())))
+        .chain(FIELDS.iter().map(|f| csv_value(&v[*f])))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn json_line(row: &Row, extra: &[(&str, String)]) -> String {
+    let mut v = serde_json::to_value(row).expect("serialisable");
+    for (k, val) in extra {
+        v[*k] = serde_json::Value::String(val.clone());
+    }
+    v.to_string()
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.0}", b as f64 / (1024.0 * 1024.0))
+}
+
+/// Prints rows in `format` to stdout.
+pub fn print(rows: &[Row], format: Format, peak_gflops: f64) {
+    match format {
+        Format::Json => rows.iter().for_each(|r| println!("{}", json_line(r, &[]))),
+        Format::Csv => {
+            println!("{}", csv_header(&[]));
+            rows.iter().for_each(|r| println!("{}", csv_line(r, &[])));
+        }
+        Format::Table => print_table(rows, peak_gflops),
+    }
+}
+
+fn print_table(rows: &[Row], peak_gflops: f64) {
+    let Some(first) = rows.first() else { return };
+    let product = first.gflops.is_some();
+    println!(
+        "{} {} m={} k={} n={} block={} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
+        first.op, first.dtype, first.m, first.k, first.n, first.block, first.backend, first.corename, first.threading, peak_gflops
+    );
+    let mut table: Vec<Vec<String>> = vec![vec![
+        "strategy".into(),
+        "threads".into(),
+        "wall s (median)".into(),
+        "min-max s".into(),
+        if product { "GFLOP/s".into() } else { "GB/s".into() },
+        if product { "% peak".into() } else { "".into() },
+        "CPU %".into(),
+        "peak RSS MiB".into(),
+        "above input".into(),
+        "result".into(),
+        "vs best".into(),
+    ]];
+    for r in rows {
+        table.push(vec![
+            r.strategy.clone(),
+            format!("{}x{}", r.workers, r.blas_threads),
+            format!("{:.4}", r.wall_s),
+            format!("{:.4}-{:.4}", r.wall_min_s, r.wall_max_s),
+            format!("{:.2}", r.gflops.or(r.gbps).unwrap_or(f64::NAN)),
+            r.peak_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            format!("{:.0}", r.cpu_pct),
+            mib(r.peak_rss_bytes),
+            mib(r.rss_above_input_bytes),
+            format!("{:.10e}{}", r.result, if r.agrees { "" } else { " DIFFERS" }),
+            format!("{:.2}x", r.ratio_to_best),
+        ]);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| table.iter().map(|row| row[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for (i, row) in table.iter().enumerate() {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (s, w))| if c == 0 { format!("{s:<w$}") } else { format!("{s:>w$}") })
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+        if i == 0 {
+            println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! `rayblas sweep`: GFLOP/s (or GB/s) against block size, one line per strategy; writes
+//! `sweep.csv` and `sweep.svg` into the output directory.
+
+use crate::measure::{self, Row};
+use crate::report::{self, Format};
+use crate::workload::WorkloadArgs;
+use crate::{check_strategies, measure_interleaved, peak, Failure};
+use plotters::prelude::*;
+use std::path::Path;
+
+fn parse_counts(what: &str, s: &str) -> Result<Vec<String>, Failure> {
+    let v: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+    if v.is_empty() {
+        return Err(format!("--{what} needs at least one value").into());
+    }
+    Ok(v)
+}
+
+/// Expands strategy templates over worker counts.
+fn expand(templates: &[String], workers: &[usize]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in templates {
+        match t.as_str() {
+            "blocked" | "native" => out.extend(workers.iter().map(|w| format!("{t}:{w}"))),
+            "blocked+pin" => out.extend(workers.iter().map(|w| format!("blocked:{w}+pin"))),
+            other => out.push(other.to_string()),
+        }
+    }
+    out.dedup();
+    out
+}
+
+pub fn run(w: &WorkloadArgs, blocks: &str, workers: &str, strategies: &str, out: &Path, format: Format) -> Result<(), Failure> {
+    w.validate()?;
+    let blocks = parse_counts("blocks", blocks)?;
+    for b in &blocks {
+        b.parse::<rayblas::BlockShape>()?;
+    }
+    let workers: Vec<usize> = parse_counts("workers", workers)?
+        .iter()
+        .map(|x| match x.parse::<usize>() {
+            Ok(0) | Err(_) => Err(Failure(format!("--workers takes positive integers, got `{x}`"), 2)),
+            Ok(n) => Ok(n),
+        })
+        .collect::<Result<_, _>>()?;
+    let list = expand(&parse_counts("strategies", strategies)?, &workers);
+    check_strategies(&list)?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let peak = peak(w)?;
+    let mut configs = Vec::new();
+    for b in &blocks {
+        for s in &list {
+            let mut wl = w.clone();
+            wl.block = b.clone();
+            configs.push((s.clone(), wl));
+        }
+    }
+    let results = measure_interleaved(w, &configs)?;
+    let mut rows: Vec<Row> = configs
+        .iter()
+        .zip(&results)
+        .map(|((s, wl), runs)| measure::aggregate(wl, s, runs, peak))
+        .collect();
+    let agree = measure::finish(&mut rows, w.dtype);
+    let csv_path = out.join("sweep.csv");
+    let mut csv = report::csv_header(&[]) + "\n";
+    for r in &rows {
+        csv += &(report::csv_line(r, &[]) + "\n");
+    }
+    std::fs::write(&csv_path, csv).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    let svg_path = out.join("sweep.svg");
+    plot(&rows, &list, &svg_path).map_err(|e| format!("{}: {e}", svg_path.display()))?;
+    report::print(&rows, format, peak);
+    eprintln!("rayblas: wrote {} and {}", csv_path.display(), svg_path.display());
+    if !agree {
+        return Err(Failure("results disagree between strategies".into(), 1));
+    }
+    Ok(())
+}
+
+fn block_side(b: &str) -> f64 {
+    b.parse::<rayblas::BlockShape>().map(|s| s.rows as f64).unwrap_or(0.0)
+}
+
+fn plot(rows: &[Row], strategies: &[String], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let product = rows.first().is_some_and(|r| r.gflops.is_some());
+    let rate = |r: &Row| r.gflops.or(r.gbps).unwrap_or(0.0);
+    let x_max = rows.iter().map(|r| block_side(&r.block)).fold(1.0, f64::max) * 1.1;
+    let y_max = rows.iter().map(rate).fold(1.0, f64::max) * 1.15;
+    let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let first = &rows[0];
+    let title = format!("{} {} m={} k={} n={} ({}, {})", first.op, first.dtype, first.m, first.k, first.n, first.backend, first.corename);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+    chart
+        .configure_mesh()
+        .x_desc("block size (rows)")
+        .y_desc(if product { "GFLOP/s" } else { "GB/s" })
+        .draw()?;
+    for (i, s) in strategies.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        let mut pts: Vec<(f64, f64)> = rows.iter().filter(|r| &r.strategy == s).map(|r| (block_side(&r.block), rate(r))).collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(s.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+        chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,246 @@
+//! What one measurement runs: the operation, its inputs (random or .npy), and the work it does
+//! (flops or bytes), so rates and efficiencies can be computed.
+
+use clap::{Args, ValueEnum};
+use ndarray::Array2;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rayblas::{BlockShape, Config, Element, Reduction, Strategy};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The operations the CLI measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Op {
+    /// C = A·B (A m×k, B k×n).
+    Matmul,
+    /// G = X·Xᵀ (X m×k), only tiles on and below the diagonal computed.
+    Gram,
+    /// sum(X·Xᵀ), fused: the product is never stored (the seed workload).
+    GramSum,
+    /// sum(A·B), fused.
+    MatmulSum,
+    /// Σ x over an m×n matrix.
+    Sum,
+    /// Frobenius norm of an m×n matrix.
+    Norm,
+    /// Largest element of an m×n matrix.
+    Max,
+    /// Σ x∘y over two m×n matrices.
+    Dot,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Matmul => "matmul",
+            Op::Gram => "gram",
+            Op::GramSum => "gram-sum",
+            Op::MatmulSum => "matmul-sum",
+            Op::Sum => "sum",
+            Op::Norm => "norm",
+            Op::Max => "max",
+            Op::Dot => "dot",
+        }
+    }
+
+    /// Matrix products are rated in GFLOP/s; reductions in GB/s.
+    pub fn is_product(self) -> bool {
+        matches!(self, Op::Matmul | Op::Gram | Op::GramSum | Op::MatmulSum)
+    }
+
+    /// Whether the op takes a second operand.
+    pub fn needs_b(self) -> bool {
+        matches!(self, Op::Matmul | Op::MatmulSum | Op::Dot)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum DtypeArg {
+    F32,
+    F64,
+}
+
+impl DtypeArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            DtypeArg::F32 => "f32",
+            DtypeArg::F64 => "f64",
+        }
+    }
+    pub fn size(self) -> usize {
+        match self {
+            DtypeArg::F32 => 4,
+            DtypeArg::F64 => 8,
+        }
+    }
+}
+
+/// Workload options shared by `run`, `compare` and `sweep`.
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+pub struct WorkloadArgs {
+    /// Operation.
+    #[arg(long, value_enum, default_value = "gram-sum")]
+    pub op: Op,
+    /// Square size: sets m, k and n unless given separately.
+    #[arg(long, default_value_t = 4000)]
+    pub n: usize,
+    /// Rows of A / X (default: --n).
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// Inner dimension: columns of A / X, rows of B (default: --n).
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Block (tile) shape: N or RxC.
+    #[arg(long, default_value = "500")]
+    pub block: String,
+    /// Element type.
+    #[arg(long, value_enum, default_value = "f64")]
+    pub dtype: DtypeArg,
+    /// Seed of the random inputs (uniform in [0, 1), as numpy/dask `random`).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Read A (or X) from a 2-D .npy file of the chosen dtype instead of generating it.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Read B (or Y) from a .npy file (default for products: random, or Aᵀ for matmul with --input).
+    #[arg(long)]
+    pub input_b: Option<PathBuf>,
+    /// Timed repetitions per strategy.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Untimed runs before the timed ones (per process).
+    #[arg(long, default_value_t = 1)]
+    pub warmup: usize,
+    /// Peak GFLOP/s for the % of peak column (default: one-thread GEMM measured at start × physical cores).
+    #[arg(long)]
+    pub peak: Option<f64>,
+}
+
+/// Shapes after defaults: A/X is m×k; B is k×n (products) or Y is m×k (dot).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Shape {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+}
+
+impl WorkloadArgs {
+    /// Checks sizes and the block; returns the shape and the block.
+    pub fn validate(&self) -> Result<(Shape, BlockShape), String> {
+        let block: BlockShape = self.block.parse().map_err(|e: rayblas::Error| e.to_string())?;
+        if self.repeat == 0 {
+            return Err("--repeat must be at least 1".into());
+        }
+        let shape = Shape {
+            m: self.m.unwrap_or(self.n),
+            k: self.k.unwrap_or(self.n),
+            n: self.n,
+        };
+        if self.input.is_none() && (shape.m == 0 || shape.k == 0 || shape.n == 0) {
+            return Err(format!(
+                "sizes must be at least 1 (got m={} k={} n={})",
+                shape.m, shape.k, shape.n
+            ));
+        }
+        if let Some(p) = self.peak {
+            if !(p.is_finite() && p > 0.0) {
+                return Err(format!("--peak must be a positive number of GFLOP/s, got {p}"));
+            }
+        }
+        Ok((shape, block))
+    }
+}
+
+/// The inputs of one run, in the chosen dtype.
+pub struct Inputs<T> {
+    pub a: Array2<T>,
+    pub b: Option<Array2<T>>,
+}
+
+fn random<T: Element>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    Array2::from_shape_fn((rows, cols), |_| T::from_f64(rng.random::<f64>()))
+}
+
+fn read_npy<T: Element + ndarray_npy::ReadableElement>(path: &PathBuf) -> Result<Array2<T>, String> {
+    let a: Array2<T> = ndarray_npy::read_npy(path).map_err(|e| {
+        let detail = e.to_string();
+        let hint = if detail.contains("type") || detail.contains("descr") {
+            format!(" (expected a 2-D {} array; use --dtype to match the file)", T::DTYPE.name())
+        } else if detail.contains("ndim") || detail.contains("shape") || detail.contains("dimension") {
+            " (expected a 2-D array)".to_string()
+        } else {
+            String::new()
+        };
+        format!("{}: {detail}{hint}", path.display())
+    })?;
+    Ok(a)
+}
+
+/// Builds (or reads) the inputs. Never inside the timing.
+pub fn inputs<T: Element + ndarray_npy::ReadableElement>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, String> {
+    let a = match &w.input {
+        Some(p) => read_npy::<T>(p)?,
+        None => random::<T>(s.m, s.k, w.seed),
+    };
+    let b = if w.op.needs_b() {
+        Some(match &w.input_b {
+            Some(p) => read_npy::<T>(p)?,
+            None if w.input.is_some() && w.op != Op::Dot => a.t().to_owned(),
+            None if w.input.is_some() => a.clone(),
+            None if w.op == Op::Dot => random::<T>(s.m, s.k, w.seed + 1),
+            None => random::<T>(s.k, s.n, w.seed + 1),
+        })
+    } else {
+        None
+    };
+    if let Some(b) = &b {
+        let ok = if w.op == Op::Dot { b.dim() == a.dim() } else { b.nrows() == a.ncols() };
+        if !ok {
+            return Err(format!(
+                "{}: shapes do not fit: A is {}x{}, B is {}x{}",
+                w.op.name(),
+                a.nrows(),
+                a.ncols(),
+                b.nrows(),
+                b.ncols()
+            ));
+        }
+    }
+    if a.is_empty() && !w.op.is_product() && matches!(w.op, Op::Max) {
+        return Err("max of an empty matrix is undefined".into());
+    }
+    Ok(Inputs { a, b })
+}
+
+/// The work one run does: flops (products) and bytes read.
+pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<(f64, f64), rayblas::Error> {
+    let (m, k) = inp.a.dim();
+    let sz = std::mem::size_of::<T>() as f64;
+    let n = inp.b.as_ref().map(|b| b.ncols()).unwrap_or(0);
+    Ok(match op {
+        Op::Matmul | Op::MatmulSum => (2.0 * m as f64 * n as f64 * k as f64, sz * (m * k + k * n) as f64),
+        Op::Gram | Op::GramSum => (cfg.gram_flops(m, k)?, sz * (m * k) as f64),
+        Op::Sum | Op::Norm | Op::Max => (0.0, sz * (m * k) as f64),
+        Op::Dot => (0.0, 2.0 * sz * (m * k) as f64),
+    })
+}
+
+/// Runs the operation once and returns its result: the scalar, or the sum of a matrix result
+/// as its checksum.
+pub fn run_once<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<f64, rayblas::Error> {
+    let a = &inp.a;
+    let b = || inp.b.as_ref().expect("inputs() made B");
+    let checksum = |c: Array2<T>| Config::new().strategy(Strategy::Serial).sum(&c).map(|v| v.to_f64());
+    match op {
+        Op::Matmul => checksum(cfg.matmul(a, b())?),
+        Op::Gram => checksum(cfg.gram(a)?),
+        Op::GramSum => cfg.gram_reduce(a, Reduction::Sum).map(|v| v.to_f64()),
+        Op::MatmulSum => cfg.matmul_reduce(a, b(), Reduction::Sum).map(|v| v.to_f64()),
+        Op::Sum => cfg.sum(a).map(|v| v.to_f64()),
+        Op::Norm => cfg.norm(a).map(|v| v.to_f64()),
+        Op::Max => cfg.max(a).map(|v| v.to_f64()),
+        Op::Dot => cfg.dot(a, b()).map(|v| v.to_f64()),
+    }
+}

@@ -1,0 +1,136 @@
+//! BLAS thread control: info fields, set/get, scoped guards (panics, concurrency), bad counts.
+
+use rayblas::blas;
+use std::sync::{Arc, Barrier, Mutex};
+
+/// Tests in this file change the process-wide setting: run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn info_reports_the_linked_backend() {
+    let _l = lock();
+    let info = blas::info();
+    assert_eq!(info.backend, blas::BACKEND);
+    assert!(["openblas", "blis", "netlib", "pure-rust"].contains(&info.backend));
+    assert!(!info.version.is_empty() && !info.config.is_empty());
+    assert!(info.num_threads >= 1 && info.num_threads <= info.max_threads);
+    match info.backend {
+        "openblas" => {
+            assert!(info.config.contains("OpenBLAS"), "{}", info.config);
+            assert!(info.version.starts_with("0."), "{}", info.version);
+            assert!(info.corename.as_deref().is_some_and(|c| !c.is_empty()));
+            let slow = info.corename.as_deref().is_some_and(blas::coretype::is_slow_kernel);
+            // The slow-kernel warning appears exactly when the kernels are slow for this CPU.
+            assert_eq!(slow, info.warnings.iter().any(|w| w.contains("OPENBLAS_CORETYPE")), "{info:?}");
+        }
+        "netlib" => {
+            assert_eq!(info.max_threads, 1);
+            assert!(info.warnings.is_empty(), "the reference BLAS itself must be loaded: {info:?}");
+            assert!(!info.per_call_threads);
+        }
+        "blis" => assert!(info.config.contains("BLIS")),
+        _ => assert!(info.per_call_threads),
+    }
+    let json = serde_json::to_value(&info).unwrap();
+    for key in ["backend", "version", "corename", "threading", "num_threads", "max_threads", "warnings"] {
+        assert!(json.get(key).is_some(), "missing {key} in {json}");
+    }
+}
+
+#[test]
+fn zero_and_too_many_threads_are_errors() {
+    let _l = lock();
+    let max = blas::info().max_threads;
+    assert!(matches!(blas::set_num_threads(0), Err(rayblas::Error::InvalidThreads { .. })));
+    assert!(matches!(blas::set_num_threads(max + 1), Err(rayblas::Error::InvalidThreads { .. })));
+    assert!(blas::limit(0).is_err());
+    assert!(blas::limit(max + 1).is_err());
+}
+
+#[test]
+fn set_and_limit_restore() {
+    let _l = lock();
+    let before = blas::num_threads();
+    let max = blas::info().max_threads;
+    let other = if before == 1 { max.min(2) } else { 1 };
+    {
+        let _g = blas::limit(other).unwrap();
+        assert_eq!(blas::num_threads(), other);
+        {
+            // Nested on the same thread: keeps the outer count, never deadlocks.
+            let _inner = blas::limit(before).unwrap();
+            assert_eq!(blas::num_threads(), other);
+        }
+        assert_eq!(blas::num_threads(), other);
+    }
+    assert_eq!(blas::num_threads(), before);
+    blas::set_num_threads(other).unwrap();
+    assert_eq!(blas::num_threads(), other);
+    blas::set_num_threads(before).unwrap();
+    assert_eq!(blas::num_threads(), before);
+}
+
+#[test]
+fn guard_restores_after_a_panic() {
+    let _l = lock();
+    let before = blas::num_threads();
+    let max = blas::info().max_threads;
+    let other = if before == 1 { max.min(2) } else { 1 };
+    let r = std::panic::catch_unwind(|| {
+        let _g = blas::limit(other).unwrap();
+        assert_eq!(blas::num_threads(), other);
+        panic!("boom");
+    });
+    assert!(r.is_err());
+    assert_eq!(blas::num_threads(), before, "the guard must restore while unwinding");
+    // The setting still works afterwards (no poisoned state).
+    let g = blas::limit(other).unwrap();
+    assert_eq!(blas::num_threads(), other);
+    drop(g);
+    assert_eq!(blas::num_threads(), before);
+}
+
+#[test]
+fn concurrent_guards_are_serialised() {
+    let _l = lock();
+    let before = blas::num_threads();
+    let max = blas::info().max_threads;
+    let counts: Vec<usize> = (0..8).map(|i| 1 + i % max.min(3)).collect();
+    let barrier = Arc::new(Barrier::new(counts.len()));
+    let handles: Vec<_> = counts
+        .into_iter()
+        .map(|n| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..20 {
+                    let _g = blas::limit(n).unwrap();
+                    // While any guard for n is held, nobody may change the count.
+                    assert_eq!(blas::num_threads(), n);
+                    std::thread::yield_now();
+                    assert_eq!(blas::num_threads(), n);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("no guard saw another's count");
+    }
+    assert_eq!(blas::num_threads(), before);
+}
+
+#[test]
+fn operations_restore_the_setting() {
+    let _l = lock();
+    let before = blas::num_threads();
+    let x = ndarray::Array2::<f64>::ones((64, 32));
+    for s in ["blocked:2", "serial", "native:1"] {
+        let cfg = rayblas::Config::new().strategy(s.parse().unwrap());
+        assert_eq!(cfg.gram_sum(&x).unwrap(), 64.0 * 64.0 * 32.0);
+        assert_eq!(blas::num_threads(), before, "{s} left the thread count changed");
+    }
+}
