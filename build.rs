@@ -15,20 +15,31 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RAYBLAS_NETLIB_DIR");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
-    let on = |f: &str| env::var_os(format!("CARGO_FEATURE_{}", f.to_uppercase().replace('-', "_"))).is_some();
-    let chosen: Vec<&str> = ["openblas-system", "blis-system", "netlib-system", "pure-rust"]
-        .into_iter()
-        .filter(|f| on(f))
-        .collect();
+    let on = |f: &str| {
+        env::var_os(format!(
+            "CARGO_FEATURE_{}",
+            f.to_uppercase().replace('-', "_")
+        ))
+        .is_some()
+    };
+    let chosen: Vec<&str> = [
+        "openblas-system",
+        "blis-system",
+        "netlib-system",
+        "pure-rust",
+    ]
+    .into_iter()
+    .filter(|f| on(f))
+    .collect();
     if chosen.len() != 1 || env::var_os("DOCS_RS").is_some() {
         // src/blas/mod.rs reports the clash (or the missing backend) with compile_error!.
         return;
     }
     match chosen[0] {
-        "openblas-system" => {
-            if !pkg_config_has("openblas") && find_lib(&lib_dirs(), "openblas").is_none() {
-                missing("openblas-system", "OpenBLAS", "libopenblas-dev", "openblas");
-            }
+        "openblas-system"
+            if !pkg_config_has("openblas") && find_lib(&lib_dirs(), "openblas").is_none() =>
+        {
+            missing("openblas-system", "OpenBLAS", "libopenblas-dev", "openblas");
         }
         "blis-system" => match find_lib(&lib_dirs(), "blis") {
             Some(dir) => {
@@ -49,13 +60,22 @@ fn main() {
             match dir {
                 Some(dir) => {
                     let so = dir.join("libblas.so");
-                    let lib = if so.exists() { "blas".to_string() } else { ":libblas.so.3".to_string() };
+                    let lib = if so.exists() {
+                        "blas".to_string()
+                    } else {
+                        ":libblas.so.3".to_string()
+                    };
                     println!("cargo:rustc-link-search=native={}", dir.display());
                     println!("cargo:rustc-link-lib=dylib={lib}");
                     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
                     println!("cargo:rustc-env=RAYBLAS_NETLIB_DIR={}", dir.display());
                 }
-                None => missing("netlib-system", "the reference BLAS", "libblas-dev", "lapack"),
+                None => missing(
+                    "netlib-system",
+                    "the reference BLAS",
+                    "libblas-dev",
+                    "lapack",
+                ),
             }
         }
         _ => {}
@@ -102,7 +122,11 @@ fn lib_dirs() -> Vec<PathBuf> {
 }
 
 fn find_lib(dirs: &[PathBuf], name: &str) -> Option<PathBuf> {
-    let candidates = [format!("lib{name}.so"), format!("lib{name}.dylib"), format!("lib{name}.a")];
+    let candidates = [
+        format!("lib{name}.so"),
+        format!("lib{name}.dylib"),
+        format!("lib{name}.a"),
+    ];
     dirs.iter()
         .find(|d| candidates.iter().any(|c| Path::new(d).join(c).exists()))
         .cloned()

@@ -89,7 +89,15 @@ impl Config {
         let (a, b) = (a.into(), b.into());
         crate::kernels::check_product("matmul", &a, &b)?;
         let mut c = Array2::<T>::zeros((a.nrows(), b.ncols()));
-        matmul::matmul_into(&self.plan()?, self.block, T::one(), &a, &b, T::zero(), c.view_mut())?;
+        matmul::matmul_into(
+            &self.plan()?,
+            self.block,
+            T::one(),
+            &a,
+            &b,
+            T::zero(),
+            c.view_mut(),
+        )?;
         Ok(c)
     }
 
@@ -129,7 +137,11 @@ impl Config {
     }
 
     /// `r(X·Xᵀ)` without storing `X·Xᵀ`, using its symmetry.
-    pub fn gram_reduce<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, r: Reduction) -> Result<T> {
+    pub fn gram_reduce<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        r: Reduction,
+    ) -> Result<T> {
         fused::gram_reduce(&self.plan()?, self.block, &x.into(), r, self.simd_level()?)
     }
 
@@ -172,7 +184,7 @@ impl Config {
     pub fn mean<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "mean")?;
-        Ok(self.sum(&x)? / T::from_f64(x.len() as f64))
+        Ok(self.sum(x)? / T::from_f64(x.len() as f64))
     }
 
     /// Σ xᵢⱼ².
@@ -187,7 +199,10 @@ impl Config {
         let x = x.into();
         let plan = self.plan()?;
         if plan.kind == Kind::Native {
-            if let Some(s) = x.to_slice_memory_order().filter(|s| s.len() <= blas::INT_MAX.min(i32::MAX as usize)) {
+            if let Some(s) = x
+                .to_slice_memory_order()
+                .filter(|s| s.len() <= blas::INT_MAX.min(i32::MAX as usize))
+            {
                 if let Some(v) = plan.run_native(|_| blas::nrm2(s)) {
                     return Ok(v);
                 }
@@ -228,7 +243,11 @@ impl Config {
 
     /// Σ xᵢⱼ·yᵢⱼ over two matrices of one shape. Under `Native` it goes through BLAS `dot` when
     /// both are contiguous in the same order.
-    pub fn dot<'a, 'b, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, y: impl AsArray<'b, T, Ix2>) -> Result<T> {
+    pub fn dot<'a, 'b, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        y: impl AsArray<'b, T, Ix2>,
+    ) -> Result<T> {
         let (x, y): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (x.into(), y.into());
         if x.dim() != y.dim() {
             return Err(Error::ShapeMismatch {
@@ -251,33 +270,53 @@ impl Config {
     }
 
     /// Sum along an axis: `Axis(0)` gives one sum per column, `Axis(1)` one per row.
-    pub fn sum_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis) -> Result<Array1<T>> {
+    pub fn sum_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<T>> {
         self.reduce_axis(x, axis, Reduction::Sum)
     }
 
     /// Reduction `r` along an axis. Max and min of an empty lane are errors.
-    pub fn reduce_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis, r: Reduction) -> Result<Array1<T>> {
+    pub fn reduce_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+        r: Reduction,
+    ) -> Result<Array1<T>> {
         let x = x.into();
         check_axis(axis)?;
-        if matches!(r, Reduction::Max | Reduction::Min) && x.len_of(axis) == 0 && x.len_of(Axis(1 - axis.index())) > 0 {
+        if matches!(r, Reduction::Max | Reduction::Min)
+            && x.len_of(axis) == 0
+            && x.len_of(Axis(1 - axis.index())) > 0
+        {
             return Err(Error::EmptyReduction { op: r.name() });
         }
         self.run_reduction(|l, p| reduce::along_axis(&x, axis, r, l, p))
     }
 
     /// Mean along an axis; lanes of length 0 are an error.
-    pub fn mean_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis) -> Result<Array1<T>> {
+    pub fn mean_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<T>> {
         let x = x.into();
         check_axis(axis)?;
         let n = x.len_of(axis);
         if n == 0 {
             return Err(Error::EmptyReduction { op: "mean" });
         }
-        Ok(self.sum_axis(&x, axis)? / T::from_f64(n as f64))
+        Ok(self.sum_axis(x, axis)? / T::from_f64(n as f64))
     }
 
     /// 2-norm of each lane along an axis (scaled: no overflow or underflow).
-    pub fn norm_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis) -> Result<Array1<T>> {
+    pub fn norm_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<T>> {
         let x = x.into();
         check_axis(axis)?;
         let lanes = if axis == Axis(0) { x.t() } else { x.view() };
@@ -291,7 +330,12 @@ impl Config {
     }
 
     /// Dot product of matching lanes of `x` and `y` along an axis.
-    pub fn dot_axis<'a, 'b, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, y: impl AsArray<'b, T, Ix2>, axis: Axis) -> Result<Array1<T>> {
+    pub fn dot_axis<'a, 'b, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        y: impl AsArray<'b, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<T>> {
         let (x, y): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (x.into(), y.into());
         check_axis(axis)?;
         if x.dim() != y.dim() {
@@ -301,30 +345,51 @@ impl Config {
                 got: format!("y of shape {}x{}", y.nrows(), y.ncols()),
             });
         }
-        let (lx, ly) = if axis == Axis(0) { (x.t(), y.t()) } else { (x.view(), y.view()) };
+        let (lx, ly) = if axis == Axis(0) {
+            (x.t(), y.t())
+        } else {
+            (x.view(), y.view())
+        };
         self.run_reduction(|l, _| {
             lx.rows()
                 .into_iter()
                 .zip(ly.rows())
-                .map(|(a, b)| reduce::dot(&a.insert_axis(Axis(0)), &b.insert_axis(Axis(0)), l, false))
+                .map(|(a, b)| {
+                    reduce::dot(&a.insert_axis(Axis(0)), &b.insert_axis(Axis(0)), l, false)
+                })
                 .collect()
         })
     }
 
     /// Index of the first maximum of each lane along an axis (of the first NaN if any).
-    pub fn argmax_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis) -> Result<Array1<usize>> {
+    pub fn argmax_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<usize>> {
         self.arg_axis(x.into(), axis, true)
     }
 
     /// Index of the first minimum of each lane along an axis (of the first NaN if any).
-    pub fn argmin_axis<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>, axis: Axis) -> Result<Array1<usize>> {
+    pub fn argmin_axis<'a, T: Element>(
+        &self,
+        x: impl AsArray<'a, T, Ix2>,
+        axis: Axis,
+    ) -> Result<Array1<usize>> {
         self.arg_axis(x.into(), axis, false)
     }
 
-    fn arg_axis<T: Element>(&self, x: ArrayView2<'_, T>, axis: Axis, max: bool) -> Result<Array1<usize>> {
+    fn arg_axis<T: Element>(
+        &self,
+        x: ArrayView2<'_, T>,
+        axis: Axis,
+        max: bool,
+    ) -> Result<Array1<usize>> {
         check_axis(axis)?;
         if x.len_of(axis) == 0 && x.len_of(Axis(1 - axis.index())) > 0 {
-            return Err(Error::EmptyReduction { op: if max { "argmax" } else { "argmin" } });
+            return Err(Error::EmptyReduction {
+                op: if max { "argmax" } else { "argmin" },
+            });
         }
         let lanes = if axis == Axis(0) { x.t() } else { x.view() };
         self.run_reduction(|l, _| {

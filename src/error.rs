@@ -68,7 +68,9 @@ pub enum Error {
         reason: String,
     },
     /// A SIMD level the CPU does not have was requested.
-    #[error("SIMD level `{requested}` is not available on this CPU (best available: `{available}`)")]
+    #[error(
+        "SIMD level `{requested}` is not available on this CPU (best available: `{available}`)"
+    )]
     SimdUnavailable {
         /// The level asked for.
         requested: String,

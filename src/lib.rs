@@ -45,7 +45,10 @@ pub use tiling::{BlockShape, Tile, Tiling};
 use ndarray::{Array2, AsArray, Ix2};
 
 /// `A·B` with the default [`Config`].
-pub fn matmul<'a, 'b, T: Element>(a: impl AsArray<'a, T, Ix2>, b: impl AsArray<'b, T, Ix2>) -> Result<Array2<T>> {
+pub fn matmul<'a, 'b, T: Element>(
+    a: impl AsArray<'a, T, Ix2>,
+    b: impl AsArray<'b, T, Ix2>,
+) -> Result<Array2<T>> {
     Config::default().matmul(a, b)
 }
 

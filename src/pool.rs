@@ -25,7 +25,9 @@ pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
         .or_insert_with(|| {
             let pool = ThreadPoolBuilder::new()
                 .num_threads(threads)
-                .thread_name(move |i| format!("rayblas-{threads}{}-{i}", if pin { "p" } else { "" }))
+                .thread_name(move |i| {
+                    format!("rayblas-{threads}{}-{i}", if pin { "p" } else { "" })
+                })
                 .start_handler(move |i| {
                     ensure_local_blas_threads(1);
                     if pin {

@@ -174,7 +174,10 @@ impl fmt::Display for Strategy {
         match *self {
             Strategy::Native { threads: None } => write!(f, "native"),
             Strategy::Native { threads: Some(t) } => write!(f, "native:{t}"),
-            Strategy::Blocked { workers: None, pin: p } => write!(f, "blocked{}", pin(p)),
+            Strategy::Blocked {
+                workers: None,
+                pin: p,
+            } => write!(f, "blocked{}", pin(p)),
             Strategy::Blocked {
                 workers: Some(w),
                 pin: p,
@@ -324,7 +327,8 @@ impl Resolved {
                 if in_foreign_pool() {
                     items.into_par_iter().map(call).collect()
                 } else {
-                    pool::get(self.workers, self.pin).install(|| items.into_par_iter().map(call).collect())
+                    pool::get(self.workers, self.pin)
+                        .install(|| items.into_par_iter().map(call).collect())
                 }
             }
             Kind::Hybrid => {
@@ -339,11 +343,19 @@ impl Resolved {
                 let run = || {
                     streams
                         .into_par_iter()
-                        .map(|s| s.into_iter().map(|(i, it)| (i, call(it))).collect::<Vec<_>>())
+                        .map(|s| {
+                            s.into_iter()
+                                .map(|(i, it)| (i, call(it)))
+                                .collect::<Vec<_>>()
+                        })
                         .collect::<Vec<_>>()
                 };
                 // Rayon-threaded calls (pure-rust) need room for w×t threads in the pool.
-                let pool_size = if blas::BACKEND == "pure-rust" { w * t } else { w };
+                let pool_size = if blas::BACKEND == "pure-rust" {
+                    w * t
+                } else {
+                    w
+                };
                 let parts = if in_foreign_pool() {
                     run()
                 } else {
@@ -353,7 +365,9 @@ impl Resolved {
                 for (i, r) in parts.into_iter().flatten() {
                     out[i] = Some(r);
                 }
-                out.into_iter().map(|r| r.expect("every tile ran")).collect()
+                out.into_iter()
+                    .map(|r| r.expect("every tile ran"))
+                    .collect()
             }
         }
     }

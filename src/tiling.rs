@@ -105,8 +105,10 @@ pub struct Tile {
 impl Tile {
     /// The tile's view of `m` (which has the tiling's shape).
     pub fn view<'a, T>(&self, m: &ArrayView2<'a, T>) -> ArrayView2<'a, T> {
-        m.clone()
-            .slice_move(s![self.row0..self.row0 + self.rows, self.col0..self.col0 + self.cols])
+        (*m).slice_move(s![
+            self.row0..self.row0 + self.rows,
+            self.col0..self.col0 + self.cols
+        ])
     }
 
     /// Number of elements.
@@ -186,7 +188,10 @@ impl Tiling {
 
     /// Splits `m` (of this tiling's shape) into disjoint mutable tile views, as a grid indexed
     /// `[ti][tj]`. Safe: built from ndarray's chunk iterators, no copies.
-    pub fn split_mut<'a, T>(&self, m: ArrayViewMut2<'a, T>) -> Vec<Vec<Option<ArrayViewMut2<'a, T>>>> {
+    pub fn split_mut<'a, T>(
+        &self,
+        m: ArrayViewMut2<'a, T>,
+    ) -> Vec<Vec<Option<ArrayViewMut2<'a, T>>>> {
         assert_eq!(m.dim(), (self.nrows, self.ncols), "tiling shape");
         if self.nrows == 0 || self.ncols == 0 {
             return Vec::new();
@@ -205,7 +210,11 @@ impl Tiling {
 
 /// Cuts a mutable view along `axis` into chunks of `chunk` (the last one ragged), keeping the
 /// original lifetime.
-fn split_axis<T>(mut m: ArrayViewMut2<'_, T>, axis: Axis, chunk: usize) -> Vec<ArrayViewMut2<'_, T>> {
+fn split_axis<T>(
+    mut m: ArrayViewMut2<'_, T>,
+    axis: Axis,
+    chunk: usize,
+) -> Vec<ArrayViewMut2<'_, T>> {
     let mut out = Vec::with_capacity(m.len_of(axis).div_ceil(chunk));
     while m.len_of(axis) > chunk {
         let (head, tail) = m.split_at(axis, chunk);

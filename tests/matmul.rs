@@ -59,7 +59,9 @@ fn ragged_1001_block_250() {
     let a = random::<f64>(1001, 40, 1);
     let b = random::<f64>(40, 1001, 2);
     for s in ["blocked:2", "serial", "native"] {
-        let cfg = Config::new().strategy(s.parse().unwrap()).block(BlockShape::square(250).unwrap());
+        let cfg = Config::new()
+            .strategy(s.parse().unwrap())
+            .block(BlockShape::square(250).unwrap());
         let c = cfg.matmul(&a, &b).unwrap();
         assert_product(&c.view(), &a.view(), &b.view(), s);
     }
@@ -75,13 +77,25 @@ fn transposed_strided_and_fortran_views() {
     let mut f = Array2::<f64>::zeros((35, 13).f());
     f.assign(&b_strided);
     for strategy in strategies() {
-        let cfg = Config::new().strategy(strategy).block(BlockShape::new(9, 4).unwrap());
+        let cfg = Config::new()
+            .strategy(strategy)
+            .block(BlockShape::new(9, 4).unwrap());
         let c1 = cfg.matmul(a_slice, b_strided).unwrap();
         assert_product(&c1.view(), &a_slice, &b_strided, "window × strided");
-        let c2 = cfg.matmul(&f.t(), a_t.slice(s![..35, ..])).unwrap();
-        assert_product(&c2.view(), &f.t(), &a_t.slice(s![..35, ..]), "fortran.t × transposed");
+        let c2 = cfg.matmul(f.t(), a_t.slice(s![..35, ..])).unwrap();
+        assert_product(
+            &c2.view(),
+            &f.t(),
+            &a_t.slice(s![..35, ..]),
+            "fortran.t × transposed",
+        );
         let c3 = cfg.matmul(a_slice.slice(s![..;-1, ..]), &f).unwrap();
-        assert_product(&c3.view(), &a_slice.slice(s![..;-1, ..]), &f.view(), "negative stride");
+        assert_product(
+            &c3.view(),
+            &a_slice.slice(s![..;-1, ..]),
+            &f.view(),
+            "negative stride",
+        );
     }
 }
 
@@ -92,9 +106,12 @@ fn matmul_into_alpha_beta_into_strided_output() {
     let c0 = random::<f64>(46, 38, 7);
     for strategy in strategies() {
         let mut big = c0.clone();
-        let cfg = Config::new().strategy(strategy).block(BlockShape::new(5, 7).unwrap());
+        let cfg = Config::new()
+            .strategy(strategy)
+            .block(BlockShape::new(5, 7).unwrap());
         // Every other row and column of `big`: an output no BLAS can write in place.
-        cfg.matmul_into(0.5, &a, &b, -2.0, big.slice_mut(s![..;2, ..;2])).unwrap();
+        cfg.matmul_into(0.5, &a, &b, -2.0, big.slice_mut(s![..;2, ..;2]))
+            .unwrap();
         let (ab, mag) = naive_matmul(&a.view(), &b.view());
         for i in 0..46 {
             for j in 0..38 {
@@ -102,9 +119,16 @@ fn matmul_into_alpha_beta_into_strided_output() {
                 if i % 2 == 0 && j % 2 == 0 {
                     let want = 0.5 * ab[[i / 2, j / 2]] - 2.0 * c0[[i, j]];
                     let tol = 30.0 * f64::EPSILON * (mag[[i / 2, j / 2]] + c0[[i, j]].abs() * 2.0);
-                    assert!((got - want).abs() <= tol, "{strategy} ({i},{j}) {got} vs {want}");
+                    assert!(
+                        (got - want).abs() <= tol,
+                        "{strategy} ({i},{j}) {got} vs {want}"
+                    );
                 } else {
-                    assert_eq!(got, c0[[i, j]], "{strategy}: untouched element ({i},{j}) changed");
+                    assert_eq!(
+                        got,
+                        c0[[i, j]],
+                        "{strategy}: untouched element ({i},{j}) changed"
+                    );
                 }
             }
         }
@@ -117,18 +141,41 @@ fn matmul_into_alpha_beta_into_strided_output() {
 
 #[test]
 fn gram_and_gram_t_are_exact_symmetric_and_correct() {
-    for &(n, k, block) in &[(61usize, 9usize, 8usize), (1, 5, 3), (0, 4, 2), (30, 1, 7), (25, 40, 100)] {
+    for &(n, k, block) in &[
+        (61usize, 9usize, 8usize),
+        (1, 5, 3),
+        (0, 4, 2),
+        (30, 1, 7),
+        (25, 40, 100),
+    ] {
         let x = random::<f64>(n, k, n as u64);
         let xf = random::<f32>(n, k, n as u64);
         for strategy in strategies() {
-            let cfg = Config::new().strategy(strategy).block(BlockShape::square(block).unwrap());
+            let cfg = Config::new()
+                .strategy(strategy)
+                .block(BlockShape::square(block).unwrap());
             let g = cfg.gram(&x).unwrap();
-            assert_product(&g.view(), &x.view(), &x.t(), &format!("gram {n}x{k} {strategy}"));
+            assert_product(
+                &g.view(),
+                &x.view(),
+                &x.t(),
+                &format!("gram {n}x{k} {strategy}"),
+            );
             assert_eq!(g, g.t(), "gram is exactly symmetric");
             let gt = cfg.gram_t(&x).unwrap();
-            assert_product(&gt.view(), &x.t(), &x.view(), &format!("gram_t {n}x{k} {strategy}"));
+            assert_product(
+                &gt.view(),
+                &x.t(),
+                &x.view(),
+                &format!("gram_t {n}x{k} {strategy}"),
+            );
             let gf = cfg.gram(&xf).unwrap();
-            assert_product(&gf.view(), &xf.view(), &xf.t(), &format!("gram f32 {n}x{k} {strategy}"));
+            assert_product(
+                &gf.view(),
+                &xf.view(),
+                &xf.t(),
+                &format!("gram f32 {n}x{k} {strategy}"),
+            );
         }
     }
 }
@@ -148,12 +195,27 @@ fn fused_reductions_match_the_materialised_product() {
     let y = random::<f64>(21, 37, 9);
     let (xy, xy_mag) = naive_matmul(&x.view(), &y.view());
     let (xx, xx_mag) = naive_matmul(&x.view(), &x.t());
-    for r in [Reduction::Sum, Reduction::SumOfSquares, Reduction::Max, Reduction::Min] {
+    for r in [
+        Reduction::Sum,
+        Reduction::SumOfSquares,
+        Reduction::Max,
+        Reduction::Min,
+    ] {
         for strategy in strategies() {
-            let cfg = Config::new().strategy(strategy).block(BlockShape::new(8, 6).unwrap());
+            let cfg = Config::new()
+                .strategy(strategy)
+                .block(BlockShape::new(8, 6).unwrap());
             for (got, want, mag) in [
-                (cfg.matmul_reduce(&x, &y, r).unwrap(), reference_reduce(&xy, r), &xy_mag),
-                (cfg.gram_reduce(&x, r).unwrap(), reference_reduce(&xx, r), &xx_mag),
+                (
+                    cfg.matmul_reduce(&x, &y, r).unwrap(),
+                    reference_reduce(&xy, r),
+                    &xy_mag,
+                ),
+                (
+                    cfg.gram_reduce(&x, r).unwrap(),
+                    reference_reduce(&xx, r),
+                    &xx_mag,
+                ),
             ] {
                 let scale = match r {
                     Reduction::SumOfSquares => mag.iter().map(|v| v * v).sum::<f64>() * 4.0,
@@ -171,8 +233,14 @@ fn fused_reductions_match_the_materialised_product() {
         let x64 = xf.mapv(|v| v as f64);
         x64.dot(&x64.t()).sum()
     };
-    let got = Config::new().block(BlockShape::square(16).unwrap()).gram_sum(&xf).unwrap();
-    assert!((got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0), "{got} vs {want}");
+    let got = Config::new()
+        .block(BlockShape::square(16).unwrap())
+        .gram_sum(&xf)
+        .unwrap();
+    assert!(
+        (got as f64 - want).abs() <= 1e-4 * want.abs().max(1.0),
+        "{got} vs {want}"
+    );
 }
 
 #[test]
@@ -180,17 +248,29 @@ fn blocked_results_are_bitwise_identical_for_any_worker_count() {
     let x = random::<f64>(203, 57, 11);
     let y = random::<f64>(57, 131, 12);
     let run = |s: &str| {
-        let cfg = Config::new().strategy(s.parse().unwrap()).block(BlockShape::new(25, 30).unwrap());
+        let cfg = Config::new()
+            .strategy(s.parse().unwrap())
+            .block(BlockShape::new(25, 30).unwrap());
         (
             cfg.gram_sum(&x).unwrap().to_bits(),
-            cfg.matmul_reduce(&x, &y, Reduction::SumOfSquares).unwrap().to_bits(),
+            cfg.matmul_reduce(&x, &y, Reduction::SumOfSquares)
+                .unwrap()
+                .to_bits(),
             cfg.matmul(&x, &y).unwrap(),
             cfg.gram(&x).unwrap(),
             cfg.sum(&x).unwrap().to_bits(),
         )
     };
     let first = run("serial");
-    for s in ["blocked:1", "blocked:2", "blocked:3", "blocked:7", "blocked:2+pin", "blocked:2", "serial"] {
+    for s in [
+        "blocked:1",
+        "blocked:2",
+        "blocked:3",
+        "blocked:7",
+        "blocked:2+pin",
+        "blocked:2",
+        "serial",
+    ] {
         assert_eq!(run(s), first, "{s} differs from serial");
     }
 }
@@ -200,22 +280,46 @@ fn bad_input_is_a_typed_error() {
     let a = random::<f64>(3, 4, 1);
     let b = random::<f64>(5, 2, 2);
     let cfg = Config::new();
-    assert!(matches!(cfg.matmul(&a, &b), Err(Error::ShapeMismatch { .. })));
-    assert!(matches!(cfg.matmul_reduce(&a, &b, Reduction::Sum), Err(Error::ShapeMismatch { .. })));
+    assert!(matches!(
+        cfg.matmul(&a, &b),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        cfg.matmul_reduce(&a, &b, Reduction::Sum),
+        Err(Error::ShapeMismatch { .. })
+    ));
     let b = random::<f64>(4, 2, 2);
     let mut wrong = Array2::<f64>::zeros((3, 3));
     assert!(matches!(
         cfg.matmul_into(1.0, &a, &b, 0.0, wrong.view_mut()),
         Err(Error::ShapeMismatch { .. })
     ));
-    assert!(matches!(BlockShape::new(0, 5), Err(Error::ZeroBlock { .. })));
+    assert!(matches!(
+        BlockShape::new(0, 5),
+        Err(Error::ZeroBlock { .. })
+    ));
     assert!("0".parse::<BlockShape>().is_err());
     assert!("10x".parse::<BlockShape>().is_err());
-    let zero_workers = Strategy::Blocked { workers: Some(0), pin: false };
-    assert!(matches!(Config::new().strategy(zero_workers).matmul(&a, &b), Err(Error::InvalidThreads { .. })));
-    let too_many = Strategy::Native { threads: Some(1_000_000) };
-    assert!(matches!(Config::new().strategy(too_many).matmul(&a, &b), Err(Error::UnsupportedStrategy { .. })));
-    let hybrid = Strategy::Hybrid { workers: 2, blas_threads: 2, pin: false };
+    let zero_workers = Strategy::Blocked {
+        workers: Some(0),
+        pin: false,
+    };
+    assert!(matches!(
+        Config::new().strategy(zero_workers).matmul(&a, &b),
+        Err(Error::InvalidThreads { .. })
+    ));
+    let too_many = Strategy::Native {
+        threads: Some(1_000_000),
+    };
+    assert!(matches!(
+        Config::new().strategy(too_many).matmul(&a, &b),
+        Err(Error::UnsupportedStrategy { .. })
+    ));
+    let hybrid = Strategy::Hybrid {
+        workers: 2,
+        blas_threads: 2,
+        pin: false,
+    };
     let r = Config::new().strategy(hybrid).matmul(&a, &b);
     if rayblas::blas::per_call_threads() {
         assert!(r.is_ok());
@@ -239,7 +343,10 @@ fn dimension_beyond_blas_int_is_refused_not_truncated() {
     let a = row.broadcast((1, n)).unwrap();
     let b = ndarray::Array2::<f64>::ones((1, 1));
     let b = b.broadcast((n, 1)).unwrap();
-    let e = Config::new().strategy(Strategy::Serial).matmul(a, b).unwrap_err();
+    let e = Config::new()
+        .strategy(Strategy::Serial)
+        .matmul(a, b)
+        .unwrap_err();
     assert!(matches!(e, Error::DimensionTooLarge { .. }), "{e}");
 }
 
@@ -248,13 +355,23 @@ fn nested_inside_a_user_rayon_pool() {
     use rayon::prelude::*;
     let x = random::<f64>(120, 30, 13);
     let block = BlockShape::square(20).unwrap();
-    let want = Config::new().strategy(Strategy::Serial).block(block).gram_sum(&x).unwrap();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let want = Config::new()
+        .strategy(Strategy::Serial)
+        .block(block)
+        .gram_sum(&x)
+        .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
     let got: Vec<f64> = pool.install(|| {
         (0..6)
             .into_par_iter()
             .map(|_| Config::new().block(block).gram_sum(&x).unwrap())
             .collect()
     });
-    assert!(got.iter().all(|&g| g.to_bits() == want.to_bits()), "{got:?} vs {want}");
+    assert!(
+        got.iter().all(|&g| g.to_bits() == want.to_bits()),
+        "{got:?} vs {want}"
+    );
 }

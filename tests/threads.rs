@@ -23,20 +23,40 @@ fn info_reports_the_linked_backend() {
             assert!(info.config.contains("OpenBLAS"), "{}", info.config);
             assert!(info.version.starts_with("0."), "{}", info.version);
             assert!(info.corename.as_deref().is_some_and(|c| !c.is_empty()));
-            let slow = info.corename.as_deref().is_some_and(blas::coretype::is_slow_kernel);
+            let slow = info
+                .corename
+                .as_deref()
+                .is_some_and(blas::coretype::is_slow_kernel);
             // The slow-kernel warning appears exactly when the kernels are slow for this CPU.
-            assert_eq!(slow, info.warnings.iter().any(|w| w.contains("OPENBLAS_CORETYPE")), "{info:?}");
+            assert_eq!(
+                slow,
+                info.warnings
+                    .iter()
+                    .any(|w| w.contains("OPENBLAS_CORETYPE")),
+                "{info:?}"
+            );
         }
         "netlib" => {
             assert_eq!(info.max_threads, 1);
-            assert!(info.warnings.is_empty(), "the reference BLAS itself must be loaded: {info:?}");
+            assert!(
+                info.warnings.is_empty(),
+                "the reference BLAS itself must be loaded: {info:?}"
+            );
             assert!(!info.per_call_threads);
         }
         "blis" => assert!(info.config.contains("BLIS")),
         _ => assert!(info.per_call_threads),
     }
     let json = serde_json::to_value(&info).unwrap();
-    for key in ["backend", "version", "corename", "threading", "num_threads", "max_threads", "warnings"] {
+    for key in [
+        "backend",
+        "version",
+        "corename",
+        "threading",
+        "num_threads",
+        "max_threads",
+        "warnings",
+    ] {
         assert!(json.get(key).is_some(), "missing {key} in {json}");
     }
 }
@@ -45,8 +65,14 @@ fn info_reports_the_linked_backend() {
 fn zero_and_too_many_threads_are_errors() {
     let _l = lock();
     let max = blas::info().max_threads;
-    assert!(matches!(blas::set_num_threads(0), Err(rayblas::Error::InvalidThreads { .. })));
-    assert!(matches!(blas::set_num_threads(max + 1), Err(rayblas::Error::InvalidThreads { .. })));
+    assert!(matches!(
+        blas::set_num_threads(0),
+        Err(rayblas::Error::InvalidThreads { .. })
+    ));
+    assert!(matches!(
+        blas::set_num_threads(max + 1),
+        Err(rayblas::Error::InvalidThreads { .. })
+    ));
     assert!(blas::limit(0).is_err());
     assert!(blas::limit(max + 1).is_err());
 }
@@ -86,7 +112,11 @@ fn guard_restores_after_a_panic() {
         panic!("boom");
     });
     assert!(r.is_err());
-    assert_eq!(blas::num_threads(), before, "the guard must restore while unwinding");
+    assert_eq!(
+        blas::num_threads(),
+        before,
+        "the guard must restore while unwinding"
+    );
     // The setting still works afterwards (no poisoned state).
     let g = blas::limit(other).unwrap();
     assert_eq!(blas::num_threads(), other);
@@ -131,6 +161,10 @@ fn operations_restore_the_setting() {
     for s in ["blocked:2", "serial", "native:1"] {
         let cfg = rayblas::Config::new().strategy(s.parse().unwrap());
         assert_eq!(cfg.gram_sum(&x).unwrap(), 64.0 * 64.0 * 32.0);
-        assert_eq!(blas::num_threads(), before, "{s} left the thread count changed");
+        assert_eq!(
+            blas::num_threads(),
+            before,
+            "{s} left the thread count changed"
+        );
     }
 }

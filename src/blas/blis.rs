@@ -114,7 +114,9 @@ fn version() -> String {
 pub(crate) fn per_call_threads() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     // SAFETY: a plain query.
-    *OK.get_or_init(|| version().starts_with("0.9") && unsafe { bli_info_get_int_type_size() } == 64)
+    *OK.get_or_init(|| {
+        version().starts_with("0.9") && unsafe { bli_info_get_int_type_size() } == 64
+    })
 }
 
 /// BLIS takes any positive strides; a dimension of length 1 may have any stride.
@@ -133,7 +135,13 @@ pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, threads: usize) {
         std::ptr::null_mut()
     };
     // Strides of length-1 dimensions may be anything (even 0); give BLIS a valid positive one.
-    let fix = |len: usize, s: isize, other: usize| if len <= 1 { other.max(1) as i64 } else { s as i64 };
+    let fix = |len: usize, s: isize, other: usize| {
+        if len <= 1 {
+            other.max(1) as i64
+        } else {
+            s as i64
+        }
+    };
     let (rsa, csa) = (fix(g.m, g.rsa, g.k), fix(g.k, g.csa, 1));
     let (rsb, csb) = (fix(g.k, g.rsb, g.n), fix(g.n, g.csb, 1));
     let (rsc, csc) = (fix(g.m, g.rsc, g.n), fix(g.n, g.csc, 1));
@@ -205,7 +213,8 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
 
 pub(crate) fn library_info() -> LibraryInfo {
     // SAFETY: plain queries.
-    let (openmp, pthreads) = unsafe { (bli_info_get_enable_openmp(), bli_info_get_enable_pthreads()) };
+    let (openmp, pthreads) =
+        unsafe { (bli_info_get_enable_openmp(), bli_info_get_enable_pthreads()) };
     let threading = if openmp {
         Threading::OpenMp
     } else if pthreads {

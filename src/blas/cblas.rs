@@ -143,11 +143,35 @@ pub(crate) unsafe fn syrk_lower<T: Element>(
     match T::DTYPE {
         // SAFETY: T is f64; the caller guarantees the memory and dimensions.
         Dtype::F64 => unsafe {
-            cblas_sys::cblas_dsyrk(layout, uplo, trans(x_trans), n, k, 1.0, x as *const f64, ldx, 0.0, c as *mut f64, ldc)
+            cblas_sys::cblas_dsyrk(
+                layout,
+                uplo,
+                trans(x_trans),
+                n,
+                k,
+                1.0,
+                x as *const f64,
+                ldx,
+                0.0,
+                c as *mut f64,
+                ldc,
+            )
         },
         // SAFETY: T is f32; the caller guarantees the memory and dimensions.
         Dtype::F32 => unsafe {
-            cblas_sys::cblas_ssyrk(layout, uplo, trans(x_trans), n, k, 1.0, x as *const f32, ldx, 0.0, c as *mut f32, ldc)
+            cblas_sys::cblas_ssyrk(
+                layout,
+                uplo,
+                trans(x_trans),
+                n,
+                k,
+                1.0,
+                x as *const f32,
+                ldx,
+                0.0,
+                c as *mut f32,
+                ldc,
+            )
         },
     }
 }

@@ -60,7 +60,8 @@ pub fn recommended_coretype() -> Option<&'static str> {
 
 /// Whether `corename` is a kernel set far below what this CPU can run.
 pub fn is_slow_kernel(corename: &str) -> bool {
-    recommended_coretype().is_some() && !FAST_CORES.contains(&corename.to_ascii_lowercase().as_str())
+    recommended_coretype().is_some()
+        && !FAST_CORES.contains(&corename.to_ascii_lowercase().as_str())
 }
 
 /// The warning for a backend running `corename` kernels, if they are slow for this CPU.

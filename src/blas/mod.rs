@@ -58,6 +58,8 @@ clash!("netlib-system", "pure-rust");
     feature = "blis-system",
     feature = "netlib-system"
 ))]
+// BLIS uses only the level-1 routines of this module (its GEMM goes through the typed API).
+#[cfg_attr(feature = "blis-system", allow(dead_code))]
 mod cblas;
 
 // Link the system OpenBLAS (found by openblas-src's pkg-config probe).
@@ -237,11 +239,19 @@ fn operand_ok<T>(v: &ArrayView2<'_, T>) -> bool {
 }
 
 fn leading<T>(v: &ArrayView2<'_, T>) -> usize {
-    v.strides().iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+    v.strides()
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap_or(0)
 }
 
 fn leading_mut<T>(v: &ArrayViewMut2<'_, T>) -> usize {
-    v.strides().iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
+    v.strides()
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap_or(0)
 }
 
 fn check_int(what: &'static str, value: usize) -> Result<()> {
@@ -259,7 +269,11 @@ fn check_int(what: &'static str, value: usize) -> Result<()> {
 /// The lower triangle of `X·Xᵀ` into the row-major n×n `g` in one call: `syrk` where the
 /// backend has it through CBLAS with a process-wide thread count (OpenBLAS, netlib: half the
 /// flops, as numpy does), else a full GEMM. The caller mirrors the lower triangle upwards.
-pub(crate) fn gram_lower<T: Element>(x: ArrayView2<'_, T>, mut g: ArrayViewMut2<'_, T>, threads: usize) -> Result<()> {
+pub(crate) fn gram_lower<T: Element>(
+    x: ArrayView2<'_, T>,
+    mut g: ArrayViewMut2<'_, T>,
+    threads: usize,
+) -> Result<()> {
     let (n, k) = x.dim();
     if backend::HAS_SYRK && g.is_standard_layout() && n > 0 && k > 0 {
         for (what, value) in [("n", n), ("k", k), ("ldx", leading(&x))] {
@@ -308,7 +322,12 @@ pub(crate) fn scale_in_place<T: Element>(mut c: ArrayViewMut2<'_, T>, beta: T) {
 /// row-major matrix, possibly transposed. Returns `(transposed, leading dimension)`.
 ///
 /// Dimensions of length ≤ 1 place no constraint on their stride.
-pub(crate) fn cblas_layout(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<(bool, usize)> {
+pub(crate) fn cblas_layout(
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+) -> Option<(bool, usize)> {
     let unit = |len: usize, s: isize| len <= 1 || s == 1;
     let ld_ok = |len_outer: usize, s: isize, len_inner: usize| {
         len_outer <= 1 || (s > 0 && s as usize >= len_inner.max(1))

@@ -50,7 +50,10 @@ fn c_string(p: *const c_char) -> String {
         return String::new();
     }
     // SAFETY: OpenBLAS returns pointers to static NUL-terminated strings.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().trim().to_string()
+    unsafe { CStr::from_ptr(p) }
+        .to_string_lossy()
+        .trim()
+        .to_string()
 }
 
 fn threading() -> Threading {

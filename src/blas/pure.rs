@@ -107,8 +107,9 @@ pub(crate) fn nrm2<T: Element>(_x: &[T]) -> Option<T> {
 pub(crate) fn library_info() -> LibraryInfo {
     LibraryInfo {
         version: "gemm 0.19".to_string(),
-        config: "pure Rust: gemm crate (x86-v4 AVX-512 kernels when the CPU has them), rayon threads"
-            .to_string(),
+        config:
+            "pure Rust: gemm crate (x86-v4 AVX-512 kernels when the CPU has them), rayon threads"
+                .to_string(),
         corename: None,
         threading: Threading::Rayon,
     }

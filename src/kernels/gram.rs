@@ -15,16 +15,29 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
 
 /// The tiling of the n×n Gram matrix: square tiles of the block's row count.
 pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>, workers: usize) -> Tiling {
-    let side = block.map(|b| b.rows).unwrap_or_else(|| BlockShape::auto(n, n, workers).rows);
-    Tiling::new(n, n, BlockShape { rows: side, cols: side })
+    let side = block
+        .map(|b| b.rows)
+        .unwrap_or_else(|| BlockShape::auto(n, n, workers).rows);
+    Tiling::new(
+        n,
+        n,
+        BlockShape {
+            rows: side,
+            cols: side,
+        },
+    )
 }
 
 /// The row panel of X that tile side `(start, len)` covers.
 pub(crate) fn panel<'a, T>(x: &ArrayView2<'a, T>, start: usize, len: usize) -> ArrayView2<'a, T> {
-    x.clone().slice_move(s![start..start + len, ..])
+    (*x).slice_move(s![start..start + len, ..])
 }
 
-pub(crate) fn gram<T: Element>(plan: &Resolved, block: Option<BlockShape>, x: &ArrayView2<'_, T>) -> Result<Array2<T>> {
+pub(crate) fn gram<T: Element>(
+    plan: &Resolved,
+    block: Option<BlockShape>,
+    x: &ArrayView2<'_, T>,
+) -> Result<Array2<T>> {
     let n = x.nrows();
     let mut g = Array2::<T>::zeros((n, n));
     if plan.kind == Kind::Native {
@@ -32,7 +45,11 @@ pub(crate) fn gram<T: Element>(plan: &Resolved, block: Option<BlockShape>, x: &A
         // Mirror the lower triangle with as many threads as the call had.
         let tiling = gram_tiling(n, None, plan.blas_threads);
         let mirror_plan = Resolved {
-            kind: if plan.blas_threads > 1 { Kind::Blocked } else { Kind::Serial },
+            kind: if plan.blas_threads > 1 {
+                Kind::Blocked
+            } else {
+                Kind::Serial
+            },
             workers: plan.blas_threads,
             blas_threads: 1,
             pin: false,
@@ -42,7 +59,11 @@ pub(crate) fn gram<T: Element>(plan: &Resolved, block: Option<BlockShape>, x: &A
             .lower_tiles()
             .map(|t| {
                 let lower = grid[t.ti][t.tj].take().expect("each tile once");
-                let upper = if t.ti == t.tj { None } else { grid[t.tj][t.ti].take() };
+                let upper = if t.ti == t.tj {
+                    None
+                } else {
+                    grid[t.tj][t.ti].take()
+                };
                 (lower, upper)
             })
             .collect();
@@ -94,7 +115,11 @@ fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
 pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
     if plan.kind == Kind::Native {
         let n = n as f64;
-        return if blas::has_syrk() { n * (n + 1.0) * k as f64 } else { 2.0 * n * n * k as f64 };
+        return if blas::has_syrk() {
+            n * (n + 1.0) * k as f64
+        } else {
+            2.0 * n * n * k as f64
+        };
     }
     gram_tiling(n, block, plan.workers)
         .lower_tiles()

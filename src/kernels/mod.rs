@@ -13,11 +13,20 @@ use crate::error::{Error, Result};
 use ndarray::ArrayView2;
 
 /// Checks that `a` (m×k) and `b` (k×n) can be multiplied.
-pub(crate) fn check_product<T: Element>(op: &'static str, a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> Result<()> {
+pub(crate) fn check_product<T: Element>(
+    op: &'static str,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+) -> Result<()> {
     if a.ncols() != b.nrows() {
         return Err(Error::ShapeMismatch {
             op,
-            expected: format!("b with {} rows (a is {}x{})", a.ncols(), a.nrows(), a.ncols()),
+            expected: format!(
+                "b with {} rows (a is {}x{})",
+                a.ncols(),
+                a.nrows(),
+                a.ncols()
+            ),
             got: format!("b of shape {}x{}", b.nrows(), b.ncols()),
         });
     }

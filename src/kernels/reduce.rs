@@ -215,11 +215,11 @@ fn lanes<'a, T: Element>(x: &ArrayView2<'a, T>) -> Lanes<'a, T> {
         return Lanes::Flat(s);
     }
     if x.ncols() <= 1 || x.strides()[1] == 1 {
-        Lanes::Rows(x.clone())
+        Lanes::Rows(*x)
     } else if x.nrows() <= 1 || x.strides()[0] == 1 {
-        Lanes::Cols(x.clone())
+        Lanes::Cols(*x)
     } else {
-        Lanes::Rows(x.clone())
+        Lanes::Rows(*x)
     }
 }
 
@@ -278,21 +278,23 @@ pub(crate) fn full<T: Element>(x: &ArrayView2<'_, T>, r: Reduction, level: Level
 pub(crate) fn norm<T: Element>(x: &ArrayView2<'_, T>, level: Level, par: bool) -> T {
     let k = kernels_for::<T>(level);
     let ss = full(x, Reduction::SumOfSquares, level, par);
-    let tiny = T::from_f64(if T::DTYPE == crate::Dtype::F64 { 1e-290 } else { 1e-30 });
+    let tiny = T::from_f64(if T::DTYPE == crate::Dtype::F64 {
+        1e-290
+    } else {
+        1e-30
+    });
     if ss.is_nan() || (ss > tiny && ss < T::infinity()) {
         return ss.sqrt();
     }
-    let amax = reduce_lanes(
-        x,
-        &k.amax,
-        &|a, b| nan_max(a, b),
-        T::zero(),
-        par,
-    );
+    let amax = reduce_lanes(x, &k.amax, &|a, b| nan_max(a, b), T::zero(), par);
     if amax.is_nan() || amax == T::zero() || amax == T::infinity() {
         return amax;
     }
-    let limit = if T::DTYPE == crate::Dtype::F64 { 1015 } else { 119 };
+    let limit = if T::DTYPE == crate::Dtype::F64 {
+        1015
+    } else {
+        119
+    };
     let e = (amax.to_f64().log2().floor() as i32).clamp(-limit, limit);
     let s = T::from_f64(2f64.powi(-e));
     let scaled = reduce_lanes(
@@ -306,9 +308,15 @@ pub(crate) fn norm<T: Element>(x: &ArrayView2<'_, T>, level: Level, par: bool) -
 }
 
 /// Σ xᵢyᵢ over two matrices of the same shape.
-pub(crate) fn dot<T: Element>(x: &ArrayView2<'_, T>, y: &ArrayView2<'_, T>, level: Level, par: bool) -> T {
+pub(crate) fn dot<T: Element>(
+    x: &ArrayView2<'_, T>,
+    y: &ArrayView2<'_, T>,
+    level: Level,
+    par: bool,
+) -> T {
     let k = kernels_for::<T>(level);
-    let same_flat = x.strides() == y.strides() || (x.is_standard_layout() && y.is_standard_layout());
+    let same_flat =
+        x.strides() == y.strides() || (x.is_standard_layout() && y.is_standard_layout());
     if same_flat {
         if let (Some(a), Some(b)) = (x.to_slice_memory_order(), y.to_slice_memory_order()) {
             return dot_tree(k, a, b, par);
@@ -340,7 +348,12 @@ fn dot_tree<T: Element>(k: &Kernels<T>, a: &[T], b: &[T], par: bool) -> T {
 }
 
 /// Flat row-major index of the first maximum (or minimum); of the first NaN if there is one.
-pub(crate) fn arg_extreme<T: Element>(x: &ArrayView2<'_, T>, max: bool, level: Level, par: bool) -> usize {
+pub(crate) fn arg_extreme<T: Element>(
+    x: &ArrayView2<'_, T>,
+    max: bool,
+    level: Level,
+    par: bool,
+) -> usize {
     let r = if max { Reduction::Max } else { Reduction::Min };
     let target = full(x, r, level, par);
     let ncols = x.ncols();
@@ -391,7 +404,13 @@ pub(crate) fn along_axis<T: Element>(
     vertical(&lanes_view, r, 0, lanes_view.ncols(), par)
 }
 
-fn vertical<T: Element>(v: &ArrayView2<'_, T>, r: Reduction, lo: usize, hi: usize, par: bool) -> Array1<T> {
+fn vertical<T: Element>(
+    v: &ArrayView2<'_, T>,
+    r: Reduction,
+    lo: usize,
+    hi: usize,
+    par: bool,
+) -> Array1<T> {
     const LEAF_ROWS: usize = 32;
     if hi - lo <= LEAF_ROWS {
         let mut acc = Array1::<T>::zeros(v.nrows());
@@ -406,9 +425,15 @@ fn vertical<T: Element>(v: &ArrayView2<'_, T>, r: Reduction, lo: usize, hi: usiz
     }
     let mid = lo + (hi - lo) / 2;
     let (mut a, b) = if par && (hi - lo) * v.nrows() >= PAR_GRAIN {
-        rayon::join(|| vertical(v, r, lo, mid, par), || vertical(v, r, mid, hi, par))
+        rayon::join(
+            || vertical(v, r, lo, mid, par),
+            || vertical(v, r, mid, hi, par),
+        )
     } else {
-        (vertical(v, r, lo, mid, false), vertical(v, r, mid, hi, false))
+        (
+            vertical(v, r, lo, mid, false),
+            vertical(v, r, mid, hi, false),
+        )
     };
     a.zip_mut_with(&b, |x, &y| *x = *x + y);
     a

@@ -10,11 +10,11 @@
 //! Kernels here work on one contiguous leaf of at most [`LEAF`] elements; `kernels::reduce`
 //! builds the pairwise tree, the strides and the parallelism on top.
 
-mod portable;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod portable;
 #[cfg(target_arch = "x86_64")]
 mod sse2;
 
@@ -271,7 +271,11 @@ impl SimdElement for f32 {
 
 /// The kernels for `T` at `level`, dispatching on the element type.
 pub(crate) fn kernels_for<T: Element>(level: Level) -> &'static Kernels<T> {
-    let level = if level.available() { level } else { Level::Scalar };
+    let level = if level.available() {
+        level
+    } else {
+        Level::Scalar
+    };
     let any: &'static dyn std::any::Any = match T::DTYPE {
         Dtype::F64 => <f64 as SimdElement>::kernels(level),
         Dtype::F32 => <f32 as SimdElement>::kernels(level),

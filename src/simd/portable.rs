@@ -113,7 +113,11 @@ pub(crate) fn min<T: Element, const L: usize>(x: &[T]) -> T {
 #[inline(always)]
 #[allow(clippy::eq_op)] // v != v is the NaN test, written so it vectorises
 fn extreme<T: Element, const L: usize, const MAX: bool>(x: &[T]) -> T {
-    let init = if MAX { T::neg_infinity() } else { T::infinity() };
+    let init = if MAX {
+        T::neg_infinity()
+    } else {
+        T::infinity()
+    };
     let better = |v: T, a: T| (if MAX { v > a } else { v < a }) || v != v;
     let mut acc = [init; L];
     let chunks = x.chunks_exact(L);

@@ -12,7 +12,10 @@ pub fn random<T: Element>(m: usize, n: usize, seed: u64) -> Array2<T> {
 }
 
 /// Naive product accumulated in f64, and the matching Σ|a||b| for error bounds.
-pub fn naive_matmul<T: Element>(a: &ArrayView2<T>, b: &ArrayView2<T>) -> (Array2<f64>, Array2<f64>) {
+pub fn naive_matmul<T: Element>(
+    a: &ArrayView2<T>,
+    b: &ArrayView2<T>,
+) -> (Array2<f64>, Array2<f64>) {
     let (m, k) = a.dim();
     let n = b.ncols();
     let mut c = Array2::<f64>::zeros((m, n));
@@ -34,7 +37,12 @@ pub fn naive_matmul<T: Element>(a: &ArrayView2<T>, b: &ArrayView2<T>) -> (Array2
 
 /// Asserts `got` matches the naive product of `a` and `b` (scaled by alpha, plus beta·c0)
 /// within `2(k+2)ε` of Σ|a||b| per element.
-pub fn assert_product<T: Element>(got: &ArrayView2<T>, a: &ArrayView2<T>, b: &ArrayView2<T>, what: &str) {
+pub fn assert_product<T: Element>(
+    got: &ArrayView2<T>,
+    a: &ArrayView2<T>,
+    b: &ArrayView2<T>,
+    what: &str,
+) {
     let (want, mag) = naive_matmul(a, b);
     assert_eq!(got.dim(), want.dim(), "{what}: shape");
     let k = a.ncols() as f64;
@@ -50,10 +58,18 @@ pub fn assert_product<T: Element>(got: &ArrayView2<T>, a: &ArrayView2<T>, b: &Ar
 
 /// Every strategy the linked backend can run, plus a few worker counts.
 pub fn strategies() -> Vec<Strategy> {
-    let mut v: Vec<Strategy> = ["serial", "blocked:1", "blocked:2", "blocked:3", "native", "native:1", "hybrid:2x1"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let mut v: Vec<Strategy> = [
+        "serial",
+        "blocked:1",
+        "blocked:2",
+        "blocked:3",
+        "native",
+        "native:1",
+        "hybrid:2x1",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
     if rayblas::blas::per_call_threads() && rayblas::blas::info().max_threads >= 2 {
         v.push("hybrid:2x2".parse().unwrap());
         v.push("hybrid:1x2+pin".parse().unwrap());

@@ -1,1 +1,402 @@
-fn main(){}
+//! `cargo xtask <command>`: set-up and project chores in plain Rust (no dependencies).
+//!
+//! - `setup [--backend B|--all] [--variants]`: installs the system BLAS a backend needs when it
+//!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
+//! - `demo`: setup + the main job, `rayblas compare` on the seed workload (release build).
+//! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`) and the
+//!   tests with every backend, + the check that two backends at once fail with a clear message.
+//! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
+//!   serial) without rebuilding, as one table with a variant column.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{exit, Command, Stdio};
+
+const BACKENDS: &[&str] = &[
+    "openblas-system",
+    "blis-system",
+    "netlib-system",
+    "pure-rust",
+];
+
+fn main() {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r.to_vec()),
+        None => usage(),
+    };
+    let result = match cmd {
+        "setup" => setup_cmd(&rest),
+        "demo" => demo(&rest),
+        "test" => test(&rest),
+        "variants" => variants(&rest),
+        "-h" | "--help" | "help" => usage(),
+        other => Err(format!("unknown xtask command `{other}`")),
+    };
+    if let Err(e) = result {
+        eprintln!("xtask: error: {e}");
+        exit(1);
+    }
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: cargo xtask <command>\n\n\
+         setup [--backend B | --all] [--variants]  install the system BLAS the backend needs (default openblas-system)\n\
+         demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
+         test                                     setup + fmt + clippy + tests with every backend\n\
+         variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS"
+    );
+    exit(2)
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut c: Command, what: &str) -> Result<(), String> {
+    eprintln!("xtask: {what}");
+    let status = c
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+// ---------- setup ----------
+
+/// Debian packages and Homebrew formulae per backend.
+fn packages(backend: &str) -> (&'static [&'static str], &'static [&'static str]) {
+    match backend {
+        "openblas-system" => (
+            &["libopenblas-dev", "pkg-config"],
+            &["openblas", "pkg-config"],
+        ),
+        "blis-system" => (&["libblis-dev"], &["blis"]),
+        "netlib-system" => (&["libblas-dev"], &["lapack"]),
+        _ => (&[], &[]),
+    }
+}
+
+const VARIANT_PACKAGES: &[&str] = &[
+    "libopenblas0-pthread",
+    "libopenblas0-openmp",
+    "libopenblas0-serial",
+];
+
+fn setup_cmd(args: &[String]) -> Result<(), String> {
+    let mut backends = vec!["openblas-system".to_string()];
+    let mut variants = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--all" => backends = BACKENDS.iter().map(|s| s.to_string()).collect(),
+            "--backend" => {
+                let b = it.next().ok_or("--backend needs a value")?;
+                if !BACKENDS.contains(&b.as_str()) {
+                    return Err(format!(
+                        "unknown backend `{b}` (one of {})",
+                        BACKENDS.join(", ")
+                    ));
+                }
+                backends = vec![b.clone()];
+            }
+            "--variants" => variants = true,
+            other => return Err(format!("unknown setup option `{other}`")),
+        }
+    }
+    let refs: Vec<&str> = backends.iter().map(String::as_str).collect();
+    setup(&refs, variants)
+}
+
+fn setup(backends: &[&str], variants: bool) -> Result<(), String> {
+    if cfg!(target_os = "macos") {
+        let formulae: Vec<&str> = backends
+            .iter()
+            .flat_map(|b| packages(b).1.iter().copied())
+            .collect();
+        return brew_install(&formulae);
+    }
+    let mut debs: Vec<&str> = backends
+        .iter()
+        .flat_map(|b| packages(b).0.iter().copied())
+        .collect();
+    if variants {
+        debs.extend(VARIANT_PACKAGES);
+    }
+    debs.dedup();
+    if debs.is_empty() {
+        eprintln!("xtask: setup: nothing to install (pure-rust needs no system library)");
+        return Ok(());
+    }
+    if !Path::new("/etc/debian_version").exists() {
+        return Err(format!(
+            "automatic set-up supports Debian/Ubuntu (apt-get) and macOS (brew); install the \
+             equivalent of these Debian packages with your package manager: {}",
+            debs.join(" ")
+        ));
+    }
+    let missing: Vec<&str> = debs.iter().copied().filter(|p| !deb_installed(p)).collect();
+    if missing.is_empty() {
+        eprintln!("xtask: setup: already installed: {}", debs.join(" "));
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let sudo = |args: &[&str]| {
+        let mut c = if is_root {
+            Command::new(args[0])
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg(args[0]);
+            c
+        };
+        c.args(&args[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    if !is_root
+        && Command::new("sudo")
+            .arg("-n")
+            .arg("true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| !s.success())
+            .unwrap_or(true)
+    {
+        eprintln!("xtask: setup: not root; sudo may ask for a password");
+    }
+    run(sudo(&["apt-get", "update", "-qq"]), "apt-get update")?;
+    let mut install = vec!["apt-get", "install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    run(
+        sudo(&install),
+        &format!("apt-get install {}", missing.join(" ")),
+    )
+}
+
+fn deb_installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn brew_install(formulae: &[&str]) -> Result<(), String> {
+    for f in formulae {
+        let present = Command::new("brew")
+            .args(["list", "--versions", f])
+            .output()
+            .map(|o| o.status.success() && !o.stdout.is_empty())
+            .unwrap_or(false);
+        if !present {
+            let mut c = Command::new("brew");
+            c.args(["install", f]);
+            run(c, &format!("brew install {f}"))?;
+        }
+    }
+    Ok(())
+}
+
+// ---------- demo ----------
+
+fn demo(args: &[String]) -> Result<(), String> {
+    setup(&["openblas-system"], false)?;
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--release",
+        "--quiet",
+        "--bin",
+        "rayblas",
+        "--",
+        "compare",
+    ])
+    .args(args);
+    run(c, "rayblas compare (the seed workload: sum of x·xᵀ, fused)")
+}
+
+// ---------- test ----------
+
+fn test(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("test takes no options".into());
+    }
+    setup(BACKENDS, false)?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--check"]);
+    run(fmt, "cargo fmt --check")?;
+    for backend in BACKENDS {
+        let feature_args = ["--no-default-features", "--features", backend];
+        let mut clippy = cargo();
+        clippy
+            .args(["clippy", "--all-targets"])
+            .args(feature_args)
+            .args(["--", "-D", "warnings"]);
+        run(clippy, &format!("clippy ({backend})"))?;
+        let mut t = cargo();
+        t.args(["test"]).args(feature_args);
+        run(t, &format!("tests ({backend})"))?;
+    }
+    let mut clippy = cargo();
+    clippy.args(["clippy", "-p", "xtask", "--", "-D", "warnings"]);
+    run(clippy, "clippy (xtask)")?;
+    check_feature_clash()?;
+    eprintln!(
+        "xtask: all checks passed with every backend: {}",
+        BACKENDS.join(", ")
+    );
+    Ok(())
+}
+
+/// Two backends at once must fail with a message naming both features.
+fn check_feature_clash() -> Result<(), String> {
+    eprintln!("xtask: checking that `--features blis-system` (default on) is refused clearly");
+    let out = cargo()
+        .args([
+            "check",
+            "--lib",
+            "--features",
+            "blis-system",
+            "--message-format",
+            "short",
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success()
+        || !(stderr.contains("openblas-system") && stderr.contains("blis-system"))
+    {
+        return Err(format!(
+            "two backends did not fail with a message naming both:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
+// ---------- variants ----------
+
+fn variants(args: &[String]) -> Result<(), String> {
+    setup(&["openblas-system"], true)?;
+    let mut build = cargo();
+    build.args(["build", "--release", "--quiet", "--bin", "rayblas"]);
+    run(build, "build rayblas (release)")?;
+    let exe = root().join("target/release/rayblas");
+    let multiarch = Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut failed = Vec::new();
+    for variant in ["pthread", "openmp", "serial"] {
+        let dir = PathBuf::from(format!("/usr/lib/{multiarch}/openblas-{variant}"));
+        if !dir.join("libopenblas.so.0").exists() {
+            failed.push(format!("{variant}: {} not found", dir.display()));
+            continue;
+        }
+        eprintln!(
+            "xtask: compare with the {variant} OpenBLAS ({})",
+            dir.display()
+        );
+        let out = Command::new(&exe)
+            .args(["compare", "--format", "csv"])
+            .args(args)
+            .env("LD_LIBRARY_PATH", &dir)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut lines = text.lines();
+        let header = lines.next().unwrap_or("").to_string();
+        for l in lines {
+            rows.push((variant.to_string(), format!("{header}\n{l}")));
+        }
+        if !out.status.success() {
+            failed.push(format!("{variant}: compare exited with {}", out.status));
+        }
+    }
+    print_variant_table(&rows);
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+/// One table: variant, strategy, threading reported by the library, rate, CPU %, RSS, vs best.
+fn print_variant_table(rows: &[(String, String)]) {
+    let cols = [
+        "strategy",
+        "threading",
+        "workers",
+        "blas_threads",
+        "wall_s",
+        "gflops",
+        "gbps",
+        "cpu_pct",
+        "peak_rss_bytes",
+        "ratio_to_best",
+        "agrees",
+    ];
+    let mut table = vec![std::iter::once("variant".to_string())
+        .chain(cols.iter().map(|c| c.to_string()))
+        .collect::<Vec<_>>()];
+    for (variant, csv) in rows {
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let values: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let get = |name: &str| {
+            header
+                .iter()
+                .position(|h| *h == name)
+                .and_then(|i| values.get(i))
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
+        let mut row = vec![variant.clone()];
+        for c in cols {
+            let v = get(c);
+            row.push(match c {
+                "wall_s" | "gflops" | "gbps" | "cpu_pct" | "ratio_to_best" => {
+                    v.parse::<f64>().map(|x| format!("{x:.3}")).unwrap_or(v)
+                }
+                "peak_rss_bytes" => v
+                    .parse::<f64>()
+                    .map(|x| format!("{:.0}MiB", x / 1048576.0))
+                    .unwrap_or(v),
+                _ => v,
+            });
+        }
+        table.push(row);
+    }
+    let widths: Vec<usize> = (0..table[0].len())
+        .map(|c| table.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for r in &table {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(s, w)| format!("{s:>w$}"))
+            .collect();
+        println!("{}", line.join("  "));
+    }
+}

@@ -59,7 +59,10 @@ pub fn print(json: bool) -> Result<(), rayblas::Error> {
         ("cpu", i.cpu.clone()),
         ("logical_cores", i.logical_cores.to_string()),
         ("physical_cores", i.physical_cores.to_string()),
-        ("simd", format!("{} (best available: {})", i.simd, i.simd_best)),
+        (
+            "simd",
+            format!("{} (best available: {})", i.simd, i.simd_best),
+        ),
         ("default_strategy", i.default_strategy.clone()),
     ];
     for (k, v) in rows {

@@ -126,12 +126,24 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
             let text = e.render().to_string();
-            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            let line = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
             eprintln!("rayblas: {}", line.trim_start_matches("error: ").trim());
             return ExitCode::from(2);
         }
@@ -164,32 +176,59 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             println!("{}", serde_json::to_string(&r).expect("serialisable"));
             Ok(())
         }
-        Command::Run { workload, strategy, format } => {
+        Command::Run {
+            workload,
+            strategy,
+            format,
+        } => {
             let s = match strategy {
                 Some(s) => s,
                 None => rayblas::Strategy::from_env()?.to_string(),
             };
             compare(&workload, vec![s], format.format).map(|_| ())
         }
-        Command::Compare { workload, strategies, format } => {
+        Command::Compare {
+            workload,
+            strategies,
+            format,
+        } => {
             let list = match strategies {
                 Some(s) => split_list(&s),
                 None => default_strategies(),
             };
             compare(&workload, list, format.format).map(|_| ())
         }
-        Command::Sweep { workload, blocks, workers, strategies, out, format } => {
-            sweep::run(&workload, &blocks, &workers, &strategies, &out, format.format)
-        }
+        Command::Sweep {
+            workload,
+            blocks,
+            workers,
+            strategies,
+            out,
+            format,
+        } => sweep::run(
+            &workload,
+            &blocks,
+            &workers,
+            &strategies,
+            &out,
+            format.format,
+        ),
     }
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 fn default_strategies() -> Vec<String> {
-    let mut v = vec!["native".to_string(), "blocked".to_string(), "serial".to_string()];
+    let mut v = vec![
+        "native".to_string(),
+        "blocked".to_string(),
+        "serial".to_string(),
+    ];
     if rayblas::blas::per_call_threads() && rayblas::blas::info().max_threads >= 2 {
         v.insert(2, "hybrid:1x2".to_string());
     }
@@ -233,13 +272,20 @@ pub fn progress(total: u64) -> ProgressBar {
 }
 
 /// Runs each (strategy, round) in a child, strategies interleaved per round; returns the rows.
-pub fn measure_interleaved(w: &WorkloadArgs, configs: &[(String, WorkloadArgs)]) -> Result<Vec<Vec<ChildResult>>, Failure> {
+pub fn measure_interleaved(
+    w: &WorkloadArgs,
+    configs: &[(String, WorkloadArgs)],
+) -> Result<Vec<Vec<ChildResult>>, Failure> {
     let pb = progress((w.repeat * configs.len()) as u64);
     let mut results: Vec<Vec<ChildResult>> = vec![Vec::new(); configs.len()];
     for _round in 0..w.repeat {
         for (i, (strategy, wl)) in configs.iter().enumerate() {
             pb.set_message(format!("{strategy} block {}", wl.block));
-            let spec = ChildSpec { workload: wl.clone(), strategy: strategy.clone(), timed: 1 };
+            let spec = ChildSpec {
+                workload: wl.clone(),
+                strategy: strategy.clone(),
+                timed: 1,
+            };
             results[i].push(measure::spawn_child(&spec)?);
             pb.inc(1);
         }
@@ -256,7 +302,8 @@ fn compare(w: &WorkloadArgs, list: Vec<String>, format: Format) -> Result<Vec<Ro
         check_inputs(w)?;
     }
     let peak = peak(w)?;
-    let configs: Vec<(String, WorkloadArgs)> = list.iter().map(|s| (s.clone(), w.clone())).collect();
+    let configs: Vec<(String, WorkloadArgs)> =
+        list.iter().map(|s| (s.clone(), w.clone())).collect();
     let results = measure_interleaved(w, &configs)?;
     let mut rows: Vec<Row> = list
         .iter()

@@ -33,17 +33,23 @@ pub struct ChildSpec {
 
 /// Runs in the child: build inputs, warm up, time `timed` runs.
 pub fn child_main(spec_json: &str) -> Result<ChildResult, String> {
-    let spec: ChildSpec = serde_json::from_str(spec_json).map_err(|e| format!("bad measure spec: {e}"))?;
+    let spec: ChildSpec =
+        serde_json::from_str(spec_json).map_err(|e| format!("bad measure spec: {e}"))?;
     match spec.workload.dtype {
         DtypeArg::F64 => child_run::<f64>(&spec),
         DtypeArg::F32 => child_run::<f32>(&spec),
     }
 }
 
-fn child_run<T: Element + ndarray_npy::ReadableElement>(spec: &ChildSpec) -> Result<ChildResult, String> {
+fn child_run<T: Element + ndarray_npy::ReadableElement>(
+    spec: &ChildSpec,
+) -> Result<ChildResult, String> {
     let w = &spec.workload;
     let (shape, block) = w.validate()?;
-    let strategy: Strategy = spec.strategy.parse().map_err(|e: rayblas::Error| e.to_string())?;
+    let strategy: Strategy = spec
+        .strategy
+        .parse()
+        .map_err(|e: rayblas::Error| e.to_string())?;
     let cfg = Config::new().strategy(strategy).block(block);
     let plan = cfg.plan().map_err(|e| e.to_string())?;
     let inp: Inputs<T> = workload::inputs(w, shape)?;
@@ -89,11 +95,20 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
         .map_err(|e| format!("cannot start measurement process: {e}"))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
-        let line = msg.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-        return Err(format!("{}: {}", spec.strategy, line.trim_start_matches("rayblas: error: ")));
+        let line = msg
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(format!(
+            "{}: {}",
+            spec.strategy,
+            line.trim_start_matches("rayblas: error: ")
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(text.trim()).map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
 }
 
 /// The one-thread GEMM rate of this machine (GFLOP/s), for "% of peak": a serial square GEMM of
@@ -105,7 +120,9 @@ pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
             .block(BlockShape::square(4096).expect("positive"));
         let mut n = 1000usize;
         loop {
-            let a = ndarray::Array2::<T>::from_shape_fn((n, n), |(i, j)| T::from_f64(((i * 31 + j * 17) % 97) as f64 / 97.0));
+            let a = ndarray::Array2::<T>::from_shape_fn((n, n), |(i, j)| {
+                T::from_f64(((i * 31 + j * 17) % 97) as f64 / 97.0)
+            });
             cfg.matmul(&a, &a).map_err(|e| e.to_string())?;
             let mut best = f64::INFINITY;
             for _ in 0..3 {
@@ -197,7 +214,11 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         dtype: w.dtype.name().to_string(),
         m,
         k,
-        n: if w.op == Op::Dot || !w.op.needs_b() { k } else { w.n },
+        n: if w.op == Op::Dot || !w.op.needs_b() {
+            k
+        } else {
+            w.n
+        },
         block: w.block.clone(),
         strategy: strategy.to_string(),
         backend: info.backend.to_string(),
@@ -212,7 +233,14 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         gflops,
         gbps: (!is_product).then(|| first.bytes / wall / 1e9),
         peak_pct: gflops.map(|g| 100.0 * g / peak_gflops),
-        cpu_pct: 100.0 * median(&cpus.iter().zip(&walls).map(|(c, w)| c / w).collect::<Vec<_>>()),
+        cpu_pct: 100.0
+            * median(
+                &cpus
+                    .iter()
+                    .zip(&walls)
+                    .map(|(c, w)| c / w)
+                    .collect::<Vec<_>>(),
+            ),
         peak_rss_bytes: peak_rss,
         rss_above_input_bytes: above,
         result: first.result,
@@ -226,7 +254,11 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
 pub fn finish(rows: &mut [Row], dtype: DtypeArg) -> bool {
     let best = rows.iter().map(|r| r.wall_s).fold(f64::INFINITY, f64::min);
     let reference = rows.first().map(|r| r.result).unwrap_or(0.0);
-    let scale = rows.iter().map(|r| r.result.abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let scale = rows
+        .iter()
+        .map(|r| r.result.abs())
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
     let tol = tolerance(dtype) * scale;
     let mut all = true;
     for r in rows.iter_mut() {

@@ -12,22 +12,51 @@ pub enum Format {
 
 /// CSV / JSON field order (also the CSV header).
 pub const FIELDS: &[&str] = &[
-    "op", "dtype", "m", "k", "n", "block", "strategy", "backend", "corename", "threading", "workers",
-    "blas_threads", "repeat", "wall_s", "wall_min_s", "wall_max_s", "gflops", "gbps", "peak_pct", "cpu_pct",
-    "peak_rss_bytes", "rss_above_input_bytes", "result", "agrees", "ratio_to_best",
+    "op",
+    "dtype",
+    "m",
+    "k",
+    "n",
+    "block",
+    "strategy",
+    "backend",
+    "corename",
+    "threading",
+    "workers",
+    "blas_threads",
+    "repeat",
+    "wall_s",
+    "wall_min_s",
+    "wall_max_s",
+    "gflops",
+    "gbps",
+    "peak_pct",
+    "cpu_pct",
+    "peak_rss_bytes",
+    "rss_above_input_bytes",
+    "result",
+    "agrees",
+    "ratio_to_best",
 ];
 
 fn csv_value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) if s.contains([',', '"']) => format!("\"{}\"", s.replace('"', "\"\"")),
+        serde_json::Value::String(s) if s.contains([',', '"']) => {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        }
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
 }
 
 pub fn csv_header(extra: &[&str]) -> String {
-    extra.iter().chain(FIELDS).copied().collect::<Vec<_>>().join(",")
+    extra
+        .iter()
+        .chain(FIELDS)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn csv_line(row: &Row, extra: &[(&str, String)]) -> String {
@@ -69,14 +98,27 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     let product = first.gflops.is_some();
     println!(
         "{} {} m={} k={} n={} block={} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
-        first.op, first.dtype, first.m, first.k, first.n, first.block, first.backend, first.corename, first.threading, peak_gflops
+        first.op,
+        first.dtype,
+        first.m,
+        first.k,
+        first.n,
+        first.block,
+        first.backend,
+        first.corename,
+        first.threading,
+        peak_gflops
     );
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),
         "threads".into(),
         "wall s (median)".into(),
         "min-max s".into(),
-        if product { "GFLOP/s".into() } else { "GB/s".into() },
+        if product {
+            "GFLOP/s".into()
+        } else {
+            "GB/s".into()
+        },
         if product { "% peak".into() } else { "".into() },
         "CPU %".into(),
         "peak RSS MiB".into(),
@@ -95,23 +137,42 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
             format!("{:.0}", r.cpu_pct),
             mib(r.peak_rss_bytes),
             mib(r.rss_above_input_bytes),
-            format!("{:.10e}{}", r.result, if r.agrees { "" } else { " DIFFERS" }),
+            format!(
+                "{:.10e}{}",
+                r.result,
+                if r.agrees { "" } else { " DIFFERS" }
+            ),
             format!("{:.2}x", r.ratio_to_best),
         ]);
     }
     let widths: Vec<usize> = (0..table[0].len())
-        .map(|c| table.iter().map(|row| row[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for (i, row) in table.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
             .enumerate()
-            .map(|(c, (s, w))| if c == 0 { format!("{s:<w$}") } else { format!("{s:>w$}") })
+            .map(|(c, (s, w))| {
+                if c == 0 {
+                    format!("{s:<w$}")
+                } else {
+                    format!("{s:>w$}")
+                }
+            })
             .collect();
         println!("{}", line.join("  ").trim_end());
         if i == 0 {
-            println!("{}", "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            println!(
+                "{}",
+                "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
+            );
         }
     }
 }

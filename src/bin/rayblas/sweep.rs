@@ -9,7 +9,11 @@ use plotters::prelude::*;
 use std::path::Path;
 
 fn parse_counts(what: &str, s: &str) -> Result<Vec<String>, Failure> {
-    let v: Vec<String> = s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect();
+    let v: Vec<String> = s
+        .split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect();
     if v.is_empty() {
         return Err(format!("--{what} needs at least one value").into());
     }
@@ -30,7 +34,14 @@ fn expand(templates: &[String], workers: &[usize]) -> Vec<String> {
     out
 }
 
-pub fn run(w: &WorkloadArgs, blocks: &str, workers: &str, strategies: &str, out: &Path, format: Format) -> Result<(), Failure> {
+pub fn run(
+    w: &WorkloadArgs,
+    blocks: &str,
+    workers: &str,
+    strategies: &str,
+    out: &Path,
+    format: Format,
+) -> Result<(), Failure> {
     w.validate()?;
     let blocks = parse_counts("blocks", blocks)?;
     for b in &blocks {
@@ -39,7 +50,10 @@ pub fn run(w: &WorkloadArgs, blocks: &str, workers: &str, strategies: &str, out:
     let workers: Vec<usize> = parse_counts("workers", workers)?
         .iter()
         .map(|x| match x.parse::<usize>() {
-            Ok(0) | Err(_) => Err(Failure(format!("--workers takes positive integers, got `{x}`"), 2)),
+            Ok(0) | Err(_) => Err(Failure(
+                format!("--workers takes positive integers, got `{x}`"),
+                2,
+            )),
             Ok(n) => Ok(n),
         })
         .collect::<Result<_, _>>()?;
@@ -71,7 +85,11 @@ pub fn run(w: &WorkloadArgs, blocks: &str, workers: &str, strategies: &str, out:
     let svg_path = out.join("sweep.svg");
     plot(&rows, &list, &svg_path).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     report::print(&rows, format, peak);
-    eprintln!("rayblas: wrote {} and {}", csv_path.display(), svg_path.display());
+    eprintln!(
+        "rayblas: wrote {} and {}",
+        csv_path.display(),
+        svg_path.display()
+    );
     if !agree {
         return Err(Failure("results disagree between strategies".into(), 1));
     }
@@ -79,18 +97,31 @@ pub fn run(w: &WorkloadArgs, blocks: &str, workers: &str, strategies: &str, out:
 }
 
 fn block_side(b: &str) -> f64 {
-    b.parse::<rayblas::BlockShape>().map(|s| s.rows as f64).unwrap_or(0.0)
+    b.parse::<rayblas::BlockShape>()
+        .map(|s| s.rows as f64)
+        .unwrap_or(0.0)
 }
 
-fn plot(rows: &[Row], strategies: &[String], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn plot(
+    rows: &[Row],
+    strategies: &[String],
+    path: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     let product = rows.first().is_some_and(|r| r.gflops.is_some());
     let rate = |r: &Row| r.gflops.or(r.gbps).unwrap_or(0.0);
-    let x_max = rows.iter().map(|r| block_side(&r.block)).fold(1.0, f64::max) * 1.1;
+    let x_max = rows
+        .iter()
+        .map(|r| block_side(&r.block))
+        .fold(1.0, f64::max)
+        * 1.1;
     let y_max = rows.iter().map(rate).fold(1.0, f64::max) * 1.15;
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let first = &rows[0];
-    let title = format!("{} {} m={} k={} n={} ({}, {})", first.op, first.dtype, first.m, first.k, first.n, first.backend, first.corename);
+    let title = format!(
+        "{} {} m={} k={} n={} ({}, {})",
+        first.op, first.dtype, first.m, first.k, first.n, first.backend, first.corename
+    );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(15)
@@ -104,15 +135,25 @@ fn plot(rows: &[Row], strategies: &[String], path: &Path) -> Result<(), Box<dyn 
         .draw()?;
     for (i, s) in strategies.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let mut pts: Vec<(f64, f64)> = rows.iter().filter(|r| &r.strategy == s).map(|r| (block_side(&r.block), rate(r))).collect();
+        let mut pts: Vec<(f64, f64)> = rows
+            .iter()
+            .filter(|r| &r.strategy == s)
+            .map(|r| (block_side(&r.block), rate(r)))
+            .collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
             .label(s.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }

@@ -128,7 +128,10 @@ pub struct Shape {
 impl WorkloadArgs {
     /// Checks sizes and the block; returns the shape and the block.
     pub fn validate(&self) -> Result<(Shape, BlockShape), String> {
-        let block: BlockShape = self.block.parse().map_err(|e: rayblas::Error| e.to_string())?;
+        let block: BlockShape = self
+            .block
+            .parse()
+            .map_err(|e: rayblas::Error| e.to_string())?;
         if self.repeat == 0 {
             return Err("--repeat must be at least 1".into());
         }
@@ -145,7 +148,9 @@ impl WorkloadArgs {
         }
         if let Some(p) = self.peak {
             if !(p.is_finite() && p > 0.0) {
-                return Err(format!("--peak must be a positive number of GFLOP/s, got {p}"));
+                return Err(format!(
+                    "--peak must be a positive number of GFLOP/s, got {p}"
+                ));
             }
         }
         Ok((shape, block))
@@ -163,12 +168,20 @@ fn random<T: Element>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
     Array2::from_shape_fn((rows, cols), |_| T::from_f64(rng.random::<f64>()))
 }
 
-fn read_npy<T: Element + ndarray_npy::ReadableElement>(path: &PathBuf) -> Result<Array2<T>, String> {
+fn read_npy<T: Element + ndarray_npy::ReadableElement>(
+    path: &PathBuf,
+) -> Result<Array2<T>, String> {
     let a: Array2<T> = ndarray_npy::read_npy(path).map_err(|e| {
         let detail = e.to_string();
         let hint = if detail.contains("type") || detail.contains("descr") {
-            format!(" (expected a 2-D {} array; use --dtype to match the file)", T::DTYPE.name())
-        } else if detail.contains("ndim") || detail.contains("shape") || detail.contains("dimension") {
+            format!(
+                " (expected a 2-D {} array; use --dtype to match the file)",
+                T::DTYPE.name()
+            )
+        } else if detail.contains("ndim")
+            || detail.contains("shape")
+            || detail.contains("dimension")
+        {
             " (expected a 2-D array)".to_string()
         } else {
             String::new()
@@ -179,7 +192,10 @@ fn read_npy<T: Element + ndarray_npy::ReadableElement>(path: &PathBuf) -> Result
 }
 
 /// Builds (or reads) the inputs. Never inside the timing.
-pub fn inputs<T: Element + ndarray_npy::ReadableElement>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, String> {
+pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
+    w: &WorkloadArgs,
+    s: Shape,
+) -> Result<Inputs<T>, String> {
     let a = match &w.input {
         Some(p) => read_npy::<T>(p)?,
         None => random::<T>(s.m, s.k, w.seed),
@@ -196,7 +212,11 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(w: &WorkloadArgs, s: Sh
         None
     };
     if let Some(b) = &b {
-        let ok = if w.op == Op::Dot { b.dim() == a.dim() } else { b.nrows() == a.ncols() };
+        let ok = if w.op == Op::Dot {
+            b.dim() == a.dim()
+        } else {
+            b.nrows() == a.ncols()
+        };
         if !ok {
             return Err(format!(
                 "{}: shapes do not fit: A is {}x{}, B is {}x{}",
@@ -215,12 +235,19 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(w: &WorkloadArgs, s: Sh
 }
 
 /// The work one run does: flops (products) and bytes read.
-pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<(f64, f64), rayblas::Error> {
+pub fn work<T: Element>(
+    op: Op,
+    cfg: &Config,
+    inp: &Inputs<T>,
+) -> Result<(f64, f64), rayblas::Error> {
     let (m, k) = inp.a.dim();
     let sz = std::mem::size_of::<T>() as f64;
     let n = inp.b.as_ref().map(|b| b.ncols()).unwrap_or(0);
     Ok(match op {
-        Op::Matmul | Op::MatmulSum => (2.0 * m as f64 * n as f64 * k as f64, sz * (m * k + k * n) as f64),
+        Op::Matmul | Op::MatmulSum => (
+            2.0 * m as f64 * n as f64 * k as f64,
+            sz * (m * k + k * n) as f64,
+        ),
         Op::Gram | Op::GramSum => (cfg.gram_flops(m, k)?, sz * (m * k) as f64),
         Op::Sum | Op::Norm | Op::Max => (0.0, sz * (m * k) as f64),
         Op::Dot => (0.0, 2.0 * sz * (m * k) as f64),
@@ -232,12 +259,19 @@ pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<(f64, f
 pub fn run_once<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<f64, rayblas::Error> {
     let a = &inp.a;
     let b = || inp.b.as_ref().expect("inputs() made B");
-    let checksum = |c: Array2<T>| Config::new().strategy(Strategy::Serial).sum(&c).map(|v| v.to_f64());
+    let checksum = |c: Array2<T>| {
+        Config::new()
+            .strategy(Strategy::Serial)
+            .sum(&c)
+            .map(|v| v.to_f64())
+    };
     match op {
         Op::Matmul => checksum(cfg.matmul(a, b())?),
         Op::Gram => checksum(cfg.gram(a)?),
         Op::GramSum => cfg.gram_reduce(a, Reduction::Sum).map(|v| v.to_f64()),
-        Op::MatmulSum => cfg.matmul_reduce(a, b(), Reduction::Sum).map(|v| v.to_f64()),
+        Op::MatmulSum => cfg
+            .matmul_reduce(a, b(), Reduction::Sum)
+            .map(|v| v.to_f64()),
         Op::Sum => cfg.sum(a).map(|v| v.to_f64()),
         Op::Norm => cfg.norm(a).map(|v| v.to_f64()),
         Op::Max => cfg.max(a).map(|v| v.to_f64()),
