@@ -21,6 +21,10 @@ pub struct ChildResult {
     pub bytes: f64,
     pub workers: usize,
     pub blas_threads: usize,
+    /// Actual shapes: A/X is m×k; n is B's columns (products) or the result's (gram: m).
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
 }
 
 /// What the parent sends a child.
@@ -54,6 +58,12 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     let plan = cfg.plan().map_err(|e| e.to_string())?;
     let inp: Inputs<T> = workload::inputs(w, shape)?;
     let input_rss = sys::current_rss();
+    let (m, k) = inp.a.dim();
+    let n = match (&inp.b, w.op) {
+        (Some(b), Op::Matmul | Op::MatmulSum) => b.ncols(),
+        (_, Op::Gram | Op::GramSum) => m,
+        _ => k,
+    };
     let (flops, bytes) = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
     let mut result = f64::NAN;
     for _ in 0..w.warmup {
@@ -77,6 +87,9 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         bytes,
         workers: plan.workers,
         blas_threads: plan.blas_threads,
+        m,
+        k,
+        n,
     })
 }
 
@@ -200,7 +213,6 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
     let cpus: Vec<f64> = runs.iter().flat_map(|r| r.cpu_s.iter().copied()).collect();
     let wall = median(&walls);
     let first = &runs[0];
-    let (m, k) = (w.m.unwrap_or(w.n), w.k.unwrap_or(w.n));
     let is_product = w.op.is_product();
     let gflops = is_product.then(|| first.flops / wall / 1e9);
     let peak_rss = runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0);
@@ -212,13 +224,9 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
     Row {
         op: w.op.name().to_string(),
         dtype: w.dtype.name().to_string(),
-        m,
-        k,
-        n: if w.op == Op::Dot || !w.op.needs_b() {
-            k
-        } else {
-            w.n
-        },
+        m: first.m,
+        k: first.k,
+        n: first.n,
         block: w.block.clone(),
         strategy: strategy.to_string(),
         backend: info.backend.to_string(),

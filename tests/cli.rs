@@ -1,0 +1,293 @@
+//! The `rayblas` binary: output formats, agreement, exit codes, messages, .npy inputs.
+
+use std::process::{Command, Output};
+
+fn rayblas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .env_remove("RAYBLAS_STRATEGY")
+        .env_remove("RAYBLAS_SIMD")
+        .output()
+        .expect("run rayblas")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_json_has_the_promised_keys() {
+    let o = rayblas(&["info", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    for key in [
+        "backend",
+        "version",
+        "corename",
+        "threading",
+        "num_threads",
+        "max_threads",
+        "warnings",
+        "cpu",
+        "logical_cores",
+        "physical_cores",
+        "simd",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["backend"], rayblas::blas::BACKEND);
+    let table = rayblas(&["info"]);
+    assert!(stdout(&table).contains("simd"));
+}
+
+#[test]
+fn compare_json_rows_agree_and_carry_every_field() {
+    let strategies = if rayblas::blas::per_call_threads() {
+        "native,blocked,hybrid:1x2,serial"
+    } else {
+        "native,blocked,serial"
+    };
+    let o = rayblas(&[
+        "compare",
+        "--n",
+        "96",
+        "--block",
+        "40",
+        "--repeat",
+        "2",
+        "--warmup",
+        "0",
+        "--strategies",
+        strategies,
+        "--format",
+        "json",
+        "--peak",
+        "100",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), strategies.split(',').count());
+    let fields = "op dtype m k n block strategy backend corename threading workers blas_threads repeat wall_s wall_min_s wall_max_s gflops gbps peak_pct cpu_pct peak_rss_bytes result agrees";
+    for r in &rows {
+        for f in fields.split(' ') {
+            assert!(r.get(f).is_some(), "missing {f} in {r}");
+        }
+        assert_eq!(r["agrees"], true);
+        assert_eq!(r["repeat"], 2);
+        assert!(r["gflops"].as_f64().unwrap() > 0.0);
+        assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
+    }
+    // The library computes the same seed value.
+    let x = {
+        use rand::{rngs::SmallRng, Rng, SeedableRng};
+        let mut rng = SmallRng::seed_from_u64(42);
+        ndarray::Array2::<f64>::from_shape_fn((96, 96), |_| rng.random::<f64>())
+    };
+    let want = x.dot(&x.t()).sum();
+    let got = rows[0]["result"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-10 * want, "{got} vs {want}");
+}
+
+#[test]
+fn csv_has_header_and_rows_and_reductions_report_gbps() {
+    let o = rayblas(&[
+        "compare",
+        "--op",
+        "sum",
+        "--n",
+        "300",
+        "--repeat",
+        "1",
+        "--strategies",
+        "blocked,serial",
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    let gbps = header.iter().position(|h| *h == "gbps").unwrap();
+    assert!(rows.iter().all(|r| r[gbps].parse::<f64>().unwrap() > 0.0));
+}
+
+#[test]
+fn run_every_op_and_dtype() {
+    for op in [
+        "matmul",
+        "gram",
+        "gram-sum",
+        "matmul-sum",
+        "sum",
+        "norm",
+        "max",
+        "dot",
+    ] {
+        for dtype in ["f32", "f64"] {
+            let o = rayblas(&[
+                "run", "--op", op, "--dtype", dtype, "--m", "50", "--k", "30", "--n", "20",
+                "--block", "16x8", "--repeat", "1", "--format", "json", "--peak", "10",
+            ]);
+            assert!(o.status.success(), "{op} {dtype}: {}", stderr(&o));
+            let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+            assert_eq!(v["op"], op);
+            assert!(v["result"].as_f64().unwrap().is_finite());
+        }
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let cases: &[&[&str]] = &[
+        &["compare", "--op", "nope"],
+        &["compare", "--n", "0"],
+        &["compare", "--n", "-3"],
+        &["compare", "--n", "ten"],
+        &["compare", "--block", "0"],
+        &["compare", "--strategies", "fast"],
+        &["compare", "--strategies", "blocked:0"],
+        &["run", "--strategy", "native:100000"],
+        &["run", "--input", "/nonexistent/a.npy"],
+        &["sweep", "--workers", "0"],
+    ];
+    for args in cases {
+        let o = rayblas(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line expected, got:\n{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert!(stdout(&o).is_empty(), "{args:?}: nothing on stdout");
+    }
+    if !rayblas::blas::per_call_threads() {
+        let o = rayblas(&["compare", "--strategies", "hybrid:2x2"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn npy_inputs_and_their_errors() {
+    let dir = std::env::temp_dir().join(format!("rayblas-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = ndarray::Array2::<f64>::from_shape_fn((30, 20), |(i, j)| (i + 2 * j) as f64 / 50.0);
+    let f64_path = dir.join("a64.npy");
+    ndarray_npy::write_npy(&f64_path, &a).unwrap();
+    let o = rayblas(&[
+        "run",
+        "--op",
+        "gram-sum",
+        "--input",
+        f64_path.to_str().unwrap(),
+        "--repeat",
+        "1",
+        "--format",
+        "json",
+        "--peak",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let want = a.dot(&a.t()).sum();
+    assert!((v["result"].as_f64().unwrap() - want).abs() <= 1e-12 * want);
+    assert_eq!(v["m"], 30);
+    // Wrong dtype.
+    let o = rayblas(&[
+        "run",
+        "--input",
+        f64_path.to_str().unwrap(),
+        "--dtype",
+        "f32",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("a64.npy"), "{}", stderr(&o));
+    // Wrong rank.
+    let one_d = dir.join("v.npy");
+    ndarray_npy::write_npy(&one_d, &ndarray::Array1::<f64>::zeros(5)).unwrap();
+    let o = rayblas(&["run", "--input", one_d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Corrupt file.
+    let bad = dir.join("bad.npy");
+    std::fs::write(&bad, b"\x93NUMPY garbage").unwrap();
+    let o = rayblas(&["run", "--input", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim().lines().count(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sweep_writes_csv_and_svg() {
+    let dir = std::env::temp_dir().join(format!("rayblas-sweep-{}", std::process::id()));
+    let o = rayblas(&[
+        "sweep",
+        "--op",
+        "matmul",
+        "--n",
+        "64",
+        "--blocks",
+        "16,32",
+        "--workers",
+        "1,2",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--peak",
+        "10",
+        "--out",
+        dir.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}"); // 2 blocks × (blocked:1, blocked:2, native:1, native:2)
+    let svg = std::fs::read_to_string(dir.join("sweep.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("blocked:2"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn strategy_env_sets_the_default() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(["info", "--format", "json"])
+        .env("RAYBLAS_STRATEGY", "serial")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["default_strategy"], "serial");
+    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(["info"])
+        .env("RAYBLAS_STRATEGY", "warp")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(["info", "--format", "json"])
+        .env("RAYBLAS_SIMD", "sse2")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(v["simd"], "sse2");
+    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(["info"])
+        .env("RAYBLAS_SIMD", "neon")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
