@@ -117,6 +117,9 @@ pub(crate) fn gram_reduce<T: Element>(
     let two = T::one() + T::one();
     let parts = plan.run_tiles(tiles, |t, threads| {
         let xi = panel(x, t.row0, t.rows);
+        if t.ti == t.tj {
+            return diagonal_reduce(xi, r, level, threads);
+        }
         let xj = panel(x, t.col0, t.cols);
         let v = tile_reduce(xi, xj.t(), r, level, threads)?;
         // An off-diagonal tile stands for itself and its mirror.
@@ -126,4 +129,36 @@ pub(crate) fn gram_reduce<T: Element>(
         })
     });
     Ok(combine_fixed(&collect(parts)?, r))
+}
+
+/// A diagonal tile `Xᵢ·Xᵢᵀ` reduced as the whole symmetric tile, computing only its lower half
+/// (`syrk` where the backend has it): each row's strictly-lower part counts twice for sums, its
+/// diagonal element once. Rows are combined through the fixed tree.
+fn diagonal_reduce<T: Element>(
+    xi: ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+    threads: usize,
+) -> Result<T> {
+    let rows = xi.nrows();
+    let k = kernels_for::<T>(level);
+    with_scratch::<T, _>(rows * rows, |buf| {
+        let cv =
+            ArrayViewMut2::from_shape((rows, rows), &mut *buf).expect("buffer sized to the tile");
+        blas::gram_lower(xi, cv, threads)?;
+        let two = T::one() + T::one();
+        let per_row: Vec<T> = (0..rows)
+            .map(|i| {
+                let row = &buf[i * rows..i * rows + i + 1];
+                let (strict, d) = (&row[..i], row[i]);
+                let s = r.slice(k, strict, false);
+                match r {
+                    Reduction::Sum => s * two + d,
+                    Reduction::SumOfSquares => s * two + d * d,
+                    Reduction::Max | Reduction::Min => r.combine(s, d),
+                }
+            })
+            .collect();
+        Ok(combine_fixed(&per_row, r))
+    })
 }

@@ -81,10 +81,13 @@ pub(crate) fn gram<T: Element>(
         .collect();
     let computed = plan.run_tiles(lower, |(tile, mut cv), threads| {
         let xi = panel(x, tile.row0, tile.rows);
-        let xj = panel(x, tile.col0, tile.cols);
-        blas::gemm(T::one(), xi, xj.t(), T::zero(), cv.view_mut(), threads)?;
         if tile.ti == tile.tj {
+            // A diagonal tile is itself a Gram matrix: syrk computes its lower half.
+            blas::gram_lower(xi, cv.view_mut(), threads)?;
             mirror_diagonal(&mut cv);
+        } else {
+            let xj = panel(x, tile.col0, tile.cols);
+            blas::gemm(T::one(), xi, xj.t(), T::zero(), cv.view_mut(), threads)?;
         }
         Ok((tile, cv))
     });
@@ -100,7 +103,7 @@ pub(crate) fn gram<T: Element>(
 }
 
 /// Copies the lower triangle of a square tile onto its upper triangle.
-fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
+pub(crate) fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
     let n = c.nrows();
     for i in 0..n {
         for j in 0..i {
@@ -110,8 +113,9 @@ fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
 }
 
 /// Floating-point operations a Gram product `X·Xᵀ` of an n×k `X` really performs under `plan`:
-/// `2·rows·cols·k` for each computed tile (on and below the diagonal, diagonal tiles in full);
-/// under `Native`, `n(n+1)k` with `syrk` (OpenBLAS, netlib) or `2n²k` with a full GEMM.
+/// `2·rows·cols·k` for each tile below the diagonal, and for each diagonal tile `r(r+1)k` with
+/// `syrk` (OpenBLAS, netlib) or `2r²k` with a full GEMM (BLIS, pure-rust); under `Native` the
+/// same for the whole matrix as one diagonal tile.
 pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
     if plan.kind == Kind::Native {
         let n = n as f64;
@@ -121,8 +125,23 @@ pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize
             2.0 * n * n * k as f64
         };
     }
+    let diagonal = |r: f64| {
+        if blas::has_syrk() {
+            r * (r + 1.0)
+        } else {
+            2.0 * r * r
+        }
+    };
     gram_tiling(n, block, plan.workers)
         .lower_tiles()
-        .map(|t| 2.0 * t.rows as f64 * t.cols as f64 * k as f64)
+        .map(|t| {
+            let (r, c) = (t.rows as f64, t.cols as f64);
+            k as f64
+                * if t.ti == t.tj {
+                    diagonal(r)
+                } else {
+                    2.0 * r * c
+                }
+        })
         .sum()
 }

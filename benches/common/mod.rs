@@ -1,0 +1,70 @@
+//! Shared bench helpers: the kernel check every bench does first, and interleaved medians.
+#![allow(dead_code)]
+
+use std::time::Instant;
+
+/// Re-executes with fast OpenBLAS kernels if needed, prints what is linked, and returns a
+/// one-line description. Every bench calls this before measuring anything.
+pub fn check_kernels() -> String {
+    if let Err(e) = rayblas::blas::coretype::reexec_with_fast_kernels() {
+        eprintln!("bench: could not re-execute with fast kernels: {e}");
+    }
+    let info = rayblas::blas::info();
+    let line = format!(
+        "backend {} {} | kernels {} | {} | simd {}",
+        info.backend,
+        info.version,
+        info.corename.clone().unwrap_or_else(|| "-".into()),
+        info.threading.name(),
+        rayblas::simd::level()
+            .map(|l| l.to_string())
+            .unwrap_or_else(|e| e.to_string())
+    );
+    eprintln!("bench: {line}");
+    for w in &info.warnings {
+        eprintln!("bench: WARNING: {w}");
+    }
+    line
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// Runs each case once per round, interleaved (A B C A B C …), after one warm-up of each;
+/// returns the median seconds per case.
+pub fn interleaved(rounds: usize, cases: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
+    for (_, f) in cases.iter_mut() {
+        f();
+    }
+    let mut times = vec![Vec::new(); cases.len()];
+    for _ in 0..rounds {
+        for (i, (_, f)) in cases.iter_mut().enumerate() {
+            let t = Instant::now();
+            f();
+            times[i].push(t.elapsed().as_secs_f64());
+        }
+    }
+    times.into_iter().map(median).collect()
+}
+
+/// Peak RSS of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map(|kib| kib / 1024.0)
+        .unwrap_or(f64::NAN)
+}
