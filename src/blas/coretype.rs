@@ -95,14 +95,13 @@ pub const REEXEC_MARKER: &str = "RAYBLAS_REEXECUTED";
 /// set, or when this process is itself the re-executed one. On success it does not return. An
 /// `Err` means the exec failed; the caller can carry on with the slow kernels.
 pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
-    if super::BACKEND != "openblas"
-        || std::env::var_os("OPENBLAS_CORETYPE").is_some()
-        || std::env::var_os(REEXEC_MARKER).is_some()
-    {
+    let coretype_set = std::env::var_os("OPENBLAS_CORETYPE").is_some();
+    let already = std::env::var_os(REEXEC_MARKER).is_some();
+    if super::BACKEND != "openblas" || coretype_set || already {
         return Ok(());
     }
     let core = super::info().corename.unwrap_or_default();
-    let Some(fix) = recommended_coretype().filter(|_| is_slow_kernel(&core)) else {
+    let Some(fix) = reexec_fix(super::BACKEND, &core, coretype_set, already) else {
         return Ok(());
     };
     eprintln!(
@@ -110,6 +109,20 @@ pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
          OPENBLAS_CORETYPE={fix} (--keep-blas-core to keep them)"
     );
     reexec(&[("OPENBLAS_CORETYPE", fix), (REEXEC_MARKER, "1")])
+}
+
+/// The `OPENBLAS_CORETYPE` value to restart with, if the process should restart at all: only
+/// for OpenBLAS on slow kernels, when the user has not set the variable, and never twice.
+pub fn reexec_fix(
+    backend: &str,
+    corename: &str,
+    coretype_set: bool,
+    already_restarted: bool,
+) -> Option<&'static str> {
+    if backend != "openblas" || coretype_set || already_restarted || !is_slow_kernel(corename) {
+        return None;
+    }
+    recommended_coretype()
 }
 
 #[cfg(unix)]
@@ -128,4 +141,37 @@ fn reexec(env: &[(&str, &str)]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn reexec(_env: &[(&str, &str)]) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_only_when_it_helps_and_only_once() {
+        let fast_cpu = recommended_coretype();
+        assert_eq!(reexec_fix("openblas", "Prescott", false, false), fast_cpu);
+        assert_eq!(
+            reexec_fix("openblas", "Prescott", true, false),
+            None,
+            "user's choice wins"
+        );
+        assert_eq!(
+            reexec_fix("openblas", "Prescott", false, true),
+            None,
+            "never loops"
+        );
+        assert_eq!(reexec_fix("blis", "Prescott", false, false), None);
+        assert_eq!(reexec_fix("openblas", "SkylakeX", false, false), None);
+        assert_eq!(reexec_fix("openblas", "Haswell", false, false), None);
+    }
+
+    #[test]
+    fn warning_names_the_fix() {
+        if let Some(fix) = recommended_coretype() {
+            let w = kernel_warning("openblas", "Prescott").expect("generic kernels warn");
+            assert!(w.contains(fix) && w.contains("OPENBLAS_CORETYPE"), "{w}");
+            assert!(kernel_warning("openblas", "Cooperlake").is_none());
+        }
+    }
 }

@@ -254,6 +254,9 @@ fn test(args: &[String]) -> Result<(), String> {
         t.args(["test"]).args(feature_args);
         run(t, &format!("tests ({backend})"))?;
     }
+    let mut flipped = cargo();
+    flipped.args(["test", "--features", "native-threading", "--test", "strategy", "--test", "matmul"]);
+    run(flipped, "tests with the `native-threading` default")?;
     let mut clippy = cargo();
     clippy.args(["clippy", "-p", "xtask", "--", "-D", "warnings"]);
     run(clippy, "clippy (xtask)")?;

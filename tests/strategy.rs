@@ -1,0 +1,194 @@
+//! Strategy parsing, defaults and overrides, worker-pool reuse, tiling.
+
+use ndarray::Array2;
+use rayblas::strategy::Kind;
+use rayblas::{BlockShape, Config, Error, Strategy, Tiling};
+
+#[test]
+fn parse_and_print_round_trip() {
+    for s in [
+        "native",
+        "native:4",
+        "blocked",
+        "blocked:8",
+        "blocked:2+pin",
+        "hybrid:2x2",
+        "hybrid:1x2+pin",
+        "serial",
+    ] {
+        let parsed: Strategy = s.parse().unwrap();
+        assert_eq!(parsed.to_string(), s);
+        assert_eq!(parsed.to_string().parse::<Strategy>().unwrap(), parsed);
+    }
+    assert_eq!(
+        "BLOCKED:3".parse::<Strategy>().unwrap(),
+        Strategy::Blocked {
+            workers: Some(3),
+            pin: false
+        }
+    );
+    for bad in [
+        "",
+        "fast",
+        "blocked:",
+        "blocked:x",
+        "blocked:0",
+        "native:0",
+        "hybrid",
+        "hybrid:2",
+        "hybrid:0x2",
+        "hybrid:2x0",
+        "serial:2",
+        "native+pin",
+        "blocked:-1",
+    ] {
+        assert!(
+            matches!(bad.parse::<Strategy>(), Err(Error::Parse { .. })),
+            "`{bad}` should not parse"
+        );
+    }
+}
+
+#[test]
+fn compiled_default_follows_the_feature() {
+    let d = Strategy::compiled_default();
+    if cfg!(feature = "native-threading") {
+        assert_eq!(d, Strategy::Native { threads: None });
+    } else {
+        assert_eq!(
+            d,
+            Strategy::Blocked {
+                workers: None,
+                pin: false
+            }
+        );
+    }
+    assert_eq!(Strategy::default(), d);
+}
+
+/// One test touches the environment, so nothing races on it.
+#[test]
+fn env_overrides_default_and_argument_overrides_env() {
+    let x = Array2::<f64>::ones((30, 20));
+    std::env::set_var("RAYBLAS_STRATEGY", "serial");
+    assert_eq!(Strategy::from_env().unwrap(), Strategy::Serial);
+    assert_eq!(Config::new().plan().unwrap().kind, Kind::Serial);
+    let explicit = Config::new().strategy("blocked:2".parse().unwrap());
+    assert_eq!(explicit.plan().unwrap().kind, Kind::Blocked);
+    assert_eq!(explicit.plan().unwrap().workers, 2);
+    std::env::set_var("RAYBLAS_STRATEGY", "native:1");
+    assert_eq!(Config::new().plan().unwrap().kind, Kind::Native);
+    std::env::set_var("RAYBLAS_STRATEGY", "turbo");
+    assert!(
+        matches!(Config::new().gram_sum(&x), Err(Error::Parse { .. })),
+        "a bad value is an error, not ignored"
+    );
+    assert!(
+        explicit.gram_sum(&x).is_ok(),
+        "an explicit strategy does not read the variable"
+    );
+    std::env::remove_var("RAYBLAS_STRATEGY");
+    assert_eq!(Strategy::from_env().unwrap(), Strategy::compiled_default());
+}
+
+fn rayblas_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| {
+            d.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|c| c.starts_with("rayblas-"))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn worker_pools_are_built_once_and_reused() {
+    let x = Array2::<f64>::ones((64, 16));
+    let cfg = Config::new()
+        .strategy("blocked:3".parse().unwrap())
+        .block(BlockShape::square(8).unwrap());
+    cfg.gram_sum(&x).unwrap();
+    let after_first = rayblas_threads();
+    for _ in 0..20 {
+        cfg.gram_sum(&x).unwrap();
+        cfg.matmul(&x, x.t()).unwrap();
+        cfg.sum(&x).unwrap();
+    }
+    if cfg!(target_os = "linux") {
+        assert!(after_first >= 3);
+        assert_eq!(rayblas_threads(), after_first, "no new threads per call");
+    }
+}
+
+#[test]
+fn resolution_fills_defaults_and_checks_counts() {
+    let physical = num_cpus::get_physical();
+    let r = Strategy::Blocked {
+        workers: None,
+        pin: false,
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!((r.workers, r.blas_threads), (physical, 1));
+    let r = Strategy::Serial.resolve().unwrap();
+    assert_eq!(r.total_threads(), 1);
+    assert!(Strategy::Blocked {
+        workers: Some(0),
+        pin: false
+    }
+    .resolve()
+    .is_err());
+    assert!(Strategy::Native { threads: Some(0) }.resolve().is_err());
+    let hybrid = Strategy::Hybrid {
+        workers: 2,
+        blas_threads: 1,
+        pin: false,
+    }
+    .resolve()
+    .unwrap();
+    assert_eq!(hybrid.kind, Kind::Hybrid);
+}
+
+#[test]
+fn tiling_covers_every_element_once() {
+    for &(m, n, br, bc) in &[
+        (1001usize, 17usize, 250usize, 4usize),
+        (5, 5, 10, 10),
+        (1, 9, 1, 2),
+        (9, 1, 2, 1),
+        (0, 4, 2, 2),
+        (6, 6, 1, 1),
+    ] {
+        let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
+        let mut seen = Array2::<u8>::zeros((m, n));
+        for tile in t.tiles() {
+            assert!(tile.rows >= 1 && tile.rows <= br && tile.cols >= 1 && tile.cols <= bc);
+            seen.slice_mut(ndarray::s![
+                tile.row0..tile.row0 + tile.rows,
+                tile.col0..tile.col0 + tile.cols
+            ])
+            .mapv_inplace(|v| v + 1);
+        }
+        assert!(seen.iter().all(|&v| v == 1), "{m}x{n} block {br}x{bc}");
+        let (gr, gc) = t.grid();
+        assert_eq!(t.tiles().count(), gr * gc);
+        assert_eq!(
+            t.lower_tiles().count(),
+            (0..gr).map(|i| gc.min(i + 1)).sum::<usize>()
+        );
+    }
+    assert_eq!(
+        Tiling::new(1001, 1001, BlockShape::square(250).unwrap())
+            .tile(4, 4)
+            .rows,
+        1
+    );
+    assert_eq!(
+        "500x250".parse::<BlockShape>().unwrap(),
+        BlockShape::new(500, 250).unwrap()
+    );
+    assert_eq!(
+        "7".parse::<BlockShape>().unwrap(),
+        BlockShape::square(7).unwrap()
+    );
+}
