@@ -85,8 +85,8 @@ impl Strategy {
 
     /// Checks the strategy against the linked backend and fills in defaults.
     pub fn resolve(&self) -> Result<Resolved> {
-        let physical = num_cpus::get_physical().max(1);
-        let max = blas::info().max_threads;
+        let physical = blas::threads::physical_cores();
+        let max = blas::threads::max_threads();
         let unsupported = |reason: String| Error::UnsupportedStrategy {
             strategy: self.to_string(),
             backend: blas::BACKEND,

@@ -117,7 +117,7 @@ pub(crate) fn library_info() -> LibraryInfo {
 
 pub(crate) fn get_num_threads() -> usize {
     match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => num_cpus::get_physical().max(1),
+        0 => super::threads::physical_cores(),
         n => n,
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 use std::cell::Cell;
 use std::marker::PhantomData;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 /// How the linked library runs its threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -115,7 +115,7 @@ pub fn info() -> BlasInfo {
         corename: lib.corename,
         threading: lib.threading,
         num_threads: num_threads(),
-        max_threads: backend::max_threads(),
+        max_threads: max_threads(),
         per_call_threads: backend::per_call_threads(),
         warnings,
     }
@@ -126,8 +126,20 @@ pub fn num_threads() -> usize {
     backend::get_num_threads()
 }
 
+/// The largest thread count the library accepts (constant for the process, so cached).
+pub(crate) fn max_threads() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(backend::max_threads)
+}
+
+/// Physical cores of this machine (cached: reading them costs a file parse).
+pub(crate) fn physical_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| num_cpus::get_physical().max(1))
+}
+
 fn check(n: usize) -> Result<()> {
-    let max = backend::max_threads();
+    let max = max_threads();
     if n == 0 {
         return Err(Error::InvalidThreads {
             requested: 0,

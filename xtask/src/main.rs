@@ -255,7 +255,15 @@ fn test(args: &[String]) -> Result<(), String> {
         run(t, &format!("tests ({backend})"))?;
     }
     let mut flipped = cargo();
-    flipped.args(["test", "--features", "native-threading", "--test", "strategy", "--test", "matmul"]);
+    flipped.args([
+        "test",
+        "--features",
+        "native-threading",
+        "--test",
+        "strategy",
+        "--test",
+        "matmul",
+    ]);
     run(flipped, "tests with the `native-threading` default")?;
     let mut clippy = cargo();
     clippy.args(["clippy", "-p", "xtask", "--", "-D", "warnings"]);
