@@ -269,12 +269,32 @@ impl Config {
         self.run_reduction(|l, p| reduce::dot(&x, &y, l, p))
     }
 
-    /// Sum along an axis: `Axis(0)` gives one sum per column, `Axis(1)` one per row.
+    /// Sum along an axis: `Axis(0)` gives one sum per column, `Axis(1)` one per row. Under
+    /// `Native` a contiguous matrix goes through BLAS `gemv` with a ones vector where the backend
+    /// has one.
     pub fn sum_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
         axis: Axis,
     ) -> Result<Array1<T>> {
+        let x: ArrayView2<'a, T> = x.into();
+        check_axis(axis)?;
+        let plan = self.plan()?;
+        let fits = x.nrows() <= i32::MAX as usize && x.ncols() <= i32::MAX as usize;
+        if plan.kind == Kind::Native && fits && !x.is_empty() {
+            // Row-major data: rows are lanes of axis 1. Column-major: the transpose is row-major.
+            let xt = x.t();
+            let (data, rows, cols, by_rows) = match (x.as_slice(), xt.as_slice()) {
+                (Some(s), _) => (Some(s), x.nrows(), x.ncols(), axis == Axis(1)),
+                (None, Some(s)) => (Some(s), x.ncols(), x.nrows(), axis == Axis(0)),
+                _ => (None, 0, 0, false),
+            };
+            if let Some(data) = data {
+                if let Some(v) = plan.run_native(|_| blas::row_sums(data, rows, cols, !by_rows)) {
+                    return Ok(Array1::from(v));
+                }
+            }
+        }
         self.reduce_axis(x, axis, Reduction::Sum)
     }
 

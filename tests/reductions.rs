@@ -259,6 +259,19 @@ fn norm_neither_overflows_nor_underflows() {
         inf[[1, 1]] = f64::NEG_INFINITY;
         assert_eq!(cfg.norm(&inf).unwrap(), f64::INFINITY);
     }
+    // The Native route (BLAS gemv with ones) gives the same axis sums.
+    let x = random::<f64>(37, 53, 4);
+    let native = Config::new().strategy(Strategy::Native { threads: None });
+    for v in [x.view(), x.t()] {
+        for axis in [Axis(0), Axis(1)] {
+            let want = Config::new().sum_axis(v, axis).unwrap();
+            let got = native.sum_axis(v, axis).unwrap();
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-13 * 60.0, "{g} vs {w}");
+            }
+        }
+    }
     // The Native route (BLAS nrm2 where there is one) is scaled too.
     let native = Config::new().strategy(Strategy::Native { threads: None });
     let big = Array2::<f64>::from_elem((10, 10), 1e300);

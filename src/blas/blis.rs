@@ -211,6 +211,15 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
     Some(cblas::nrm2(x))
 }
 
+pub(crate) fn row_sums<T: Element>(
+    a: &[T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Option<Vec<T>> {
+    Some(cblas::row_sums(a, rows, cols, transposed))
+}
+
 pub(crate) fn library_info() -> LibraryInfo {
     // SAFETY: plain queries.
     let (openmp, pthreads) =

@@ -175,3 +175,55 @@ pub(crate) unsafe fn syrk_lower<T: Element>(
         },
     }
 }
+
+/// `y ← Σⱼ A[i, j]` for every row i (`transposed`: for every column) of a contiguous row-major
+/// `rows × cols` matrix, through `cblas_?gemv` with a ones vector: the BLAS route to axis sums.
+pub(crate) fn row_sums<T: Element>(a: &[T], rows: usize, cols: usize, transposed: bool) -> Vec<T> {
+    assert_eq!(a.len(), rows * cols);
+    let out_len = if transposed { cols } else { rows };
+    let in_len = if transposed { rows } else { cols };
+    let ones = vec![T::one(); in_len];
+    let mut y = vec![T::zero(); out_len];
+    let (m, n, lda) = (rows as i32, cols as i32, cols.max(1) as i32);
+    let t = trans(transposed);
+    let layout = CBLAS_LAYOUT::CblasRowMajor;
+    match T::DTYPE {
+        // SAFETY: T is f64; a holds rows×cols elements with leading dimension cols, ones and y
+        // have the lengths gemv reads and writes for this transposition; sizes fit c_int
+        // (checked by the caller).
+        Dtype::F64 => unsafe {
+            cblas_sys::cblas_dgemv(
+                layout,
+                t,
+                m,
+                n,
+                1.0,
+                a.as_ptr() as *const f64,
+                lda,
+                ones.as_ptr() as *const f64,
+                1,
+                0.0,
+                y.as_mut_ptr() as *mut f64,
+                1,
+            )
+        },
+        // SAFETY: as above with T = f32.
+        Dtype::F32 => unsafe {
+            cblas_sys::cblas_sgemv(
+                layout,
+                t,
+                m,
+                n,
+                1.0,
+                a.as_ptr() as *const f32,
+                lda,
+                ones.as_ptr() as *const f32,
+                1,
+                0.0,
+                y.as_mut_ptr() as *mut f32,
+                1,
+            )
+        },
+    }
+    y
+}

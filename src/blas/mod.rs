@@ -94,7 +94,7 @@ mod backend;
 #[path = "pure.rs"]
 mod backend;
 
-pub(crate) use backend::{dot, nrm2, set_thread_local_threads};
+pub(crate) use backend::{dot, nrm2, row_sums, set_thread_local_threads};
 
 /// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
 pub const BACKEND: &str = backend::NAME;

@@ -33,6 +33,15 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
     Some(cblas::nrm2(x))
 }
 
+pub(crate) fn row_sums<T: Element>(
+    a: &[T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Option<Vec<T>> {
+    Some(cblas::row_sums(a, rows, cols, transposed))
+}
+
 /// Whether a symbol is visible in the process (to detect an OpenBLAS or BLIS loaded in place of
 /// the reference library).
 fn symbol_present(name: &std::ffi::CStr) -> bool {

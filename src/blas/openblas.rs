@@ -45,6 +45,15 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
     Some(cblas::nrm2(x))
 }
 
+pub(crate) fn row_sums<T: Element>(
+    a: &[T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Option<Vec<T>> {
+    Some(cblas::row_sums(a, rows, cols, transposed))
+}
+
 fn c_string(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();

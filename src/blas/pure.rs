@@ -104,6 +104,16 @@ pub(crate) fn nrm2<T: Element>(_x: &[T]) -> Option<T> {
     None
 }
 
+/// No BLAS route: axis sums use rayblas's own SIMD kernels.
+pub(crate) fn row_sums<T: Element>(
+    _a: &[T],
+    _rows: usize,
+    _cols: usize,
+    _transposed: bool,
+) -> Option<Vec<T>> {
+    None
+}
+
 pub(crate) fn library_info() -> LibraryInfo {
     LibraryInfo {
         version: "gemm 0.19".to_string(),

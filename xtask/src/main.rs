@@ -218,6 +218,17 @@ fn brew_install(formulae: &[&str]) -> Result<(), String> {
 
 fn demo(args: &[String]) -> Result<(), String> {
     setup(&["openblas-system"], false)?;
+    let mut info = cargo();
+    info.args([
+        "run",
+        "--release",
+        "--quiet",
+        "--bin",
+        "rayblas",
+        "--",
+        "info",
+    ]);
+    run(info, "rayblas info")?;
     let mut c = cargo();
     c.args([
         "run",
@@ -394,6 +405,7 @@ fn print_variant_table(rows: &[(String, String)]) {
                     .parse::<f64>()
                     .map(|x| format!("{:.0}MiB", x / 1048576.0))
                     .unwrap_or(v),
+                _ if v.is_empty() => "-".to_string(),
                 _ => v,
             });
         }
