@@ -348,14 +348,14 @@ fn f32_sum_of_1e8_uniform_values_within_the_stated_bound() {
 fn strategies_give_bitwise_identical_reductions() {
     let x = random::<f64>(700, 500, 21);
     let xt = x.t();
+    // Native may take BLAS routes (gemv for axis sums), which round differently; it is checked
+    // within tolerance elsewhere. Every strategy on rayblas's kernels is bitwise equal.
     let strategies = [
         "serial",
         "blocked:1",
         "blocked:2",
         "blocked:3",
         "hybrid:2x1",
-        "native:1",
-        "native",
     ];
     let run = |s: &str| {
         let cfg = Config::new().strategy(s.parse().unwrap());
