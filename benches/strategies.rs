@@ -144,11 +144,5 @@ fn criterion_benches(c: &mut Criterion) {
 }
 
 fn main() {
-    common::check_kernels();
-    report();
-    if std::env::var_os("RAYBLAS_BENCH_REPORT_ONLY").is_none() {
-        let mut c = Criterion::default().configure_from_args();
-        criterion_benches(&mut c);
-        c.final_summary();
-    }
+    common::bench_main(report, criterion_benches);
 }

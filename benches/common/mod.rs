@@ -68,3 +68,15 @@ pub fn peak_rss_mib() -> f64 {
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
 }
+
+/// A bench binary's `main`: check the kernels, print the interleaved report, then (unless
+/// `RAYBLAS_BENCH_REPORT_ONLY` is set) run the criterion groups.
+pub fn bench_main(report: fn(), groups: fn(&mut criterion::Criterion)) {
+    check_kernels();
+    report();
+    if std::env::var_os("RAYBLAS_BENCH_REPORT_ONLY").is_none() {
+        let mut c = criterion::Criterion::default().configure_from_args();
+        groups(&mut c);
+        c.final_summary();
+    }
+}

@@ -7,7 +7,6 @@
 //! is used only when the loaded library reports a 0.9 version and 64-bit integers; otherwise
 //! calls use the process-wide setting and per-call threads are reported as unavailable.
 
-use super::cblas;
 use super::threads::{LibraryInfo, Threading};
 use super::RawGemm;
 use crate::element::{Dtype, Element};
@@ -201,23 +200,6 @@ pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, threads: usize) {
             }
         }
     }
-}
-
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
-    Some(cblas::dot(x, y))
-}
-
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    Some(cblas::nrm2(x))
-}
-
-pub(crate) fn row_sums<T: Element>(
-    a: &[T],
-    rows: usize,
-    cols: usize,
-    transposed: bool,
-) -> Option<Vec<T>> {
-    Some(cblas::row_sums(a, rows, cols, transposed))
 }
 
 pub(crate) fn library_info() -> LibraryInfo {

@@ -24,10 +24,13 @@ fn trans(t: bool) -> CBLAS_TRANSPOSE {
 
 /// `C ← α·A·B + β·C` through `cblas_?gemm`.
 ///
+/// The thread count is the library's process-wide setting (the strategy leases it), not
+/// `_threads`.
+///
 /// # Safety
 /// `g` must describe valid, non-aliasing (A, B vs C) memory whose layouts `accepts` approved and
 /// whose dimensions and leading dimensions fit in `c_int` (checked by `super::gemm`).
-pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>) {
+pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
     let (c_trans, ldc) = cblas_layout(g.m, g.n, g.rsc, g.csc).expect("C layout checked by caller");
     // Reduce a column-major C to the row-major problem Cᵀ = Bᵀ·Aᵀ.
     let (m, n, a, rsa, csa, b, rsb, csb) = if c_trans {
@@ -90,10 +93,10 @@ pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>) {
 }
 
 /// `xᵀy` through `cblas_?dot`, for slices of equal length (≤ `i32::MAX`, split by the caller).
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> T {
+pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
     assert_eq!(x.len(), y.len());
     let n = i32::try_from(x.len()).expect("length checked by caller");
-    match T::DTYPE {
+    Some(match T::DTYPE {
         // SAFETY: T is f64; both slices hold n elements read with unit stride.
         Dtype::F64 => T::from_f64(unsafe {
             cblas_sys::cblas_ddot(n, x.as_ptr() as *const f64, 1, y.as_ptr() as *const f64, 1)
@@ -102,13 +105,13 @@ pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> T {
         Dtype::F32 => T::from_f64(unsafe {
             cblas_sys::cblas_sdot(n, x.as_ptr() as *const f32, 1, y.as_ptr() as *const f32, 1)
         } as f64),
-    }
+    })
 }
 
 /// ‖x‖₂ through `cblas_?nrm2` (scaled: no overflow or underflow), length ≤ `i32::MAX`.
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> T {
+pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
     let n = i32::try_from(x.len()).expect("length checked by caller");
-    match T::DTYPE {
+    Some(match T::DTYPE {
         // SAFETY: T is f64; the slice holds n elements read with unit stride.
         Dtype::F64 => {
             T::from_f64(unsafe { cblas_sys::cblas_dnrm2(n, x.as_ptr() as *const f64, 1) })
@@ -117,7 +120,7 @@ pub(crate) fn nrm2<T: Element>(x: &[T]) -> T {
         Dtype::F32 => {
             T::from_f64(unsafe { cblas_sys::cblas_snrm2(n, x.as_ptr() as *const f32, 1) } as f64)
         }
-    }
+    })
 }
 
 /// Lower triangle of `C ← α·X·Xᵀ + β·C` through `cblas_?syrk` (half the flops of a GEMM).
@@ -178,7 +181,12 @@ pub(crate) unsafe fn syrk_lower<T: Element>(
 
 /// `y ← Σⱼ A[i, j]` for every row i (`transposed`: for every column) of a contiguous row-major
 /// `rows × cols` matrix, through `cblas_?gemv` with a ones vector: the BLAS route to axis sums.
-pub(crate) fn row_sums<T: Element>(a: &[T], rows: usize, cols: usize, transposed: bool) -> Vec<T> {
+pub(crate) fn row_sums<T: Element>(
+    a: &[T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Option<Vec<T>> {
     assert_eq!(a.len(), rows * cols);
     let out_len = if transposed { cols } else { rows };
     let in_len = if transposed { rows } else { cols };
@@ -225,5 +233,5 @@ pub(crate) fn row_sums<T: Element>(a: &[T], rows: usize, cols: usize, transposed
             )
         },
     }
-    y
+    Some(y)
 }

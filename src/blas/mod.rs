@@ -94,7 +94,13 @@ mod backend;
 #[path = "pure.rs"]
 mod backend;
 
-pub(crate) use backend::{dot, nrm2, row_sums, set_thread_local_threads};
+pub(crate) use backend::set_thread_local_threads;
+// Level-1/2 BLAS routes for the `Native` reductions: CBLAS where a library is linked, none
+// (`None`: rayblas's kernels) on pure-rust.
+#[cfg(feature = "pure-rust")]
+pub(crate) use backend::{dot, nrm2, row_sums};
+#[cfg(not(feature = "pure-rust"))]
+pub(crate) use cblas::{dot, nrm2, row_sums};
 
 /// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
 pub const BACKEND: &str = backend::NAME;

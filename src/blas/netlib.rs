@@ -5,41 +5,15 @@
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
-use super::RawGemm;
-use crate::element::Element;
 
 pub(crate) const NAME: &str = "netlib";
 /// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
 pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
-pub(crate) use cblas::accepts;
+pub(crate) use cblas::{accepts, gemm};
 
 pub(crate) fn per_call_threads() -> bool {
     false
-}
-
-/// # Safety
-/// As [`cblas::gemm`]; the reference BLAS has one thread.
-pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
-    // SAFETY: forwarded from the caller's guarantee.
-    unsafe { cblas::gemm(g) }
-}
-
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
-    Some(cblas::dot(x, y))
-}
-
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    Some(cblas::nrm2(x))
-}
-
-pub(crate) fn row_sums<T: Element>(
-    a: &[T],
-    rows: usize,
-    cols: usize,
-    transposed: bool,
-) -> Option<Vec<T>> {
-    Some(cblas::row_sums(a, rows, cols, transposed))
 }
 
 /// Whether a symbol is visible in the process (to detect an OpenBLAS or BLIS loaded in place of

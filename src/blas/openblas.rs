@@ -7,15 +7,13 @@
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
-use super::RawGemm;
-use crate::element::Element;
 use std::ffi::{c_char, c_int, CStr};
 
 pub(crate) const NAME: &str = "openblas";
 /// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
 pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
-pub(crate) use cblas::accepts;
+pub(crate) use cblas::{accepts, gemm};
 
 extern "C" {
     fn openblas_get_config() -> *const c_char;
@@ -28,30 +26,6 @@ extern "C" {
 
 pub(crate) fn per_call_threads() -> bool {
     false
-}
-
-/// # Safety
-/// As [`cblas::gemm`]. The thread count is the process-wide setting, not `_threads`.
-pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
-    // SAFETY: forwarded from the caller's guarantee.
-    unsafe { cblas::gemm(g) }
-}
-
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
-    Some(cblas::dot(x, y))
-}
-
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    Some(cblas::nrm2(x))
-}
-
-pub(crate) fn row_sums<T: Element>(
-    a: &[T],
-    rows: usize,
-    cols: usize,
-    transposed: bool,
-) -> Option<Vec<T>> {
-    Some(cblas::row_sums(a, rows, cols, transposed))
 }
 
 fn c_string(p: *const c_char) -> String {

@@ -20,12 +20,22 @@ fn parse_counts(what: &str, s: &str) -> Result<Vec<String>, Failure> {
     Ok(v)
 }
 
-/// Expands strategy templates over worker counts.
+/// Expands strategy templates over worker counts. `native` expands only to thread counts the
+/// library accepts (the reference BLAS has one thread); the ones left out are named on stderr.
 fn expand(templates: &[String], workers: &[usize]) -> Vec<String> {
+    let max = rayblas::blas::info().max_threads;
     let mut out = Vec::new();
     for t in templates {
         match t.as_str() {
-            "blocked" | "native" => out.extend(workers.iter().map(|w| format!("{t}:{w}"))),
+            "native" => {
+                let (ok, skipped): (Vec<usize>, Vec<usize>) =
+                    workers.iter().partition(|&&w| w <= max);
+                if !skipped.is_empty() {
+                    eprintln!("rayblas: sweep: the {} backend allows at most {max} threads; leaving out native:{skipped:?}", rayblas::blas::BACKEND);
+                }
+                out.extend(ok.iter().map(|w| format!("native:{w}")));
+            }
+            "blocked" => out.extend(workers.iter().map(|w| format!("blocked:{w}"))),
             "blocked+pin" => out.extend(workers.iter().map(|w| format!("blocked:{w}+pin"))),
             other => out.push(other.to_string()),
         }
