@@ -110,6 +110,11 @@ fn version() -> String {
 }
 
 /// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
+/// Calls may run from several threads at once.
+pub(crate) fn reentrant() -> bool {
+    true
+}
+
 pub(crate) fn per_call_threads() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     // SAFETY: a plain query.

@@ -98,9 +98,46 @@ pub(crate) use backend::set_thread_local_threads;
 // Level-1/2 BLAS routes for the `Native` reductions: CBLAS where a library is linked, none
 // (`None`: rayblas's kernels) on pure-rust.
 #[cfg(feature = "pure-rust")]
-pub(crate) use backend::{dot, nrm2, row_sums};
+use backend as routes;
 #[cfg(not(feature = "pure-rust"))]
-pub(crate) use cblas::{dot, nrm2, row_sums};
+use cblas as routes;
+
+/// Whether the linked library may be called from several threads at once. When it may not
+/// (OpenBLAS's single-threaded build), every call takes `call_lock`, so tile strategies stay
+/// correct and run their BLAS calls one at a time; [`info`] warns about it.
+pub fn reentrant() -> bool {
+    backend::reentrant()
+}
+
+/// Serialises BLAS calls on a library that is not reentrant; `None` (no lock) otherwise.
+fn call_lock() -> Option<std::sync::MutexGuard<'static, ()>> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    (!backend::reentrant()).then(|| LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// `xᵀy` through BLAS `dot`, or `None` where no BLAS is linked.
+pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
+    let _serial = call_lock();
+    routes::dot(x, y)
+}
+
+/// ‖x‖₂ through BLAS `nrm2`, or `None` where no BLAS is linked.
+pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
+    let _serial = call_lock();
+    routes::nrm2(x)
+}
+
+/// Row (or, `transposed`, column) sums of a contiguous row-major matrix through BLAS `gemv`
+/// with a ones vector, or `None` where no BLAS is linked.
+pub(crate) fn row_sums<T: Element>(
+    a: &[T],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+) -> Option<Vec<T>> {
+    let _serial = call_lock();
+    routes::row_sums(a, rows, cols, transposed)
+}
 
 /// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
 pub const BACKEND: &str = backend::NAME;
@@ -233,6 +270,7 @@ fn run_raw<T: Element>(
         rsc: c.strides()[0],
         csc: c.strides()[1],
     };
+    let _serial = call_lock();
     // SAFETY: the pointers and strides come from live ndarray views whose shapes `gemm` checked
     // (a m×k, b k×n, c m×n); `accepts` approved every layout; C is borrowed mutably and does not
     // alias A or B (Rust's borrow rules forbid a shared and a mutable view of the same data).
@@ -294,6 +332,7 @@ pub(crate) fn gram_lower<T: Element>(
         };
         let s = x.strides();
         if let Some((x_trans, ldx)) = cblas_layout(n, k, s[0], s[1]) {
+            let _serial = call_lock();
             // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live,
             // standard-layout n×n mutable view (ldc = n) that cannot alias x; sizes checked.
             #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]

@@ -12,6 +12,11 @@ pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
 pub(crate) use cblas::{accepts, gemm};
 
+/// Calls may run from several threads at once.
+pub(crate) fn reentrant() -> bool {
+    true
+}
+
 pub(crate) fn per_call_threads() -> bool {
     false
 }

@@ -40,13 +40,21 @@ fn c_string(p: *const c_char) -> String {
 }
 
 fn threading() -> Threading {
+    static LAYER: std::sync::OnceLock<Threading> = std::sync::OnceLock::new();
     // SAFETY: a plain query with no arguments.
-    match unsafe { openblas_get_parallel() } {
+    *LAYER.get_or_init(|| match unsafe { openblas_get_parallel() } {
         0 => Threading::Serial,
         1 => Threading::Pthreads,
         2 => Threading::OpenMp,
         _ => Threading::Unknown,
-    }
+    })
+}
+
+/// Whether calls may run from several threads at once. Not for the single-threaded build
+/// (Debian's `openblas-serial`): its buffer allocator has no locks, and concurrent calls were
+/// seen to return wrong results here (`tests/matmul.rs` nested test, 5 runs in 8).
+pub(crate) fn reentrant() -> bool {
+    threading() != Threading::Serial
 }
 
 pub(crate) fn library_info() -> LibraryInfo {

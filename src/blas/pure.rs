@@ -18,6 +18,11 @@ pub(crate) const INT_MAX: usize = isize::MAX as usize;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
+/// Calls may run from several threads at once.
+pub(crate) fn reentrant() -> bool {
+    true
+}
+
 pub(crate) fn per_call_threads() -> bool {
     true
 }

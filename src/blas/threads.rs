@@ -101,6 +101,15 @@ pub fn info() -> BlasInfo {
     if let Some(core) = &lib.corename {
         warnings.extend(coretype::kernel_warning(super::BACKEND, core));
     }
+    if !backend::reentrant() {
+        warnings.push(format!(
+            "this {} build is single-threaded and not safe to call from several threads at once \
+             (concurrent calls returned wrong results): rayblas serialises its BLAS calls, so \
+             `blocked` and `hybrid` run them one at a time; use the pthreads or OpenMP build to \
+             compare strategies",
+            super::BACKEND
+        ));
+    }
     if lib.config.contains("loaded in its place") {
         warnings.push(format!(
             "the netlib-system build is running another BLAS ({}); the reference library must be \

@@ -249,7 +249,7 @@ fn test(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("test takes no options".into());
     }
-    setup(BACKENDS, false)?;
+    setup(BACKENDS, true)?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt, "cargo fmt --check")?;
@@ -264,6 +264,25 @@ fn test(args: &[String]) -> Result<(), String> {
         let mut t = cargo();
         t.args(["test"]).args(feature_args);
         run(t, &format!("tests ({backend})"))?;
+    }
+    // The same binaries against Debian's other OpenBLAS builds (per-thread OpenMP settings; the
+    // single-threaded build, which is not reentrant), switched at run time.
+    for variant in ["openmp", "serial"] {
+        let dir = format!("/usr/lib/{}/openblas-{variant}", multiarch());
+        if Path::new(&dir).join("libopenblas.so.0").exists() {
+            let mut t = cargo();
+            t.args([
+                "test",
+                "--test",
+                "matmul",
+                "--test",
+                "threads",
+                "--test",
+                "reductions",
+            ])
+            .env("LD_LIBRARY_PATH", &dir);
+            run(t, &format!("tests against the {variant} OpenBLAS build"))?;
+        }
     }
     let mut flipped = cargo();
     flipped.args([
@@ -314,19 +333,24 @@ fn check_feature_clash() -> Result<(), String> {
 
 // ---------- variants ----------
 
+/// Debian's multiarch triple (`x86_64-linux-gnu`).
+fn multiarch() -> String {
+    Command::new("gcc")
+        .arg("-print-multiarch")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{}-linux-gnu", std::env::consts::ARCH))
+}
+
 fn variants(args: &[String]) -> Result<(), String> {
     setup(&["openblas-system"], true)?;
     let mut build = cargo();
     build.args(["build", "--release", "--quiet", "--bin", "rayblas"]);
     run(build, "build rayblas (release)")?;
     let exe = root().join("target/release/rayblas");
-    let multiarch = Command::new("gcc")
-        .arg("-print-multiarch")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "x86_64-linux-gnu".into());
+    let multiarch = multiarch();
     let mut rows: Vec<(String, String)> = Vec::new();
     let mut failed = Vec::new();
     for variant in ["pthread", "openmp", "serial"] {

@@ -183,6 +183,9 @@ pub struct Row {
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
+    /// The result of every repeat (checked in `finish`, not printed).
+    #[serde(skip)]
+    pub results: Vec<f64>,
 }
 
 pub fn median(v: &[f64]) -> f64 {
@@ -254,6 +257,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         result: first.result,
         agrees: true,
         ratio_to_best: 1.0,
+        results: runs.iter().map(|r| r.result).collect(),
     }
 }
 
@@ -268,11 +272,12 @@ pub fn finish(rows: &mut [Row], dtype: DtypeArg) -> bool {
         .fold(0.0, f64::max)
         .max(f64::MIN_POSITIVE);
     let tol = tolerance(dtype) * scale;
+    let close = |a: f64, b: f64| (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol;
     let mut all = true;
     for r in rows.iter_mut() {
         r.ratio_to_best = r.wall_s / best;
-        let same_nan = r.result.is_nan() && reference.is_nan();
-        r.agrees = same_nan || (r.result - reference).abs() <= tol;
+        // Every repeat of every strategy must agree, not only the first result shown.
+        r.agrees = r.results.iter().all(|&v| close(v, reference));
         all &= r.agrees;
     }
     all
