@@ -228,7 +228,7 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
             ));
         }
     }
-    if a.is_empty() && !w.op.is_product() && matches!(w.op, Op::Max) {
+    if a.is_empty() && w.op == Op::Max {
         return Err("max of an empty matrix is undefined".into());
     }
     Ok(Inputs { a, b })
