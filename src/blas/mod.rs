@@ -10,7 +10,7 @@
 //! | `pure-rust` | none: the `gemm` crate (AVX-512 kernels) | yes (`Parallelism` per call) | Rust |
 //!
 //! This module holds every `cfg(feature = …)` for backends. Strategies talk to the backend only
-//! through [`gemm`] and the thread control in [`threads`]; a backend never knows how many tiles
+//! through `gemm` and the thread control in [`threads`]; a backend never knows how many tiles
 //! run at once.
 
 pub mod coretype;

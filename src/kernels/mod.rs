@@ -1,4 +1,4 @@
-//! The blocked kernels: products ([`matmul`], [`gram`]), fused product→reduction ([`fused`]) and
+//! The blocked kernels: products (`matmul`, `gram`), fused product→reduction (`fused`) and
 //! reductions ([`reduce`]). Each runs under any [`Strategy`](crate::Strategy); the public entry
 //! points are the methods of [`Config`](crate::Config).
 

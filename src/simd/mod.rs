@@ -2,7 +2,7 @@
 //!
 //! The best level the CPU has is detected once; `RAYBLAS_SIMD=scalar|sse2|avx2|avx512` forces a
 //! lower one for experiments (a level the CPU lacks is an error, never an illegal instruction).
-//! The kernel bodies are written once ([`portable`]) over many independent accumulator lanes and
+//! The kernel bodies are written once (`portable`) over many independent accumulator lanes and
 //! compiled once per level with that level's target features, so each level gets its own
 //! machine code: AVX-512F (8 zmm accumulators), AVX2+FMA (8 ymm), SSE2 (8 xmm), and the portable
 //! build for other CPUs and architectures (aarch64 gets it, vectorised by the compiler for NEON).

@@ -253,6 +253,10 @@ fn test(args: &[String]) -> Result<(), String> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt, "cargo fmt --check")?;
+    let mut doc = cargo();
+    doc.args(["doc", "--no-deps", "-p", "rayblas"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run(doc, "cargo doc (broken links are errors)")?;
     for backend in BACKENDS {
         let feature_args = ["--no-default-features", "--features", backend];
         let mut clippy = cargo();
