@@ -44,6 +44,11 @@ pub use tiling::{BlockShape, Tile, Tiling};
 
 use ndarray::{Array2, AsArray, Ix2};
 
+/// The README's Rust examples run as doctests, so the README stays true to the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// `A·B` with the default [`Config`].
 pub fn matmul<'a, 'b, T: Element>(
     a: impl AsArray<'a, T, Ix2>,

@@ -97,13 +97,12 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     let Some(first) = rows.first() else { return };
     let product = first.gflops.is_some();
     println!(
-        "{} {} m={} k={} n={} block={} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
+        "{} {} m={} k={} n={} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
         first.op,
         first.dtype,
         first.m,
         first.k,
         first.n,
-        first.block,
         first.backend,
         first.corename,
         first.threading,
@@ -111,6 +110,7 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     );
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),
+        "block".into(),
         "threads".into(),
         "wall s (median)".into(),
         "min-max s".into(),
@@ -129,6 +129,7 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     for r in rows {
         table.push(vec![
             r.strategy.clone(),
+            r.block.clone(),
             format!("{}x{}", r.workers, r.blas_threads),
             format!("{:.4}", r.wall_s),
             format!("{:.4}-{:.4}", r.wall_min_s, r.wall_max_s),

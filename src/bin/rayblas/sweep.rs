@@ -141,6 +141,8 @@ fn plot(
     chart
         .configure_mesh()
         .x_desc("block size (rows)")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .y_desc(if product { "GFLOP/s" } else { "GB/s" })
         .draw()?;
     for (i, s) in strategies.iter().enumerate() {
@@ -161,6 +163,7 @@ fn plot(
     }
     chart
         .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;

@@ -20,13 +20,13 @@ pub enum Op {
     GramSum,
     /// sum(A·B), fused.
     MatmulSum,
-    /// Σ x over an m×n matrix.
+    /// Σ x over X (m×k).
     Sum,
-    /// Frobenius norm of an m×n matrix.
+    /// Frobenius norm of X (m×k).
     Norm,
-    /// Largest element of an m×n matrix.
+    /// Largest element of X (m×k).
     Max,
-    /// Σ x∘y over two m×n matrices.
+    /// Σ x∘y over X and Y (both m×k).
     Dot,
 }
 
