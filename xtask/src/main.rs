@@ -218,29 +218,21 @@ fn brew_install(formulae: &[&str]) -> Result<(), String> {
 
 fn demo(args: &[String]) -> Result<(), String> {
     setup(&["openblas-system"], false)?;
-    let mut info = cargo();
-    info.args([
-        "run",
-        "--release",
-        "--quiet",
-        "--bin",
-        "rayblas",
-        "--",
-        "info",
-    ]);
-    run(info, "rayblas info")?;
+    run(rayblas(&["info"]), "rayblas info")?;
+    let mut compare = rayblas(&["compare"]);
+    compare.args(args);
+    run(
+        compare,
+        "rayblas compare (the seed workload: sum of x·xᵀ, fused)",
+    )
+}
+
+/// `cargo run --release` of the rayblas binary with `args`.
+fn rayblas(args: &[&str]) -> Command {
     let mut c = cargo();
-    c.args([
-        "run",
-        "--release",
-        "--quiet",
-        "--bin",
-        "rayblas",
-        "--",
-        "compare",
-    ])
-    .args(args);
-    run(c, "rayblas compare (the seed workload: sum of x·xᵀ, fused)")
+    c.args(["run", "--release", "--quiet", "--bin", "rayblas", "--"])
+        .args(args);
+    c
 }
 
 // ---------- test ----------
