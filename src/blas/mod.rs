@@ -387,3 +387,34 @@ pub(crate) fn cblas_layout(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::cblas_layout;
+
+    #[test]
+    fn cblas_layout_accepts_exactly_the_blas_layouts() {
+        assert_eq!(cblas_layout(3, 4, 4, 1), Some((false, 4)), "row-major");
+        assert_eq!(
+            cblas_layout(3, 4, 10, 1),
+            Some((false, 10)),
+            "row-major window"
+        );
+        assert_eq!(cblas_layout(3, 4, 1, 3), Some((true, 3)), "column-major");
+        assert_eq!(
+            cblas_layout(1, 5, 0, 1),
+            Some((false, 5)),
+            "one row: its stride is free"
+        );
+        assert_eq!(
+            cblas_layout(5, 1, 7, 3),
+            Some((false, 7)),
+            "one column, stride 7"
+        );
+        assert_eq!(cblas_layout(1, 1, 0, 0), Some((false, 1)));
+        assert_eq!(cblas_layout(3, 4, 8, 2), None, "no unit stride");
+        assert_eq!(cblas_layout(3, 4, -4, 1), None, "negative stride");
+        assert_eq!(cblas_layout(3, 4, 2, 1), None, "rows overlap");
+        assert_eq!(cblas_layout(3, 4, 1, 2), None, "columns overlap");
+    }
+}
