@@ -199,10 +199,7 @@ impl Config {
         let x = x.into();
         let plan = self.plan()?;
         if plan.kind == Kind::Native {
-            if let Some(s) = x
-                .to_slice_memory_order()
-                .filter(|s| s.len() <= blas::INT_MAX.min(i32::MAX as usize))
-            {
+            if let Some(s) = x.to_slice_memory_order() {
                 if let Some(v) = plan.run_native(|_| blas::nrm2(s)) {
                     return Ok(v);
                 }
@@ -259,10 +256,8 @@ impl Config {
         let plan = self.plan()?;
         if plan.kind == Kind::Native && x.strides() == y.strides() {
             if let (Some(a), Some(b)) = (x.to_slice_memory_order(), y.to_slice_memory_order()) {
-                if a.len() <= i32::MAX as usize {
-                    if let Some(v) = plan.run_native(|_| blas::dot(a, b)) {
-                        return Ok(v);
-                    }
+                if let Some(v) = plan.run_native(|_| blas::dot(a, b)) {
+                    return Ok(v);
                 }
             }
         }
@@ -280,8 +275,7 @@ impl Config {
         let x: ArrayView2<'a, T> = x.into();
         check_axis(axis)?;
         let plan = self.plan()?;
-        let fits = x.nrows() <= i32::MAX as usize && x.ncols() <= i32::MAX as usize;
-        if plan.kind == Kind::Native && fits && !x.is_empty() {
+        if plan.kind == Kind::Native && !x.is_empty() {
             // Row-major data: rows are lanes of axis 1. Column-major: the transpose is row-major.
             let xt = x.t();
             let (data, rows, cols, by_rows) = match (x.as_slice(), xt.as_slice()) {

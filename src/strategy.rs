@@ -296,7 +296,7 @@ impl Resolved {
         let t = self.blas_threads;
         let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
         pool::forget_local_blas_threads();
-        if blas::BACKEND == "pure-rust" && t > 1 {
+        if blas::CALL_THREADS_FROM_RAYON && t > 1 {
             pool::get(t, false).install(|| f(t))
         } else {
             f(t)
@@ -350,8 +350,8 @@ impl Resolved {
                         })
                         .collect::<Vec<_>>()
                 };
-                // Rayon-threaded calls (pure-rust) need room for w×t threads in the pool.
-                let pool_size = if blas::BACKEND == "pure-rust" {
+                // Calls threaded through rayon need room for w×t threads in the pool.
+                let pool_size = if blas::CALL_THREADS_FROM_RAYON {
                     w * t
                 } else {
                     w

@@ -14,8 +14,6 @@ use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
 
 pub(crate) const NAME: &str = "blis";
-/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
-pub(crate) const HAS_SYRK: bool = false;
 pub(crate) const INT_MAX: usize = i64::MAX as usize;
 
 /// `rntm_t` as BLIS 0.9 lays it out (`bli_type_defs.h`).
@@ -109,12 +107,12 @@ fn version() -> String {
         .into_owned()
 }
 
-/// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
 /// Calls may run from several threads at once.
 pub(crate) fn reentrant() -> bool {
     true
 }
 
+/// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
 pub(crate) fn per_call_threads() -> bool {
     static OK: OnceLock<bool> = OnceLock::new();
     // SAFETY: a plain query.

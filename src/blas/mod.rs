@@ -20,7 +20,7 @@ pub use threads::{info, limit, num_threads, set_num_threads, BlasInfo, ThreadLim
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 
 #[cfg(not(any(
     feature = "openblas-system",
@@ -148,10 +148,16 @@ pub fn per_call_threads() -> bool {
     backend::per_call_threads()
 }
 
-/// Whether a natively threaded Gram product goes through `syrk` (half the flops of GEMM).
+/// Whether a Gram product goes through `syrk` (half the flops of GEMM): on the CBLAS backends
+/// whose thread count is process-wide (OpenBLAS, netlib). BLIS and pure-rust use a full GEMM,
+/// which carries their per-call thread count.
 pub fn has_syrk() -> bool {
-    backend::HAS_SYRK
+    cfg!(any(feature = "openblas-system", feature = "netlib-system"))
 }
+
+/// Whether per-call threads come from the caller's rayon pool (pure-rust: `gemm` runs its
+/// `Parallelism::Rayon(t)` there), so a strategy must give the call a pool with room for them.
+pub(crate) const CALL_THREADS_FROM_RAYON: bool = cfg!(feature = "pure-rust");
 
 /// The largest dimension or leading dimension the backend's integer type holds.
 pub const INT_MAX: usize = backend::INT_MAX;
@@ -209,24 +215,12 @@ pub(crate) fn gemm<T: Element>(
     for (what, value) in [("m", m), ("n", n), ("k", k)] {
         check_int(what, value)?;
     }
-    let a_owned;
-    let a = if operand_ok(&a) {
-        a
-    } else {
-        a_owned = to_row_major(&a);
-        a_owned.view()
-    };
-    let b_owned;
-    let b = if operand_ok(&b) {
-        b
-    } else {
-        b_owned = to_row_major(&b);
-        b_owned.view()
-    };
+    let (a, b) = (for_backend(a), for_backend(b));
+    let (a, b) = (a.view(), b.view());
     for (what, v) in [
-        ("lda", leading(&a)),
-        ("ldb", leading(&b)),
-        ("ldc", leading_mut(&c)),
+        ("lda", leading(a.strides())),
+        ("ldb", leading(b.strides())),
+        ("ldc", leading(c.strides())),
     ] {
         check_int(what, v)?;
     }
@@ -277,25 +271,19 @@ fn run_raw<T: Element>(
     unsafe { backend::gemm(&raw, threads.max(1)) }
 }
 
-fn operand_ok<T>(v: &ArrayView2<'_, T>) -> bool {
+/// `v` itself when the backend takes its layout, else a row-major copy.
+fn for_backend<T: Element>(v: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
     let s = v.strides();
-    backend::accepts(v.nrows(), v.ncols(), s[0], s[1])
+    if backend::accepts(v.nrows(), v.ncols(), s[0], s[1]) {
+        v.into()
+    } else {
+        to_row_major(&v).into()
+    }
 }
 
-fn leading<T>(v: &ArrayView2<'_, T>) -> usize {
-    v.strides()
-        .iter()
-        .map(|s| s.unsigned_abs())
-        .max()
-        .unwrap_or(0)
-}
-
-fn leading_mut<T>(v: &ArrayViewMut2<'_, T>) -> usize {
-    v.strides()
-        .iter()
-        .map(|s| s.unsigned_abs())
-        .max()
-        .unwrap_or(0)
+/// The largest stride of a matrix: its leading dimension as BLAS sees it.
+fn leading(strides: &[isize]) -> usize {
+    strides.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
 }
 
 fn check_int(what: &'static str, value: usize) -> Result<()> {
@@ -318,33 +306,36 @@ pub(crate) fn gram_lower<T: Element>(
     mut g: ArrayViewMut2<'_, T>,
     threads: usize,
 ) -> Result<()> {
-    let (n, k) = x.dim();
-    if backend::HAS_SYRK && g.is_standard_layout() && n > 0 && k > 0 {
-        for (what, value) in [("n", n), ("k", k), ("ldx", leading(&x))] {
-            check_int(what, value)?;
-        }
-        let x_owned;
-        let x = if operand_ok(&x) {
-            x
-        } else {
-            x_owned = to_row_major(&x);
-            x_owned.view()
-        };
-        let s = x.strides();
-        if let Some((x_trans, ldx)) = cblas_layout(n, k, s[0], s[1]) {
-            let _serial = call_lock();
-            // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live,
-            // standard-layout n×n mutable view (ldc = n) that cannot alias x; sizes checked.
-            #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
-            unsafe {
-                cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), n.max(1))
-            };
-            #[cfg(not(any(feature = "openblas-system", feature = "netlib-system")))]
-            let _ = (x_trans, ldx);
-            return Ok(());
-        }
+    if syrk_lower(&x, &mut g)? {
+        return Ok(());
     }
-    gemm(T::one(), x.view(), x.t(), T::zero(), g.view_mut(), threads)
+    gemm(T::one(), x.view(), x.t(), T::zero(), g, threads)
+}
+
+/// `syrk` into the lower triangle of `g` where [`has_syrk`]; `Ok(false)` where the caller must
+/// use a GEMM instead (no `syrk`, an empty product, or a `g` that is not row-major).
+#[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
+fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -> Result<bool> {
+    let (n, k) = x.dim();
+    if !g.is_standard_layout() || n == 0 || k == 0 {
+        return Ok(false);
+    }
+    let x = for_backend(*x);
+    let s = x.strides();
+    let (x_trans, ldx) = cblas::layout(n, k, s[0], s[1]).expect("for_backend gave a CBLAS layout");
+    for (what, value) in [("n", n), ("k", k), ("ldx", ldx)] {
+        check_int(what, value)?;
+    }
+    let _serial = call_lock();
+    // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live,
+    // standard-layout n×n mutable view (ldc = n) that cannot alias x; sizes checked.
+    unsafe { cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), n) };
+    Ok(true)
+}
+
+#[cfg(not(any(feature = "openblas-system", feature = "netlib-system")))]
+fn syrk_lower<T: Element>(_x: &ArrayView2<'_, T>, _g: &mut ArrayViewMut2<'_, T>) -> Result<bool> {
+    Ok(false)
 }
 
 /// A row-major (C order) copy of `v`.
@@ -360,61 +351,5 @@ pub(crate) fn scale_in_place<T: Element>(mut c: ArrayViewMut2<'_, T>, beta: T) {
         c.fill(T::zero());
     } else if beta != T::one() {
         c.mapv_inplace(|x| x * beta);
-    }
-}
-
-/// Whether a CBLAS routine can take an operand of `rows`×`cols` with strides `rs`, `cs` as a
-/// row-major matrix, possibly transposed. Returns `(transposed, leading dimension)`.
-///
-/// Dimensions of length ≤ 1 place no constraint on their stride.
-pub(crate) fn cblas_layout(
-    rows: usize,
-    cols: usize,
-    rs: isize,
-    cs: isize,
-) -> Option<(bool, usize)> {
-    let unit = |len: usize, s: isize| len <= 1 || s == 1;
-    let ld_ok = |len_outer: usize, s: isize, len_inner: usize| {
-        len_outer <= 1 || (s > 0 && s as usize >= len_inner.max(1))
-    };
-    if unit(cols, cs) && ld_ok(rows, rs, cols) {
-        let ld = if rows <= 1 { cols.max(1) } else { rs as usize };
-        return Some((false, ld));
-    }
-    if unit(rows, rs) && ld_ok(cols, cs, rows) {
-        let ld = if cols <= 1 { rows.max(1) } else { cs as usize };
-        return Some((true, ld));
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::cblas_layout;
-
-    #[test]
-    fn cblas_layout_accepts_exactly_the_blas_layouts() {
-        assert_eq!(cblas_layout(3, 4, 4, 1), Some((false, 4)), "row-major");
-        assert_eq!(
-            cblas_layout(3, 4, 10, 1),
-            Some((false, 10)),
-            "row-major window"
-        );
-        assert_eq!(cblas_layout(3, 4, 1, 3), Some((true, 3)), "column-major");
-        assert_eq!(
-            cblas_layout(1, 5, 0, 1),
-            Some((false, 5)),
-            "one row: its stride is free"
-        );
-        assert_eq!(
-            cblas_layout(5, 1, 7, 3),
-            Some((false, 7)),
-            "one column, stride 7"
-        );
-        assert_eq!(cblas_layout(1, 1, 0, 0), Some((false, 1)));
-        assert_eq!(cblas_layout(3, 4, 8, 2), None, "no unit stride");
-        assert_eq!(cblas_layout(3, 4, -4, 1), None, "negative stride");
-        assert_eq!(cblas_layout(3, 4, 2, 1), None, "rows overlap");
-        assert_eq!(cblas_layout(3, 4, 1, 2), None, "columns overlap");
     }
 }

@@ -7,8 +7,6 @@ use super::cblas;
 use super::threads::{LibraryInfo, Threading};
 
 pub(crate) const NAME: &str = "netlib";
-/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
-pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
 pub(crate) use cblas::{accepts, gemm};
 

@@ -10,8 +10,6 @@ use super::threads::{LibraryInfo, Threading};
 use std::ffi::{c_char, c_int, CStr};
 
 pub(crate) const NAME: &str = "openblas";
-/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
-pub(crate) const HAS_SYRK: bool = true;
 pub(crate) const INT_MAX: usize = i32::MAX as usize;
 pub(crate) use cblas::{accepts, gemm};
 

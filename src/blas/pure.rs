@@ -12,8 +12,6 @@ use crate::element::{Dtype, Element};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub(crate) const NAME: &str = "pure-rust";
-/// Whether `gram_lower` can use CBLAS `syrk` (process-wide threads).
-pub(crate) const HAS_SYRK: bool = false;
 pub(crate) const INT_MAX: usize = isize::MAX as usize;
 
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
