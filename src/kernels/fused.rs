@@ -10,9 +10,9 @@
 //! then the reduction, which needs the full m×n product in memory. That is the baseline the fused
 //! path beats in memory.
 
-use super::gram::{gram, gram_tiling, panel};
+use super::gram::{gram, gram_tiling};
 use super::reduce::{self, combine_fixed, Reduction};
-use super::{check_product, collect, matmul::matmul_into};
+use super::{check_product, collect, matmul::matmul_into, panel, tile_operands};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
@@ -20,7 +20,7 @@ use crate::pool;
 use crate::simd::{kernels_for, Level};
 use crate::strategy::{Kind, Resolved};
 use crate::tiling::{BlockShape, Tile, Tiling};
-use ndarray::{s, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::any::Any;
 use std::cell::RefCell;
 
@@ -94,8 +94,7 @@ pub(crate) fn matmul_reduce<T: Element>(
     let block = block.unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
     let tiles: Vec<Tile> = Tiling::new(m, n, block).tiles().collect();
     let parts = plan.run_tiles(tiles, |t, threads| {
-        let ai = a.slice(s![t.row0..t.row0 + t.rows, ..]);
-        let bj = b.slice(s![.., t.col0..t.col0 + t.cols]);
+        let (ai, bj) = tile_operands(&t, a, b);
         tile_reduce(ai, bj, r, level, threads)
     });
     Ok(combine_fixed(&collect(parts)?, r))

@@ -4,13 +4,13 @@
 //! `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. The tiles are disjoint, so they run in any order
 //! with no combine step, and a tile's result does not depend on which worker ran it.
 
-use super::{check_product, collect};
+use super::{check_product, collect, tile_operands};
 use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::strategy::{Kind, Resolved};
 use crate::tiling::{BlockShape, Tiling};
-use ndarray::{s, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 pub(crate) fn matmul_into<T: Element>(
     plan: &Resolved,
@@ -41,8 +41,7 @@ pub(crate) fn matmul_into<T: Element>(
         .map(|t| (t, grid[t.ti][t.tj].take().expect("each tile once")))
         .collect();
     let results = plan.run_tiles(items, |(tile, cv), threads| {
-        let ai = a.slice(s![tile.row0..tile.row0 + tile.rows, ..]);
-        let bj = b.slice(s![.., tile.col0..tile.col0 + tile.cols]);
+        let (ai, bj) = tile_operands(&tile, a, b);
         blas::gemm(alpha, ai, bj, beta, cv, threads)
     });
     collect(results).map(|_| ())

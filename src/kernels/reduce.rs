@@ -70,15 +70,25 @@ impl Reduction {
         }
     }
 
+    /// The SIMD kernel that reduces one leaf.
+    fn leaf<T: Element>(self, k: &Kernels<T>) -> fn(&[T]) -> T {
+        match self {
+            Reduction::Sum => k.sum,
+            Reduction::SumOfSquares => k.sumsq,
+            Reduction::Max => k.max,
+            Reduction::Min => k.min,
+        }
+    }
+
     /// Reduces a contiguous slice with the fixed tree.
     pub(crate) fn slice<T: Element>(self, k: &Kernels<T>, x: &[T], par: bool) -> T {
-        let leaf: &(dyn Fn(&[T]) -> T + Sync) = match self {
-            Reduction::Sum => &k.sum,
-            Reduction::SumOfSquares => &k.sumsq,
-            Reduction::Max => &k.max,
-            Reduction::Min => &k.min,
-        };
-        tree(x, leaf, &|a, b| self.combine(a, b), self.identity(), par)
+        tree(
+            x,
+            &self.leaf(k),
+            &|a, b| self.combine(a, b),
+            self.identity(),
+            par,
+        )
     }
 }
 
@@ -131,6 +141,25 @@ fn nan_min<T: Element>(a: T, b: T) -> T {
     }
 }
 
+/// Runs `a` and `b`, on two workers when `parallel`. The fixed trees below call it at every
+/// split; their results do not depend on whether it ran in parallel.
+fn join_if<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
+/// Where the fixed tree splits a run of more than [`LEAF`] elements: the middle leaf boundary.
+fn leaf_split(len: usize) -> usize {
+    (len.div_ceil(LEAF) / 2) * LEAF
+}
+
 /// The fixed summation tree over a slice: split at the middle leaf boundary until one leaf.
 fn tree<T: Element>(
     x: &[T],
@@ -142,19 +171,12 @@ fn tree<T: Element>(
     if x.len() <= LEAF {
         return if x.is_empty() { identity } else { leaf(x) };
     }
-    let mid = (x.len().div_ceil(LEAF) / 2) * LEAF;
-    let (a, b) = x.split_at(mid);
-    let (ra, rb) = if par && x.len() >= PAR_GRAIN {
-        rayon::join(
-            || tree(a, leaf, combine, identity, par),
-            || tree(b, leaf, combine, identity, par),
-        )
-    } else {
-        (
-            tree(a, leaf, combine, identity, par),
-            tree(b, leaf, combine, identity, par),
-        )
-    };
+    let (a, b) = x.split_at(leaf_split(x.len()));
+    let (ra, rb) = join_if(
+        par && x.len() >= PAR_GRAIN,
+        || tree(a, leaf, combine, identity, par),
+        || tree(b, leaf, combine, identity, par),
+    );
     combine(ra, rb)
 }
 
@@ -173,17 +195,11 @@ fn tree_over<T: Element>(
         1 => f(lo),
         n => {
             let mid = lo + n / 2;
-            let (a, b) = if par && n * weight >= PAR_GRAIN {
-                rayon::join(
-                    || tree_over(lo, mid, f, combine, identity, par, weight),
-                    || tree_over(mid, hi, f, combine, identity, par, weight),
-                )
-            } else {
-                (
-                    tree_over(lo, mid, f, combine, identity, par, weight),
-                    tree_over(mid, hi, f, combine, identity, par, weight),
-                )
-            };
+            let (a, b) = join_if(
+                par && n * weight >= PAR_GRAIN,
+                || tree_over(lo, mid, f, combine, identity, par, weight),
+                || tree_over(mid, hi, f, combine, identity, par, weight),
+            );
             combine(a, b)
         }
     }
@@ -263,14 +279,8 @@ fn reduce_lanes<T: Element>(
 
 /// Full-matrix reduction with the kernels of `level`.
 pub(crate) fn full<T: Element>(x: &ArrayView2<'_, T>, r: Reduction, level: Level, par: bool) -> T {
-    let k = kernels_for::<T>(level);
-    let leaf: &(dyn Fn(&[T]) -> T + Sync) = match r {
-        Reduction::Sum => &k.sum,
-        Reduction::SumOfSquares => &k.sumsq,
-        Reduction::Max => &k.max,
-        Reduction::Min => &k.min,
-    };
-    reduce_lanes(x, leaf, &|a, b| r.combine(a, b), r.identity(), par)
+    let leaf = r.leaf(kernels_for::<T>(level));
+    reduce_lanes(x, &leaf, &|a, b| r.combine(a, b), r.identity(), par)
 }
 
 /// ‖x‖₂ without overflow or underflow: Σx² directly when it is safely in range, else rescaled
@@ -337,13 +347,13 @@ fn dot_tree<T: Element>(k: &Kernels<T>, a: &[T], b: &[T], par: bool) -> T {
     if a.len() <= LEAF {
         return (k.dot)(a, b);
     }
-    let mid = (a.len().div_ceil(LEAF) / 2) * LEAF;
+    let mid = leaf_split(a.len());
     let ((a1, a2), (b1, b2)) = (a.split_at(mid), b.split_at(mid));
-    let (r1, r2) = if par && a.len() >= PAR_GRAIN {
-        rayon::join(|| dot_tree(k, a1, b1, par), || dot_tree(k, a2, b2, par))
-    } else {
-        (dot_tree(k, a1, b1, false), dot_tree(k, a2, b2, false))
-    };
+    let (r1, r2) = join_if(
+        par && a.len() >= PAR_GRAIN,
+        || dot_tree(k, a1, b1, par),
+        || dot_tree(k, a2, b2, par),
+    );
     r1 + r2
 }
 
@@ -424,17 +434,11 @@ fn vertical<T: Element>(
         return acc;
     }
     let mid = lo + (hi - lo) / 2;
-    let (mut a, b) = if par && (hi - lo) * v.nrows() >= PAR_GRAIN {
-        rayon::join(
-            || vertical(v, r, lo, mid, par),
-            || vertical(v, r, mid, hi, par),
-        )
-    } else {
-        (
-            vertical(v, r, lo, mid, false),
-            vertical(v, r, mid, hi, false),
-        )
-    };
+    let (mut a, b) = join_if(
+        par && (hi - lo) * v.nrows() >= PAR_GRAIN,
+        || vertical(v, r, lo, mid, par),
+        || vertical(v, r, mid, hi, par),
+    );
     a.zip_mut_with(&b, |x, &y| *x = *x + y);
     a
 }
