@@ -187,7 +187,7 @@ impl Tiling {
     }
 
     /// Splits `m` (of this tiling's shape) into disjoint mutable tile views, as a grid indexed
-    /// `[ti][tj]`. Safe: built from ndarray's chunk iterators, no copies.
+    /// `[ti][tj]`. Safe: built with ndarray's `split_at`, no copies.
     pub fn split_mut<'a, T>(
         &self,
         m: ArrayViewMut2<'a, T>,

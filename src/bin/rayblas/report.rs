@@ -50,31 +50,15 @@ fn csv_value(v: &serde_json::Value) -> String {
     }
 }
 
-pub fn csv_header(extra: &[&str]) -> String {
-    extra
-        .iter()
-        .chain(FIELDS)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn csv_line(row: &Row, extra: &[(&str, String)]) -> String {
-    let v = serde_json::to_value(row).expect("serialisable");
-    extra
-        .iter()
-        .map(|(_, val)| csv_value(&serde_json::Value::String(val.clone())))
-        .chain(FIELDS.iter().map(|f| csv_value(&v[*f])))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-pub fn json_line(row: &Row, extra: &[(&str, String)]) -> String {
-    let mut v = serde_json::to_value(row).expect("serialisable");
-    for (k, val) in extra {
-        v[*k] = serde_json::Value::String(val.clone());
+/// The rows as CSV: the header ([`FIELDS`]) and one line per row.
+pub fn csv(rows: &[Row]) -> String {
+    let mut out = FIELDS.join(",") + "\n";
+    for row in rows {
+        let v = serde_json::to_value(row).expect("serialisable");
+        let line: Vec<String> = FIELDS.iter().map(|f| csv_value(&v[*f])).collect();
+        out += &(line.join(",") + "\n");
     }
-    v.to_string()
+    out
 }
 
 fn mib(b: u64) -> String {
@@ -84,11 +68,10 @@ fn mib(b: u64) -> String {
 /// Prints rows in `format` to stdout.
 pub fn print(rows: &[Row], format: Format, peak_gflops: f64) {
     match format {
-        Format::Json => rows.iter().for_each(|r| println!("{}", json_line(r, &[]))),
-        Format::Csv => {
-            println!("{}", csv_header(&[]));
-            rows.iter().for_each(|r| println!("{}", csv_line(r, &[])));
-        }
+        Format::Json => rows
+            .iter()
+            .for_each(|r| println!("{}", serde_json::to_string(r).expect("serialisable"))),
+        Format::Csv => print!("{}", csv(rows)),
         Format::Table => print_table(rows, peak_gflops),
     }
 }

@@ -87,11 +87,8 @@ pub fn run(
         .collect();
     let agree = measure::finish(&mut rows, w.dtype);
     let csv_path = out.join("sweep.csv");
-    let mut csv = report::csv_header(&[]) + "\n";
-    for r in &rows {
-        csv += &(report::csv_line(r, &[]) + "\n");
-    }
-    std::fs::write(&csv_path, csv).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    std::fs::write(&csv_path, report::csv(&rows))
+        .map_err(|e| format!("{}: {e}", csv_path.display()))?;
     let svg_path = out.join("sweep.svg");
     plot(&rows, &list, &svg_path).map_err(|e| format!("{}: {e}", svg_path.display()))?;
     report::print(&rows, format, peak);
