@@ -9,7 +9,7 @@ use crate::kernels::{fused, gram, matmul};
 use crate::pool;
 use crate::simd::{self, Level};
 use crate::strategy::{Kind, Resolved, Strategy};
-use crate::tiling::BlockShape;
+use crate::tiling::{BlockShape, Calls, Cut};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 
 /// How to run an operation: strategy, block shape and SIMD level, each with a default.
@@ -37,6 +37,7 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 pub struct Config {
     strategy: Option<Strategy>,
     block: Option<BlockShape>,
+    calls: Calls,
     simd: Option<Level>,
 }
 
@@ -58,6 +59,14 @@ impl Config {
         self
     }
 
+    /// How many tiles one BLAS call of `matmul`, `matmul_into`, `gram` and `gram_t` covers
+    /// (default [`Calls::Strips`]). The fused products always make one call per tile: their
+    /// point is to hold no more than a tile of the product per worker.
+    pub fn calls(mut self, calls: Calls) -> Self {
+        self.calls = calls;
+        self
+    }
+
     /// Uses the reduction kernels of `level` (checked against the CPU when an operation runs).
     pub fn simd(mut self, level: Level) -> Self {
         self.simd = Some(level);
@@ -69,6 +78,13 @@ impl Config {
         match self.strategy {
             Some(s) => s.resolve(),
             None => Strategy::from_env()?.resolve(),
+        }
+    }
+
+    fn cut(&self) -> Cut {
+        Cut {
+            block: self.block,
+            calls: self.calls,
         }
     }
 
@@ -91,7 +107,7 @@ impl Config {
         let mut c = Array2::<T>::zeros((a.nrows(), b.ncols()));
         matmul::matmul_into(
             &self.plan()?,
-            self.block,
+            self.cut(),
             T::one(),
             &a,
             &b,
@@ -111,18 +127,18 @@ impl Config {
         c: ArrayViewMut2<'_, T>,
     ) -> Result<()> {
         let (a, b) = (a.into(), b.into());
-        matmul::matmul_into(&self.plan()?, self.block, alpha, &a, &b, beta, c)
+        matmul::matmul_into(&self.plan()?, self.cut(), alpha, &a, &b, beta, c)
     }
 
     /// `X·Xᵀ`, computing only tiles on and below the diagonal.
     pub fn gram<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
-        gram::gram(&self.plan()?, self.block, &x.into())
+        gram::gram(&self.plan()?, self.cut(), &x.into())
     }
 
     /// `Xᵀ·X`, computing only tiles on and below the diagonal.
     pub fn gram_t<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
         let x: ArrayView2<'a, T> = x.into();
-        gram::gram(&self.plan()?, self.block, &x.t())
+        gram::gram(&self.plan()?, self.cut(), &x.t())
     }
 
     /// `r(A·B)` without storing `A·B` (except under `Native`, which stores it as numpy does).

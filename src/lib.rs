@@ -40,7 +40,7 @@ pub use element::{Dtype, Element};
 pub use error::{Error, Result};
 pub use kernels::reduce::Reduction;
 pub use strategy::Strategy;
-pub use tiling::{BlockShape, Tile, Tiling};
+pub use tiling::{BlockShape, Calls, Strip, Tile, Tiling};
 
 use ndarray::{Array2, AsArray, Ix2};
 

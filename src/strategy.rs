@@ -25,9 +25,10 @@
 use crate::blas;
 use crate::error::{Error, Result};
 use crate::pool;
-use rayon::prelude::*;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// How the tiles of an operation are run. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -323,54 +324,60 @@ impl Resolved {
         };
         match self.kind {
             Kind::Serial | Kind::Native => items.into_iter().map(call).collect(),
-            Kind::Blocked => {
-                if in_foreign_pool() {
-                    items.into_par_iter().map(call).collect()
-                } else {
-                    pool::get(self.workers, self.pin)
-                        .install(|| items.into_par_iter().map(call).collect())
-                }
-            }
-            Kind::Hybrid => {
+            Kind::Blocked | Kind::Hybrid => {
                 let w = self.workers;
-                let n = items.len();
-                // Deal items round-robin into w streams; each stream runs its items in order, so
-                // at most w tile calls are in flight, each with t threads.
-                let mut streams: Vec<Vec<(usize, I)>> = (0..w).map(|_| Vec::new()).collect();
-                for (i, item) in items.into_iter().enumerate() {
-                    streams[i % w].push((i, item));
-                }
-                let run = || {
-                    streams
-                        .into_par_iter()
-                        .map(|s| {
-                            s.into_iter()
-                                .map(|(i, it)| (i, call(it)))
-                                .collect::<Vec<_>>()
-                        })
-                        .collect::<Vec<_>>()
-                };
+                let run = || work_queue(items, w, &call);
                 // Calls threaded through rayon need room for w×t threads in the pool.
                 let pool_size = if blas::CALL_THREADS_FROM_RAYON {
                     w * t
                 } else {
                     w
                 };
-                let parts = if in_foreign_pool() {
+                if in_foreign_pool() {
                     run()
                 } else {
                     pool::get(pool_size, self.pin).install(run)
-                };
-                let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
-                for (i, r) in parts.into_iter().flatten() {
-                    out[i] = Some(r);
                 }
-                out.into_iter()
-                    .map(|r| r.expect("every tile ran"))
-                    .collect()
             }
         }
     }
+}
+
+/// Runs `f` on every item with `workers` rayon tasks, each taking the next item in order until
+/// none are left: items start in order, at most `workers` run at once, and a worker that
+/// finishes early takes more. Results come back in item order.
+fn work_queue<I: Send, R: Send>(
+    items: Vec<I>,
+    workers: usize,
+    f: &(impl Fn(I) -> R + Sync),
+) -> Vec<R> {
+    let n = items.len();
+    let slots: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    // A lock is never held while `f` runs, so none can be poisoned by a panic in `f`; rayon
+    // re-raises such a panic when the scope ends.
+    let take = |m: &Mutex<Option<I>>| m.lock().unwrap_or_else(|e| e.into_inner()).take();
+    rayon::scope(|scope| {
+        for _ in 0..workers.min(n) {
+            scope.spawn(|_| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = slots.get(i).and_then(take) else {
+                    break;
+                };
+                let r = f(item);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item ran")
+        })
+        .collect()
 }
 
 /// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own.
@@ -379,4 +386,42 @@ fn in_foreign_pool() -> bool {
         && !std::thread::current()
             .name()
             .is_some_and(|n| n.starts_with("rayblas-"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::work_queue;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn work_queue_caps_concurrency_and_keeps_item_order() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for workers in [1, 2, 3] {
+            let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let out = pool.install(|| {
+                work_queue((0..40).collect(), workers, &|i: usize| {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i * 10
+                })
+            });
+            assert_eq!(out, (0..40).map(|i| i * 10).collect::<Vec<_>>());
+            assert!(most.load(Ordering::SeqCst) <= workers, "{workers} workers");
+        }
+        assert!(work_queue(Vec::<u8>::new(), 2, &|i| i).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "item 3")]
+    fn a_panic_in_an_item_reaches_the_caller() {
+        work_queue((0..8).collect(), 2, &|i: usize| {
+            assert!(i != 3, "item 3");
+            i
+        });
+    }
 }

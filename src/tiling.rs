@@ -9,6 +9,7 @@
 use crate::error::{Error, Result};
 use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
 /// The shape of a block: `rows × cols`, each at least 1.
@@ -122,6 +123,85 @@ impl Tile {
     }
 }
 
+/// Adjacent tiles of one tile row that one BLAS call computes together.
+///
+/// Each BLAS call packs (copies into its kernel's layout) the rows of A and the columns of B it
+/// reads, and no BLAS API lets a later call reuse that work. One call per 1000×1000 tile of a
+/// 4000×4000 product packs every row panel of A four times over, which costs 5 % even on one
+/// thread; one call per strip of four tiles packs it once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Strip {
+    /// The strip's rectangle: grid position of its first tile, and the rows and columns of all
+    /// its tiles together.
+    pub span: Tile,
+    /// Number of tiles it covers.
+    pub tiles: usize,
+}
+
+/// How many tiles one BLAS call covers under the tiled strategies (`Blocked`, `Hybrid`,
+/// `Serial`). The tiles, their views and who owns them are the same either way.
+///
+/// ```
+/// use rayblas::Calls;
+/// assert_eq!("tiles".parse::<Calls>()?, Calls::Tiles);
+/// assert_eq!(Calls::default().to_string(), "strips");
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Calls {
+    /// One call per [`Strip`] of adjacent tiles (the default): each tile row is cut into the
+    /// fewest strips that give every physical core at least two. The cut depends on the shape,
+    /// the block and the machine's core count, never on the worker count, so results stay
+    /// bitwise identical for any worker count.
+    #[default]
+    Strips,
+    /// One call per tile, each repacking its panels: the plain per-tile experiment.
+    Tiles,
+}
+
+impl Calls {
+    /// The number of strips wanted in all, for [`Tiling::strips`].
+    pub fn strips_wanted(self) -> usize {
+        match self {
+            Calls::Strips => 2 * crate::blas::threads::physical_cores(),
+            Calls::Tiles => usize::MAX,
+        }
+    }
+}
+
+impl fmt::Display for Calls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Calls::Strips => "strips",
+            Calls::Tiles => "tiles",
+        })
+    }
+}
+
+impl FromStr for Calls {
+    type Err = Error;
+    /// `strips` or `tiles`.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "strips" => Ok(Calls::Strips),
+            "tiles" => Ok(Calls::Tiles),
+            _ => Err(Error::Parse {
+                what: "calls",
+                input: s.to_string(),
+                reason: "expected strips or tiles".to_string(),
+            }),
+        }
+    }
+}
+
+/// How an operation is cut up: the block (or `None` for [`BlockShape::auto`]) and how many
+/// tiles one BLAS call covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cut {
+    pub block: Option<BlockShape>,
+    pub calls: Calls,
+}
+
 /// A grid of tiles over an `nrows × ncols` matrix.
 ///
 /// ```
@@ -184,6 +264,83 @@ impl Tiling {
     pub fn lower_tiles(&self) -> impl Iterator<Item = Tile> + '_ {
         let (gr, gc) = self.grid();
         (0..gr).flat_map(move |ti| (0..gc.min(ti + 1)).map(move |tj| self.tile(ti, tj)))
+    }
+
+    /// Cuts runs of adjacent tiles into strips. Each run `(ti, tj0..tj1)` (tiles `tj0..tj1` of
+    /// tile row `ti`) becomes `⌈wanted / runs⌉` strips of near-equal tile counts, or one strip
+    /// per tile if it has fewer tiles than that. Runs of equal length thus give at least
+    /// `wanted` strips in all when they have the tiles. The strips come in the order of the
+    /// runs, left to right within each.
+    ///
+    /// ```
+    /// use rayblas::{BlockShape, Tiling};
+    /// let t = Tiling::new(4000, 4000, BlockShape::square(1000)?);
+    /// let rows: Vec<_> = (0..4).map(|ti| (ti, 0..4)).collect();
+    /// // Four runs and at least 8 strips wanted: each tile row in two strips of 1000×2000.
+    /// let s = t.strips(&rows, 8);
+    /// assert_eq!(s.len(), 8);
+    /// assert!(s.iter().all(|s| s.tiles == 2 && s.span.cols == 2000));
+    /// // `usize::MAX` wanted: one strip per tile.
+    /// assert_eq!(t.strips(&rows, usize::MAX).len(), 16);
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    pub fn strips(&self, runs: &[(usize, Range<usize>)], wanted: usize) -> Vec<Strip> {
+        let per_run = wanted.div_ceil(runs.len().max(1)).max(1);
+        let mut out = Vec::new();
+        for (ti, tjs) in runs {
+            let len = tjs.len();
+            let p = per_run.min(len);
+            for q in 0..p {
+                // Near-equal parts: the first `len % p` strips get one tile more.
+                let start = tjs.start + q * (len / p) + q.min(len % p);
+                let count = len / p + usize::from(q < len % p);
+                let first = self.tile(*ti, start);
+                let last = self.tile(*ti, start + count - 1);
+                out.push(Strip {
+                    span: Tile {
+                        cols: last.col0 + last.cols - first.col0,
+                        ..first
+                    },
+                    tiles: count,
+                });
+            }
+        }
+        out
+    }
+
+    /// Splits `m` (of this tiling's shape) into disjoint mutable views of `strips`, returned in
+    /// the same order. The strips must come in row-major order without overlapping (as
+    /// [`Tiling::strips`] makes them); parts of `m` no strip covers are left out.
+    ///
+    /// # Panics
+    /// If `m` does not have the tiling's shape, or the strips are out of order or overlap.
+    pub fn split_strips_mut<'a, T>(
+        &self,
+        m: ArrayViewMut2<'a, T>,
+        strips: &[Strip],
+    ) -> Vec<ArrayViewMut2<'a, T>> {
+        assert_eq!(m.dim(), (self.nrows, self.ncols), "tiling shape");
+        if self.nrows == 0 || self.ncols == 0 {
+            assert!(strips.is_empty(), "strips of an empty matrix");
+            return Vec::new();
+        }
+        // Each tile row's panel, with the column its unclaimed part starts at.
+        let mut panels: Vec<Option<(usize, ArrayViewMut2<'a, T>)>> =
+            split_axis(m, Axis(0), self.block.rows)
+                .into_iter()
+                .map(|p| Some((0, p)))
+                .collect();
+        strips
+            .iter()
+            .map(|s| {
+                let (start, rest) = panels[s.span.ti].take().expect("strips in row-major order");
+                assert!(s.span.col0 >= start, "strips overlap or are out of order");
+                let (_, rest) = rest.split_at(Axis(1), s.span.col0 - start);
+                let (view, rest) = rest.split_at(Axis(1), s.span.cols);
+                panels[s.span.ti] = Some((s.span.col0 + s.span.cols, rest));
+                view
+            })
+            .collect()
     }
 
     /// Splits `m` (of this tiling's shape) into disjoint mutable tile views, as a grid indexed

@@ -74,7 +74,7 @@ fn compare_json_rows_agree_and_carry_every_field() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), strategies.split(',').count());
-    let fields = "op dtype m k n block strategy backend corename threading workers blas_threads repeat wall_s wall_min_s wall_max_s gflops gbps peak_pct cpu_pct peak_rss_bytes result agrees";
+    let fields = "op dtype m k n block calls strategy backend corename threading workers blas_threads repeat wall_s wall_min_s wall_max_s gflops gbps peak_pct cpu_pct peak_rss_bytes result agrees";
     for r in &rows {
         for f in fields.split(' ') {
             assert!(r.get(f).is_some(), "missing {f} in {r}");
@@ -132,14 +132,16 @@ fn run_every_op_and_dtype() {
         "max",
         "dot",
     ] {
-        for dtype in ["f32", "f64"] {
+        for (dtype, calls) in [("f32", "strips"), ("f64", "strips"), ("f64", "tiles")] {
             let o = rayblas(&[
                 "run", "--op", op, "--dtype", dtype, "--m", "50", "--k", "30", "--n", "20",
-                "--block", "16x8", "--repeat", "1", "--format", "json", "--peak", "10",
+                "--block", "16x8", "--repeat", "1", "--format", "json", "--peak", "10", "--calls",
+                calls,
             ]);
             assert!(o.status.success(), "{op} {dtype}: {}", stderr(&o));
             let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
             assert_eq!(v["op"], op);
+            assert_eq!(v["calls"], calls);
             assert!(v["result"].as_f64().unwrap().is_finite());
         }
     }
@@ -153,6 +155,7 @@ fn bad_input_is_one_line_and_exit_2() {
         &["compare", "--n", "-3"],
         &["compare", "--n", "ten"],
         &["compare", "--block", "0"],
+        &["compare", "--calls", "rows"],
         &["compare", "--strategies", "fast"],
         &["compare", "--strategies", "blocked:0"],
         &["run", "--strategy", "native:100000"],

@@ -3,7 +3,10 @@
 mod common;
 use common::*;
 use ndarray::{s, Array2, ShapeBuilder};
-use rayblas::{BlockShape, Config, Element, Error, Reduction, Strategy};
+use rayblas::{BlockShape, Calls, Config, Element, Error, Reduction, Strategy};
+
+/// Both ways of mapping tiles to BLAS calls.
+const CALLS: [Calls; 2] = [Calls::Strips, Calls::Tiles];
 
 const SHAPES: &[(usize, usize, usize)] = &[
     (7, 5, 6),
@@ -31,12 +34,15 @@ fn check_all_products<T: Element>() {
         let a = random::<T>(m, k, 10 + i as u64);
         let b = random::<T>(k, n, 100 + i as u64);
         for strategy in strategies() {
-            for block in blocks() {
-                let mut cfg = Config::new().strategy(strategy);
+            for (block, calls) in blocks().into_iter().flat_map(|b| CALLS.map(|c| (b, c))) {
+                let mut cfg = Config::new().strategy(strategy).calls(calls);
                 if let Some(b) = block {
                     cfg = cfg.block(b);
                 }
-                let what = format!("{m}x{k}x{n} {strategy} block {block:?} {}", T::DTYPE.name());
+                let what = format!(
+                    "{m}x{k}x{n} {strategy} block {block:?} {calls} {}",
+                    T::DTYPE.name()
+                );
                 let c = cfg.matmul(&a, &b).unwrap();
                 assert_product(&c.view(), &a.view(), &b.view(), &what);
             }
@@ -59,11 +65,14 @@ fn ragged_1001_block_250() {
     let a = random::<f64>(1001, 40, 1);
     let b = random::<f64>(40, 1001, 2);
     for s in ["blocked:2", "serial", "native"] {
-        let cfg = Config::new()
-            .strategy(s.parse().unwrap())
-            .block(BlockShape::square(250).unwrap());
-        let c = cfg.matmul(&a, &b).unwrap();
-        assert_product(&c.view(), &a.view(), &b.view(), s);
+        for calls in CALLS {
+            let cfg = Config::new()
+                .strategy(s.parse().unwrap())
+                .block(BlockShape::square(250).unwrap())
+                .calls(calls);
+            let c = cfg.matmul(&a, &b).unwrap();
+            assert_product(&c.view(), &a.view(), &b.view(), &format!("{s} {calls}"));
+        }
     }
 }
 
@@ -76,10 +85,11 @@ fn transposed_strided_and_fortran_views() {
     let a_slice = big_a.slice(s![10..45;1, 0..35]); // 35×35 window
     let mut f = Array2::<f64>::zeros((35, 13).f());
     f.assign(&b_strided);
-    for strategy in strategies() {
+    for (strategy, calls) in strategies().into_iter().flat_map(|s| CALLS.map(|c| (s, c))) {
         let cfg = Config::new()
             .strategy(strategy)
-            .block(BlockShape::new(9, 4).unwrap());
+            .block(BlockShape::new(9, 4).unwrap())
+            .calls(calls);
         let c1 = cfg.matmul(a_slice, b_strided).unwrap();
         assert_product(&c1.view(), &a_slice, &b_strided, "window × strided");
         let c2 = cfg.matmul(f.t(), a_t.slice(s![..35, ..])).unwrap();
@@ -104,11 +114,12 @@ fn matmul_into_alpha_beta_into_strided_output() {
     let a = random::<f64>(23, 11, 5);
     let b = random::<f64>(11, 19, 6);
     let c0 = random::<f64>(46, 38, 7);
-    for strategy in strategies() {
+    for (strategy, calls) in strategies().into_iter().flat_map(|s| CALLS.map(|c| (s, c))) {
         let mut big = c0.clone();
         let cfg = Config::new()
             .strategy(strategy)
-            .block(BlockShape::new(5, 7).unwrap());
+            .block(BlockShape::new(5, 7).unwrap())
+            .calls(calls);
         // Every other row and column of `big`: an output no BLAS can write in place.
         cfg.matmul_into(0.5, &a, &b, -2.0, big.slice_mut(s![..;2, ..;2]))
             .unwrap();
@@ -147,13 +158,15 @@ fn gram_and_gram_t_are_exact_symmetric_and_correct() {
         (0, 4, 2),
         (30, 1, 7),
         (25, 40, 100),
+        (97, 13, 10), // nine strips left of the last diagonal tile
     ] {
         let x = random::<f64>(n, k, n as u64);
         let xf = random::<f32>(n, k, n as u64);
-        for strategy in strategies() {
+        for (strategy, calls) in strategies().into_iter().flat_map(|s| CALLS.map(|c| (s, c))) {
             let cfg = Config::new()
                 .strategy(strategy)
-                .block(BlockShape::square(block).unwrap());
+                .block(BlockShape::square(block).unwrap())
+                .calls(calls);
             let g = cfg.gram(&x).unwrap();
             assert_product(
                 &g.view(),
@@ -247,10 +260,11 @@ fn fused_reductions_match_the_materialised_product() {
 fn blocked_results_are_bitwise_identical_for_any_worker_count() {
     let x = random::<f64>(203, 57, 11);
     let y = random::<f64>(57, 131, 12);
-    let run = |s: &str| {
+    let run = |s: &str, calls: Calls| {
         let cfg = Config::new()
             .strategy(s.parse().unwrap())
-            .block(BlockShape::new(25, 30).unwrap());
+            .block(BlockShape::new(25, 30).unwrap())
+            .calls(calls);
         (
             cfg.gram_sum(&x).unwrap().to_bits(),
             cfg.matmul_reduce(&x, &y, Reduction::SumOfSquares)
@@ -261,17 +275,19 @@ fn blocked_results_are_bitwise_identical_for_any_worker_count() {
             cfg.sum(&x).unwrap().to_bits(),
         )
     };
-    let first = run("serial");
-    for s in [
-        "blocked:1",
-        "blocked:2",
-        "blocked:3",
-        "blocked:7",
-        "blocked:2+pin",
-        "blocked:2",
-        "serial",
-    ] {
-        assert_eq!(run(s), first, "{s} differs from serial");
+    for calls in CALLS {
+        let first = run("serial", calls);
+        for s in [
+            "blocked:1",
+            "blocked:2",
+            "blocked:3",
+            "blocked:7",
+            "blocked:2+pin",
+            "blocked:2",
+            "serial",
+        ] {
+            assert_eq!(run(s, calls), first, "{s} {calls} differs from serial");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 use rayblas::strategy::Kind;
-use rayblas::{BlockShape, Config, Error, Strategy, Tiling};
+use rayblas::{BlockShape, Calls, Config, Error, Strategy, Tiling};
 
 #[test]
 fn parse_and_print_round_trip() {
@@ -199,4 +199,110 @@ fn tiling_covers_every_element_once() {
         "7".parse::<BlockShape>().unwrap(),
         BlockShape::square(7).unwrap()
     );
+}
+
+#[test]
+fn strips_cover_each_tile_of_their_runs_once_in_near_equal_parts() {
+    for &(m, n, br, bc) in &[
+        (4000usize, 4000usize, 1000usize, 1000usize),
+        (1001, 17, 250, 4),
+        (9, 1, 2, 1),
+        (1, 9, 1, 2),
+        (6, 6, 1, 1),
+        (0, 4, 2, 2),
+    ] {
+        let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
+        let (gr, gc) = t.grid();
+        let rows: Vec<_> = (0..gr).map(|ti| (ti, 0..gc)).collect();
+        for wanted in [1, 2, 3, 4, 7, 100, usize::MAX] {
+            let strips = t.strips(&rows, wanted);
+            let what = format!("{m}x{n} block {br}x{bc} wanted {wanted}");
+            // Exactly the tiles of the matrix, each once, in row-major order.
+            let covered: Vec<_> = strips
+                .iter()
+                .flat_map(|s| (s.span.tj..s.span.tj + s.tiles).map(move |tj| (s.span.ti, tj)))
+                .collect();
+            let all: Vec<_> = t.tiles().map(|x| (x.ti, x.tj)).collect();
+            assert_eq!(covered, all, "{what}");
+            for s in &strips {
+                let (first, last) = (
+                    t.tile(s.span.ti, s.span.tj),
+                    t.tile(s.span.ti, s.span.tj + s.tiles - 1),
+                );
+                assert_eq!(
+                    (s.span.row0, s.span.rows),
+                    (first.row0, first.rows),
+                    "{what}"
+                );
+                assert_eq!(s.span.col0, first.col0, "{what}");
+                assert_eq!(s.span.col0 + s.span.cols, last.col0 + last.cols, "{what}");
+            }
+            if gr * gc > 0 {
+                // As many strips as wanted, if the tiles allow; near-equal within a row.
+                assert!(strips.len() >= wanted.min(gr * gc), "{what}");
+                for ti in 0..gr {
+                    let counts: Vec<_> = strips
+                        .iter()
+                        .filter(|s| s.span.ti == ti)
+                        .map(|s| s.tiles)
+                        .collect();
+                    assert!(
+                        counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+                        "{what}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            t.strips(&rows, usize::MAX).len(),
+            gr * gc,
+            "one strip per tile"
+        );
+    }
+    assert_eq!("strips".parse::<Calls>().unwrap(), Calls::Strips);
+    assert_eq!("Tiles".parse::<Calls>().unwrap(), Calls::Tiles);
+    assert!(matches!("rows".parse::<Calls>(), Err(Error::Parse { .. })));
+}
+
+#[test]
+fn strip_views_are_the_strips_rectangles() {
+    let mut m = Array2::<usize>::zeros((23, 31));
+    let t = Tiling::new(23, 31, BlockShape::new(5, 4).unwrap());
+    let (gr, gc) = t.grid();
+    // Runs with gaps, as the Gram product uses: the tiles left of the diagonal.
+    let runs: Vec<_> = (1..gr).map(|ti| (ti, 0..ti.min(gc))).collect();
+    let strips = t.strips(&runs, 7);
+    for (i, mut v) in t
+        .split_strips_mut(m.view_mut(), &strips)
+        .into_iter()
+        .enumerate()
+    {
+        v.fill(i + 1);
+    }
+    for (i, s) in strips.iter().enumerate() {
+        let r = s.span;
+        assert!(m
+            .slice(ndarray::s![
+                r.row0..r.row0 + r.rows,
+                r.col0..r.col0 + r.cols
+            ])
+            .iter()
+            .all(|&v| v == i + 1));
+    }
+    let written = m.iter().filter(|&&v| v > 0).count();
+    assert_eq!(
+        written,
+        strips.iter().map(|s| s.span.len()).sum::<usize>(),
+        "nothing outside the strips"
+    );
+}
+
+#[test]
+#[should_panic(expected = "out of order")]
+fn strips_out_of_order_are_refused() {
+    let mut m = Array2::<f64>::zeros((8, 8));
+    let t = Tiling::new(8, 8, BlockShape::square(2).unwrap());
+    let mut strips = t.strips(&[(0, 0..4)], 4);
+    strips.swap(0, 1);
+    t.split_strips_mut(m.view_mut(), &strips);
 }

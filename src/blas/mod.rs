@@ -313,23 +313,28 @@ pub(crate) fn gram_lower<T: Element>(
 }
 
 /// `syrk` into the lower triangle of `g` where [`has_syrk`]; `Ok(false)` where the caller must
-/// use a GEMM instead (no `syrk`, an empty product, or a `g` that is not row-major).
+/// use a GEMM instead (no `syrk`, an empty product, or a `g` whose rows are not contiguous).
 #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
 fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -> Result<bool> {
     let (n, k) = x.dim();
-    if !g.is_standard_layout() || n == 0 || k == 0 {
+    // Row-major g with any row stride (a diagonal tile of a larger Gram matrix has one).
+    let gs = g.strides();
+    let row_major = n <= 1 || (gs[1] == 1 && gs[0] >= n as isize);
+    if !row_major || n == 0 || k == 0 {
         return Ok(false);
     }
+    let ldg = if n <= 1 { 1 } else { gs[0] as usize };
     let x = for_backend(*x);
     let s = x.strides();
     let (x_trans, ldx) = cblas::layout(n, k, s[0], s[1]).expect("for_backend gave a CBLAS layout");
-    for (what, value) in [("n", n), ("k", k), ("ldx", ldx)] {
+    for (what, value) in [("n", n), ("k", k), ("ldx", ldx), ("ldg", ldg)] {
         check_int(what, value)?;
     }
     let _serial = call_lock();
-    // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live,
-    // standard-layout n×n mutable view (ldc = n) that cannot alias x; sizes checked.
-    unsafe { cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), n) };
+    // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live n×n mutable
+    // view, row-major with row stride ldg ≥ n (checked above), that cannot alias x; sizes
+    // checked against the BLAS integer range.
+    unsafe { cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), ldg) };
     Ok(true)
 }
 

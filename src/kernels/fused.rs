@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::pool;
 use crate::simd::{kernels_for, Level};
 use crate::strategy::{Kind, Resolved};
-use crate::tiling::{BlockShape, Tile, Tiling};
+use crate::tiling::{BlockShape, Calls, Cut, Tile, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::any::Any;
 use std::cell::RefCell;
@@ -88,7 +88,18 @@ pub(crate) fn matmul_reduce<T: Element>(
     let (m, n) = (a.nrows(), b.ncols());
     if plan.kind == Kind::Native {
         let mut c = Array2::<T>::zeros((m, n));
-        matmul_into(plan, block, T::one(), a, b, T::zero(), c.view_mut())?;
+        matmul_into(
+            plan,
+            Cut {
+                block,
+                calls: Calls::Tiles,
+            },
+            T::one(),
+            a,
+            b,
+            T::zero(),
+            c.view_mut(),
+        )?;
         return Ok(reduce_native(plan, &c, r, level));
     }
     let block = block.unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
@@ -108,7 +119,14 @@ pub(crate) fn gram_reduce<T: Element>(
     level: Level,
 ) -> Result<T> {
     if plan.kind == Kind::Native {
-        let g = gram(plan, block, x)?;
+        let g = gram(
+            plan,
+            Cut {
+                block,
+                calls: Calls::Tiles,
+            },
+            x,
+        )?;
         return Ok(reduce_native(plan, &g, r, level));
     }
     let tiling = gram_tiling(x.nrows(), block, plan.workers);

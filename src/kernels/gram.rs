@@ -3,14 +3,17 @@
 //! result is exactly symmetric.
 //!
 //! The tiling of G uses square tiles of the block's row count, so tile `(i, j)` is
-//! `X[I, :]·X[J, :]ᵀ` and its mirror is tile `(j, i)`.
+//! `X[I, :]·X[J, :]ᵀ` and its mirror is tile `(j, i)`. Each diagonal tile is one `syrk` call
+//! (where the backend has it); the tiles left of it in its tile row are one GEMM call per
+//! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The largest calls start first,
+//! so the workers finish together.
 
 use super::{collect, panel};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
 use crate::strategy::{Kind, Resolved};
-use crate::tiling::{BlockShape, Tile, Tiling};
+use crate::tiling::{BlockShape, Calls, Cut, Strip, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// The tiling of the n×n Gram matrix: square tiles of the block's row count.
@@ -30,7 +33,7 @@ pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>, workers: usize) -
 
 pub(crate) fn gram<T: Element>(
     plan: &Resolved,
-    block: Option<BlockShape>,
+    cut: Cut,
     x: &ArrayView2<'_, T>,
 ) -> Result<Array2<T>> {
     let n = x.nrows();
@@ -48,24 +51,47 @@ pub(crate) fn gram<T: Element>(
         mirror_lower(g.view_mut(), &tiling, &mirror_plan);
         return Ok(g);
     }
-    let tiling = gram_tiling(n, block, plan.workers);
-    let mut grid = tiling.split_mut(g.view_mut());
-    let lower: Vec<(Tile, ArrayViewMut2<'_, T>)> = tiling
-        .lower_tiles()
-        .map(|t| (t, grid[t.ti][t.tj].take().expect("each tile once")))
-        .collect();
-    collect(plan.run_tiles(lower, |(tile, cv), threads| {
-        let xi = panel(x, tile.row0, tile.rows);
-        if tile.ti == tile.tj {
+    let tiling = gram_tiling(n, cut.block, plan.workers);
+    let strips = lower_strips(&tiling, cut.calls);
+    let views = tiling.split_strips_mut(g.view_mut(), &strips);
+    let mut items: Vec<_> = strips.into_iter().zip(views).collect();
+    // Largest first: the work queue then hands the small calls to whoever finishes early.
+    items.sort_by_key(|(s, _)| std::cmp::Reverse(s.span.len()));
+    collect(plan.run_tiles(items, |(strip, cv), threads| {
+        let t = strip.span;
+        let xi = panel(x, t.row0, t.rows);
+        if t.ti == t.tj {
             // A diagonal tile is itself a Gram matrix: syrk computes its lower half.
             blas::gram_lower(xi, cv, threads)
         } else {
-            let xj = panel(x, tile.col0, tile.cols);
+            let xj = panel(x, t.col0, t.cols);
             blas::gemm(T::one(), xi, xj.t(), T::zero(), cv, threads)
         }
     }))?;
     mirror_lower(g.view_mut(), &tiling, plan);
     Ok(g)
+}
+
+/// The calls of a blocked Gram product, in row-major order: in each tile row, the strips of the
+/// tiles left of the diagonal, then the diagonal tile on its own.
+fn lower_strips(tiling: &Tiling, calls: Calls) -> Vec<Strip> {
+    let rows = tiling.grid().0;
+    let runs: Vec<_> = (1..rows).map(|ti| (ti, 0..ti)).collect();
+    let mut left = tiling
+        .strips(&runs, calls.strips_wanted())
+        .into_iter()
+        .peekable();
+    let mut out = Vec::new();
+    for ti in 0..rows {
+        while let Some(s) = left.next_if(|s| s.span.ti == ti) {
+            out.push(s);
+        }
+        out.push(Strip {
+            span: tiling.tile(ti, ti),
+            tiles: 1,
+        });
+    }
+    out
 }
 
 /// Copies the lower triangle of the square `g` onto its upper triangle, tile by tile under

@@ -1,20 +1,21 @@
 //! `C ← α·A·B + β·C`, blocked over tiles of C.
 //!
-//! Each tile `C[I, J]` is one BLAS call over the full inner dimension:
-//! `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. The tiles are disjoint, so they run in any order
-//! with no combine step, and a tile's result does not depend on which worker ran it.
+//! Each strip of adjacent tiles `C[I, J]` (or each tile, under [`Calls::Tiles`](crate::Calls::Tiles)) is one BLAS
+//! call over the full inner dimension: `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. Strips are
+//! disjoint, so they run in any order with no combine step, and a strip's result does not depend
+//! on which worker ran it.
 
 use super::{check_product, collect, tile_operands};
 use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::strategy::{Kind, Resolved};
-use crate::tiling::{BlockShape, Tiling};
+use crate::tiling::{BlockShape, Cut, Tiling};
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 pub(crate) fn matmul_into<T: Element>(
     plan: &Resolved,
-    block: Option<BlockShape>,
+    cut: Cut,
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
@@ -33,15 +34,17 @@ pub(crate) fn matmul_into<T: Element>(
     if plan.kind == Kind::Native {
         return plan.run_native(|t| blas::gemm(alpha, a.view(), b.view(), beta, c, t));
     }
-    let block = block.unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
+    let block = cut
+        .block
+        .unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
     let tiling = Tiling::new(m, n, block);
-    let mut grid = tiling.split_mut(c);
-    let items: Vec<_> = tiling
-        .tiles()
-        .map(|t| (t, grid[t.ti][t.tj].take().expect("each tile once")))
-        .collect();
-    let results = plan.run_tiles(items, |(tile, cv), threads| {
-        let (ai, bj) = tile_operands(&tile, a, b);
+    let (rows, cols) = tiling.grid();
+    let runs: Vec<_> = (0..rows).map(|ti| (ti, 0..cols)).collect();
+    let strips = tiling.strips(&runs, cut.calls.strips_wanted());
+    let views = tiling.split_strips_mut(c, &strips);
+    let items: Vec<_> = strips.into_iter().zip(views).collect();
+    let results = plan.run_tiles(items, |(strip, cv), threads| {
+        let (ai, bj) = tile_operands(&strip.span, a, b);
         blas::gemm(alpha, ai, bj, beta, cv, threads)
     });
     collect(results).map(|_| ())

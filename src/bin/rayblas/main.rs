@@ -326,7 +326,7 @@ fn compare(w: &WorkloadArgs, list: Vec<String>, format: Format) -> Result<Vec<Ro
 }
 
 fn check_inputs(w: &WorkloadArgs) -> Result<(), Failure> {
-    let (shape, _) = w.validate()?;
+    let (shape, _, _) = w.validate()?;
     match w.dtype {
         workload::DtypeArg::F64 => workload::inputs::<f64>(w, shape).map(|_| ()),
         workload::DtypeArg::F32 => workload::inputs::<f32>(w, shape).map(|_| ()),

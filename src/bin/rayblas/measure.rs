@@ -49,12 +49,12 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     spec: &ChildSpec,
 ) -> Result<ChildResult, String> {
     let w = &spec.workload;
-    let (shape, block) = w.validate()?;
+    let (shape, block, calls) = w.validate()?;
     let strategy: Strategy = spec
         .strategy
         .parse()
         .map_err(|e: rayblas::Error| e.to_string())?;
-    let cfg = Config::new().strategy(strategy).block(block);
+    let cfg = Config::new().strategy(strategy).block(block).calls(calls);
     let plan = cfg.plan().map_err(|e| e.to_string())?;
     let inp: Inputs<T> = workload::inputs(w, shape)?;
     let input_rss = sys::current_rss();
@@ -164,6 +164,7 @@ pub struct Row {
     pub k: usize,
     pub n: usize,
     pub block: String,
+    pub calls: String,
     pub strategy: String,
     pub backend: String,
     pub corename: String,
@@ -231,6 +232,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         k: first.k,
         n: first.n,
         block: w.block.clone(),
+        calls: w.calls.clone(),
         strategy: strategy.to_string(),
         backend: info.backend.to_string(),
         corename: info.corename.unwrap_or_else(|| "-".into()),

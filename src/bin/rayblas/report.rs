@@ -18,6 +18,7 @@ pub const FIELDS: &[&str] = &[
     "k",
     "n",
     "block",
+    "calls",
     "strategy",
     "backend",
     "corename",
@@ -80,12 +81,13 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     let Some(first) = rows.first() else { return };
     let product = first.gflops.is_some();
     println!(
-        "{} {} m={} k={} n={} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
+        "{} {} m={} k={} n={} | calls per {} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
         first.op,
         first.dtype,
         first.m,
         first.k,
         first.n,
+        first.calls.trim_end_matches('s'),
         first.backend,
         first.corename,
         first.threading,

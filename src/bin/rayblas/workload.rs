@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 use ndarray::Array2;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
-use rayblas::{BlockShape, Config, Element, Reduction, Strategy};
+use rayblas::{BlockShape, Calls, Config, Element, Reduction, Strategy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -94,6 +94,11 @@ pub struct WorkloadArgs {
     /// Block (tile) shape: N or RxC.
     #[arg(long, default_value = "500")]
     pub block: String,
+    /// Tiles per BLAS call for matmul and gram: `strips` (adjacent tiles of a tile row in one
+    /// call, the library default) or `tiles` (one call per tile). The fused ops always make one
+    /// call per tile.
+    #[arg(long, default_value = "strips")]
+    pub calls: String,
     /// Element type.
     #[arg(long, value_enum, default_value = "f64")]
     pub dtype: DtypeArg,
@@ -126,10 +131,14 @@ pub struct Shape {
 }
 
 impl WorkloadArgs {
-    /// Checks sizes and the block; returns the shape and the block.
-    pub fn validate(&self) -> Result<(Shape, BlockShape), String> {
+    /// Checks sizes, the block and the calls; returns the shape, the block and the calls.
+    pub fn validate(&self) -> Result<(Shape, BlockShape, Calls), String> {
         let block: BlockShape = self
             .block
+            .parse()
+            .map_err(|e: rayblas::Error| e.to_string())?;
+        let calls: Calls = self
+            .calls
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
         if self.repeat == 0 {
@@ -153,7 +162,7 @@ impl WorkloadArgs {
                 ));
             }
         }
-        Ok((shape, block))
+        Ok((shape, block, calls))
     }
 }
 
