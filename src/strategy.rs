@@ -12,10 +12,15 @@
 //! the default; an explicit strategy overrides both.
 //!
 //! # Cost model
-//! `Blocked` pays for splitting (each tile call packs its own operands, and small tiles run below
+//! `Blocked` pays for splitting (each BLAS call packs its own operands, and small tiles run below
 //! the BLAS peak) and gains perfect parallelism between tiles with no synchronisation inside
 //! BLAS. `Native` lets the library split one big call, sharing packed panels between its threads.
-//! Which wins depends on the library, the sizes and the machine: measure with `rayblas compare`.
+//! To pack less, `matmul` and `gram` make one call per [`Strip`](crate::Strip) of adjacent tiles
+//! rather than per tile ([`Calls`](crate::Calls)). Which wins depends on the library, the sizes
+//! and the machine: measure with `rayblas compare`.
+//!
+//! Under `Blocked` and `Hybrid` the calls go through a work queue: they start in a fixed order,
+//! at most `workers` at once, and a worker that finishes early takes the next one.
 //!
 //! # Nesting
 //! Called from inside a rayon pool that is not rayblas's own (a user's `par_iter`), tiles run in
