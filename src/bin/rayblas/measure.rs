@@ -232,7 +232,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         k: first.k,
         n: first.n,
         block: w.block.clone(),
-        calls: w.calls.clone(),
+        calls: w.effective_calls().to_string(),
         strategy: strategy.to_string(),
         backend: info.backend.to_string(),
         corename: info.corename.unwrap_or_else(|| "-".into()),

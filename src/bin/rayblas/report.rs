@@ -80,18 +80,27 @@ pub fn print(rows: &[Row], format: Format, peak_gflops: f64) {
 fn print_table(rows: &[Row], peak_gflops: f64) {
     let Some(first) = rows.first() else { return };
     let product = first.gflops.is_some();
+    let calls = match first.calls.as_str() {
+        "strips" => " | one BLAS call per strip of tiles",
+        "tiles" => " | one BLAS call per tile",
+        _ => "",
+    };
+    // Reductions are rated in GB/s; the GFLOP/s peak is not measured for them.
+    let peak = if product && peak_gflops.is_finite() {
+        format!(" | peak {peak_gflops:.1} GFLOP/s")
+    } else {
+        String::new()
+    };
     println!(
-        "{} {} m={} k={} n={} | calls per {} | backend {} ({}, {}) | peak {:.1} GFLOP/s",
+        "{} {} m={} k={} n={}{calls} | backend {} ({}, {}){peak}",
         first.op,
         first.dtype,
         first.m,
         first.k,
         first.n,
-        first.calls.trim_end_matches('s'),
         first.backend,
         first.corename,
         first.threading,
-        peak_gflops
     );
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),

@@ -131,6 +131,16 @@ pub struct Shape {
 }
 
 impl WorkloadArgs {
+    /// What one BLAS call covers under the tiled strategies, for this op: `--calls` for matmul
+    /// and gram, `tiles` for the fused ops (always), empty for reductions (no BLAS calls).
+    pub fn effective_calls(&self) -> &str {
+        match self.op {
+            Op::Matmul | Op::Gram => &self.calls,
+            Op::MatmulSum | Op::GramSum => "tiles",
+            Op::Sum | Op::Norm | Op::Max | Op::Dot => "",
+        }
+    }
+
     /// Checks sizes, the block and the calls; returns the shape, the block and the calls.
     pub fn validate(&self) -> Result<(Shape, BlockShape, Calls), String> {
         let block: BlockShape = self
