@@ -32,8 +32,7 @@ use crate::error::{Error, Result};
 use crate::pool;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// How the tiles of an operation are run. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -357,32 +356,28 @@ fn work_queue<I: Send, R: Send>(
     f: &(impl Fn(I) -> R + Sync),
 ) -> Vec<R> {
     let n = items.len();
-    let slots: Vec<Mutex<Option<I>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
-    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    // A lock is never held while `f` runs, so none can be poisoned by a panic in `f`; rayon
-    // re-raises such a panic when the scope ends.
-    let take = |m: &Mutex<Option<I>>| m.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let done = Mutex::new(Vec::with_capacity(n));
+    // Neither lock is held while `f` runs, so a panic in `f` poisons neither; rayon re-raises
+    // it when the scope ends.
     rayon::scope(|scope| {
         for _ in 0..workers.min(n) {
             scope.spawn(|_| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = slots.get(i).and_then(take) else {
+                let Some((i, item)) = queue.lock().unwrap_or_else(PoisonError::into_inner).next()
+                else {
                     break;
                 };
                 let r = f(item);
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                done.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((i, r));
             });
         }
     });
-    results
-        .into_iter()
-        .map(|m| {
-            m.into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .expect("every item ran")
-        })
-        .collect()
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(done.len(), n, "every item ran");
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own.

@@ -157,16 +157,21 @@ fn resolution_fills_defaults_and_checks_counts() {
     assert_eq!(hybrid.kind, Kind::Hybrid);
 }
 
+/// `(rows, cols, block rows, block cols)`: ragged edges, a block larger than the matrix, 1×N,
+/// N×1, empty, block 1, and the benchmark's 4×4 grid.
+const TILINGS: &[(usize, usize, usize, usize)] = &[
+    (1001, 17, 250, 4),
+    (5, 5, 10, 10),
+    (1, 9, 1, 2),
+    (9, 1, 2, 1),
+    (0, 4, 2, 2),
+    (6, 6, 1, 1),
+    (4000, 4000, 1000, 1000),
+];
+
 #[test]
 fn tiling_covers_every_element_once() {
-    for &(m, n, br, bc) in &[
-        (1001usize, 17usize, 250usize, 4usize),
-        (5, 5, 10, 10),
-        (1, 9, 1, 2),
-        (9, 1, 2, 1),
-        (0, 4, 2, 2),
-        (6, 6, 1, 1),
-    ] {
+    for &(m, n, br, bc) in TILINGS {
         let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
         let mut seen = Array2::<u8>::zeros((m, n));
         for tile in t.tiles() {
@@ -203,14 +208,7 @@ fn tiling_covers_every_element_once() {
 
 #[test]
 fn strips_cover_each_tile_of_their_runs_once_in_near_equal_parts() {
-    for &(m, n, br, bc) in &[
-        (4000usize, 4000usize, 1000usize, 1000usize),
-        (1001, 17, 250, 4),
-        (9, 1, 2, 1),
-        (1, 9, 1, 2),
-        (6, 6, 1, 1),
-        (0, 4, 2, 2),
-    ] {
+    for &(m, n, br, bc) in TILINGS {
         let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
         let (gr, gc) = t.grid();
         let rows: Vec<_> = (0..gr).map(|ti| (ti, 0..gc)).collect();

@@ -319,11 +319,12 @@ fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -
     let (n, k) = x.dim();
     // Row-major g with any row stride (a diagonal tile of a larger Gram matrix has one).
     let gs = g.strides();
-    let row_major = n <= 1 || (gs[1] == 1 && gs[0] >= n as isize);
-    if !row_major || n == 0 || k == 0 {
+    let Some((false, ldg)) = cblas::layout(n, n, gs[0], gs[1]) else {
+        return Ok(false);
+    };
+    if n == 0 || k == 0 {
         return Ok(false);
     }
-    let ldg = if n <= 1 { 1 } else { gs[0] as usize };
     let x = for_backend(*x);
     let s = x.strides();
     let (x_trans, ldx) = cblas::layout(n, k, s[0], s[1]).expect("for_backend gave a CBLAS layout");

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::pool;
 use crate::simd::{kernels_for, Level};
 use crate::strategy::{Kind, Resolved};
-use crate::tiling::{BlockShape, Calls, Cut, Tile, Tiling};
+use crate::tiling::{BlockShape, Cut, Tile, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::any::Any;
 use std::cell::RefCell;
@@ -88,12 +88,10 @@ pub(crate) fn matmul_reduce<T: Element>(
     let (m, n) = (a.nrows(), b.ncols());
     if plan.kind == Kind::Native {
         let mut c = Array2::<T>::zeros((m, n));
+        // One threaded call: the cut does not apply.
         matmul_into(
             plan,
-            Cut {
-                block,
-                calls: Calls::Tiles,
-            },
+            Cut::default(),
             T::one(),
             a,
             b,
@@ -119,14 +117,7 @@ pub(crate) fn gram_reduce<T: Element>(
     level: Level,
 ) -> Result<T> {
     if plan.kind == Kind::Native {
-        let g = gram(
-            plan,
-            Cut {
-                block,
-                calls: Calls::Tiles,
-            },
-            x,
-        )?;
+        let g = gram(plan, Cut::default(), x)?;
         return Ok(reduce_native(plan, &g, r, level));
     }
     let tiling = gram_tiling(x.nrows(), block, plan.workers);
