@@ -11,6 +11,15 @@ fn rayblas(args: &[&str]) -> Output {
         .expect("run rayblas")
 }
 
+/// `rayblas args` with one environment variable set.
+fn rayblas_with(var: &str, value: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .env(var, value)
+        .output()
+        .expect("run rayblas")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -278,31 +287,15 @@ fn sweep_writes_csv_and_svg() {
 
 #[test]
 fn strategy_env_sets_the_default() {
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["info", "--format", "json"])
-        .env("RAYBLAS_STRATEGY", "serial")
-        .output()
-        .unwrap();
+    let o = rayblas_with("RAYBLAS_STRATEGY", "serial", &["info", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["default_strategy"], "serial");
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["info"])
-        .env("RAYBLAS_STRATEGY", "warp")
-        .output()
-        .unwrap();
+    let o = rayblas_with("RAYBLAS_STRATEGY", "warp", &["info"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["info", "--format", "json"])
-        .env("RAYBLAS_SIMD", "sse2")
-        .output()
-        .unwrap();
+    let o = rayblas_with("RAYBLAS_SIMD", "sse2", &["info", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["simd"], "sse2");
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["info"])
-        .env("RAYBLAS_SIMD", "neon")
-        .output()
-        .unwrap();
+    let o = rayblas_with("RAYBLAS_SIMD", "neon", &["info"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -325,4 +318,7 @@ fn table_header_says_what_a_call_covers_and_no_nan() {
     );
     let tiles = header(&[&common[..], &["--op", "gram", "--calls", "tiles"]].concat());
     assert!(tiles.contains("one BLAS call per tile"), "{tiles}");
+    // Parsed as the library parses it, and reported in its canonical spelling.
+    let upper = header(&[&common[..], &["--op", "gram", "--calls", "Tiles"]].concat());
+    assert!(upper.contains("one BLAS call per tile"), "{upper}");
 }

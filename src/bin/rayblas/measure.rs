@@ -232,7 +232,10 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         k: first.k,
         n: first.n,
         block: w.block.clone(),
-        calls: w.effective_calls().to_string(),
+        calls: w
+            .effective_calls()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
         strategy: strategy.to_string(),
         backend: info.backend.to_string(),
         corename: info.corename.unwrap_or_else(|| "-".into()),

@@ -132,12 +132,13 @@ pub struct Shape {
 
 impl WorkloadArgs {
     /// What one BLAS call covers under the tiled strategies, for this op: `--calls` for matmul
-    /// and gram, `tiles` for the fused ops (always), empty for reductions (no BLAS calls).
-    pub fn effective_calls(&self) -> &str {
+    /// and gram, a tile for the fused ops (always), `None` for reductions (no BLAS calls) or a
+    /// `--calls` that does not parse (which `validate` reports).
+    pub fn effective_calls(&self) -> Option<Calls> {
         match self.op {
-            Op::Matmul | Op::Gram => &self.calls,
-            Op::MatmulSum | Op::GramSum => "tiles",
-            Op::Sum | Op::Norm | Op::Max | Op::Dot => "",
+            Op::Matmul | Op::Gram => self.calls.parse().ok(),
+            Op::MatmulSum | Op::GramSum => Some(Calls::Tiles),
+            Op::Sum | Op::Norm | Op::Max | Op::Dot => None,
         }
     }
 
