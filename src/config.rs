@@ -16,8 +16,8 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 ///
 /// - strategy: given here, else `RAYBLAS_STRATEGY`, else the compiled default (`blocked`, or
 ///   `native` with the `native-threading` feature);
-/// - block: given here, else at most 1000×1000 and small enough to give every worker a row of
-///   tiles ([`BlockShape::auto`]);
+/// - block: given here, else at most 1000×1000 and small enough to give every physical core a
+///   row of tiles ([`BlockShape::auto`]; never dependent on the worker count);
 /// - SIMD level: given here, else `RAYBLAS_SIMD`, else the best the CPU has.
 ///
 /// ```

@@ -1,13 +1,11 @@
 //! Worker pools, built once per (size, pinning) and reused by every call.
 //!
-//! Each worker sets the BLAS thread count to one on itself when it starts: on OpenBLAS's OpenMP
-//! build the setting is per thread, and a value made on the caller's thread would not reach it.
-//! With pinning on, worker `i` is bound to CPU `i mod ncpus` (Linux), so its effect can be
+//! Workers change no BLAS setting of their own: every BLAS call aligns the calling thread's
+//! per-thread setting (OpenBLAS's OpenMP build) with the count in force as it starts
+//! (`blas::enter_call`). With pinning on, worker `i` is bound to CPU `i mod ncpus` (Linux), so its effect can be
 //! measured against the default of letting the OS place threads.
 
-use crate::blas;
 use rayon::{ThreadPool, ThreadPoolBuilder};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -29,7 +27,6 @@ pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
                     format!("rayblas-{threads}{}-{i}", if pin { "p" } else { "" })
                 })
                 .start_handler(move |i| {
-                    ensure_local_blas_threads(1);
                     if pin {
                         pin_to_cpu(i);
                     }
@@ -39,26 +36,6 @@ pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
             Arc::new(pool)
         })
         .clone()
-}
-
-thread_local! {
-    static LOCAL_BLAS_THREADS: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Makes sure a per-thread BLAS setting (OpenBLAS/OpenMP) on this thread is `n`. Cheap when it
-/// already is; a no-op on backends whose setting is not per thread.
-pub(crate) fn ensure_local_blas_threads(n: usize) {
-    LOCAL_BLAS_THREADS.with(|c| {
-        if c.get() != n {
-            blas::set_thread_local_threads(n);
-            c.set(n);
-        }
-    });
-}
-
-/// Forgets the cached per-thread value (after the process-wide count changed on this thread).
-pub(crate) fn forget_local_blas_threads() {
-    LOCAL_BLAS_THREADS.with(|c| c.set(0));
 }
 
 #[cfg(target_os = "linux")]

@@ -300,7 +300,6 @@ impl Resolved {
     pub(crate) fn run_native<R: Send>(&self, f: impl FnOnce(usize) -> R + Send) -> R {
         let t = self.blas_threads;
         let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
-        pool::forget_local_blas_threads();
         if blas::CALL_THREADS_FROM_RAYON && t > 1 {
             pool::get(t, false).install(|| f(t))
         } else {
@@ -320,12 +319,7 @@ impl Resolved {
         let per_call = blas::per_call_threads();
         // Process-wide settings are leased for the whole operation.
         let _lease = (!per_call).then(|| blas::threads::lease(t));
-        let call = |item: I| {
-            if !per_call {
-                pool::ensure_local_blas_threads(t);
-            }
-            f(item, t)
-        };
+        let call = |item: I| f(item, t);
         match self.kind {
             Kind::Serial | Kind::Native => items.into_iter().map(call).collect(),
             Kind::Blocked | Kind::Hybrid => {

@@ -42,10 +42,25 @@ impl BlockShape {
         Self::new(n, n)
     }
 
-    /// The default block for an `m × n` result with `workers` workers: at most 1000 on a side,
-    /// and small enough that every worker gets a row of tiles.
-    pub fn auto(m: usize, n: usize, workers: usize) -> Self {
-        let rows = m.div_ceil(workers.max(1)).clamp(1, 1000);
+    /// The default block for an `m × n` result: at most 1000 on a side, and small enough that
+    /// every physical core gets a row of tiles.
+    ///
+    /// It depends on the shape and this machine's physical core count, never on the worker
+    /// count of the strategy, so a blocked result is bitwise the same for any worker count with
+    /// the default block too. (It took the worker count until issue 16: `blocked:3` and
+    /// `blocked:7` then cut other tiles than `blocked:2` and gave other bits.) Pass an explicit
+    /// block for bits that also agree between machines with different core counts.
+    ///
+    /// ```
+    /// use rayblas::BlockShape;
+    /// let b = BlockShape::auto(2345, 1234);
+    /// assert!(b.rows <= 1000 && b.cols == 1000);
+    /// let small = BlockShape::auto(3, 5);
+    /// assert!(small.cols == 5 && (1..=3).contains(&small.rows));
+    /// ```
+    pub fn auto(m: usize, n: usize) -> Self {
+        let cores = crate::blas::threads::physical_cores();
+        let rows = m.div_ceil(cores).clamp(1, 1000);
         let cols = n.clamp(1, 1000);
         BlockShape { rows, cols }
     }

@@ -291,6 +291,33 @@ fn blocked_results_are_bitwise_identical_for_any_worker_count() {
     }
 }
 
+/// Issue 16's case: with no `.block(..)`, `blocked:3` and `blocked:7` used to cut other tiles
+/// than `blocked:2` (the default block took the worker count) and gave other bits.
+#[test]
+fn default_block_results_are_bitwise_identical_for_any_worker_count() {
+    let x = random::<f64>(2345, 1234, 21);
+    let y = random::<f32>(301, 777, 22);
+    let run = |s: &str| {
+        let cfg = Config::new().strategy(s.parse().unwrap());
+        (
+            cfg.gram_sum(&x).unwrap().to_bits(),
+            cfg.matmul(x.t(), &x).unwrap().sum().to_bits(),
+            cfg.matmul_reduce(&y, y.t(), Reduction::Sum)
+                .unwrap()
+                .to_bits(),
+            cfg.gram(&y).unwrap(),
+        )
+    };
+    let first = run("blocked:1");
+    for s in ["blocked:2", "blocked:3", "blocked:7", "blocked", "serial"] {
+        assert_eq!(
+            run(s),
+            first,
+            "{s} differs from blocked:1 with the default block"
+        );
+    }
+}
+
 #[test]
 fn bad_input_is_a_typed_error() {
     let a = random::<f64>(3, 4, 1);

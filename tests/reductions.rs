@@ -49,8 +49,18 @@ fn views<T: Element>(base: &Array2<T>) -> Vec<(&'static str, ArrayView2<'_, T>)>
     ]
 }
 
+/// Values in [-1, 1), and shifted to [5, 7) and [-7, -5): with all values of one sign, a min
+/// or max that started from 0 instead of the first element would return 0 and fail.
+const SHIFTS: [f64; 3] = [0.0, 6.0, -6.0];
+
 fn check_full<T: Element>() {
-    let base = random::<T>(67, 131, 7);
+    for shift in SHIFTS {
+        check_full_shifted::<T>(shift);
+    }
+}
+
+fn check_full_shifted<T: Element>(shift: f64) {
+    let base = random::<T>(67, 131, 7).mapv(|x| x + T::from_f64(shift));
     let mut fortran = Array2::<T>::zeros((67, 131).f());
     fortran.assign(&base);
     for level in levels() {
@@ -58,7 +68,7 @@ fn check_full<T: Element>() {
         let mut all = views(&base);
         all.push(("fortran", fortran.view()));
         for (what, v) in all {
-            let ctx = format!("{what} {level} {}", T::DTYPE.name());
+            let ctx = format!("{what} {level} {} shift {shift}", T::DTYPE.name());
             let vals: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
             let (want, abs) = comp_sum(vals.iter().copied());
             let got = cfg.sum(v).unwrap().to_f64();
@@ -120,13 +130,29 @@ fn full_reductions_f32_every_level_and_layout() {
     check_full::<f32>();
 }
 
+/// Axis reductions on a small matrix and on one whose axis-0 lanes are long (≥ 64) and strided,
+/// which takes the `vertical` path (whole cross-sections added in a tree) and, at 300×230, crosses
+/// the parallel grain; each shifted as in [`SHIFTS`].
 fn check_axes<T: Element>() {
-    let base = random::<T>(45, 150, 9);
+    for (rows, cols) in [(45, 150), (300, 230)] {
+        for shift in SHIFTS {
+            check_axes_of::<T>(rows, cols, shift);
+        }
+    }
+}
+
+fn check_axes_of<T: Element>(rows: usize, cols: usize, shift: f64) {
+    let base = random::<T>(rows, cols, 9).mapv(|x| x + T::from_f64(shift));
+    let other = random::<T>(rows, cols, 10);
     for level in levels() {
         let cfg = Config::new().simd(level);
-        for (what, v) in views(&base) {
+        for ((what, v), (_, w)) in views(&base).into_iter().zip(views(&other)) {
             for axis in [Axis(0), Axis(1)] {
-                let ctx = format!("{what} axis {} {level} {}", axis.index(), T::DTYPE.name());
+                let ctx = format!(
+                    "{what} {rows}x{cols}+{shift} axis {} {level} {}",
+                    axis.index(),
+                    T::DTYPE.name()
+                );
                 let lanes: Vec<Vec<f64>> = v
                     .lanes(axis)
                     .into_iter()
@@ -140,7 +166,12 @@ fn check_axes<T: Element>() {
                 let norms = cfg.norm_axis(v, axis).unwrap();
                 let argmax = cfg.argmax_axis(v, axis).unwrap();
                 let argmin = cfg.argmin_axis(v, axis).unwrap();
-                let dots = cfg.dot_axis(v, v, axis).unwrap();
+                let dots = cfg.dot_axis(v, w, axis).unwrap();
+                let w_lanes: Vec<Vec<f64>> = w
+                    .lanes(axis)
+                    .into_iter()
+                    .map(|l| l.iter().map(|x| x.to_f64()).collect())
+                    .collect();
                 assert_eq!(sums.len(), lanes.len(), "{ctx}");
                 for (i, lane) in lanes.iter().enumerate() {
                     let (want, abs) = comp_sum(lane.iter().copied());
@@ -155,8 +186,9 @@ fn check_axes<T: Element>() {
                         (sumsq[i].to_f64() - ss).abs() <= sum_bound::<T>(lane.len(), ss_abs) * 2.0,
                         "sumsq {ctx}"
                     );
+                    let (d, d_abs) = comp_sum(lane.iter().zip(&w_lanes[i]).map(|(a, b)| a * b));
                     assert!(
-                        (dots[i].to_f64() - ss).abs() <= sum_bound::<T>(lane.len(), ss_abs) * 2.0,
+                        (dots[i].to_f64() - d).abs() <= sum_bound::<T>(lane.len(), d_abs) * 2.0,
                         "dot {ctx}"
                     );
                     assert!(
@@ -378,6 +410,7 @@ fn prop_case<T: Element>(len: usize, offset: usize, stride: usize, seed: u64) {
     let total = offset + len * stride;
     let base = random::<T>(1, total.max(1), seed);
     let v = base.slice(s![.., offset..offset + len * stride;stride]);
+    let other = random::<T>(1, len, seed ^ 0x5eed);
     let scalar = Config::new().simd(Level::Scalar);
     let vals: Vec<f64> = v.iter().map(|x| x.to_f64()).collect();
     let (want, abs) = comp_sum(vals.iter().copied());
@@ -388,8 +421,8 @@ fn prop_case<T: Element>(len: usize, offset: usize, stride: usize, seed: u64) {
             (got - want).abs() <= sum_bound::<T>(len, abs),
             "{level} len {len} off {offset} stride {stride}"
         );
-        let d = cfg.dot(v, v).unwrap().to_f64();
-        let (dw, dabs) = comp_sum(vals.iter().map(|x| x * x));
+        let d = cfg.dot(v, &other).unwrap().to_f64();
+        let (dw, dabs) = comp_sum(vals.iter().zip(&other).map(|(x, y)| x * y.to_f64()));
         assert!((d - dw).abs() <= sum_bound::<T>(len, dabs) * 2.0);
         if len > 0 {
             assert_eq!(cfg.max(v).unwrap(), scalar.max(v).unwrap());
@@ -403,17 +436,19 @@ fn prop_case<T: Element>(len: usize, offset: usize, stride: usize, seed: u64) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
-    fn every_level_matches_scalar_f64(len in 0usize..3000, offset in 0usize..9, stride in 1usize..4, seed in any::<u64>()) {
+    fn every_level_matches_scalar_f64(len in 0usize..12_000, offset in 0usize..9, stride in 1usize..4, seed in any::<u64>()) {
         prop_case::<f64>(len, offset, stride, seed);
     }
 
     #[test]
-    fn every_level_matches_scalar_f32(len in 0usize..5000, offset in 0usize..17, stride in 1usize..4, seed in any::<u64>()) {
+    fn every_level_matches_scalar_f32(len in 0usize..20_000, offset in 0usize..17, stride in 1usize..4, seed in any::<u64>()) {
         prop_case::<f32>(len, offset, stride, seed);
     }
 
     #[test]
-    fn long_runs_cross_leaf_boundaries(leaves in 1usize..6, extra in 0usize..200, offset in 0usize..9) {
+    // Up to 40 leaves (163 840 elements): past the parallel grain (65 536), so the parallel
+    // tree runs too.
+    fn long_runs_cross_leaf_boundaries(leaves in 1usize..40, extra in 0usize..200, offset in 0usize..9) {
         prop_case::<f64>(leaves * LEAF + extra, offset, 1, 5);
     }
 }

@@ -243,7 +243,10 @@ pub(crate) fn set_num_threads(n: usize) {
     unsafe { bli_thread_set_num_threads(n as i64) }
 }
 
-pub(crate) fn set_thread_local_threads(_n: usize) {}
+/// No per-thread setting to align: see `openblas.rs`.
+pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
+    None
+}
 
 /// BLIS has no fixed limit; rayblas caps a request at 1024 threads.
 pub(crate) fn max_threads() -> usize {

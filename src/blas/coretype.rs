@@ -85,11 +85,20 @@ pub fn kernel_warning(backend: &str, corename: &str) -> Option<String> {
     }
 }
 
-/// Environment variable set on the re-executed process so it never loops.
+/// Environment variable set on the re-executed process so it never loops. Its value is the
+/// kernel set OpenBLAS had picked before the restart (see [`replaced_kernel`]).
 pub const REEXEC_MARKER: &str = "RAYBLAS_REEXECUTED";
 
+/// In a process that [`reexec_with_fast_kernels`] restarted: the slow kernel set OpenBLAS had
+/// picked (e.g. `Prescott`), for reports to state next to the kernels now in use.
+pub fn replaced_kernel() -> Option<String> {
+    std::env::var(REEXEC_MARKER).ok().filter(|v| !v.is_empty())
+}
+
 /// If OpenBLAS picked slow kernels and `OPENBLAS_CORETYPE` is unset, re-executes the current
-/// program with the recommended value, printing one line on stderr.
+/// program with the recommended value. It prints nothing (a bad argument must still give exactly
+/// one line on stderr); the restarted process reports the change where it reports the kernels
+/// ([`replaced_kernel`]).
 ///
 /// Returns normally (doing nothing) when there is nothing to fix, when the variable is already
 /// set, or when this process is itself the re-executed one. On success it does not return. An
@@ -104,11 +113,7 @@ pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
     let Some(fix) = reexec_fix(super::BACKEND, &core, coretype_set, already) else {
         return Ok(());
     };
-    eprintln!(
-        "rayblas: OpenBLAS chose its slow generic `{core}` kernels for this CPU; restarting with \
-         OPENBLAS_CORETYPE={fix} (--keep-blas-core to keep them)"
-    );
-    reexec(&[("OPENBLAS_CORETYPE", fix), (REEXEC_MARKER, "1")])
+    reexec(&[("OPENBLAS_CORETYPE", fix), (REEXEC_MARKER, &core)])
 }
 
 /// The `OPENBLAS_CORETYPE` value to restart with, if the process should restart at all: only

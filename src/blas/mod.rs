@@ -94,7 +94,6 @@ mod backend;
 #[path = "pure.rs"]
 mod backend;
 
-pub(crate) use backend::set_thread_local_threads;
 // Level-1/2 BLAS routes for the `Native` reductions: CBLAS where a library is linked, none
 // (`None`: rayblas's kernels) on pure-rust.
 #[cfg(feature = "pure-rust")]
@@ -103,27 +102,54 @@ use backend as routes;
 use cblas as routes;
 
 /// Whether the linked library may be called from several threads at once. When it may not
-/// (OpenBLAS's single-threaded build), every call takes `call_lock`, so tile strategies stay
-/// correct and run their BLAS calls one at a time; [`info`] warns about it.
+/// (OpenBLAS's single-threaded build), every call holds one lock (see [`enter_call`]), so tile
+/// strategies stay correct and run their BLAS calls one at a time; [`info`] warns about it.
 pub fn reentrant() -> bool {
     backend::reentrant()
 }
 
-/// Serialises BLAS calls on a library that is not reentrant; `None` (no lock) otherwise.
-fn call_lock() -> Option<std::sync::MutexGuard<'static, ()>> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    (!backend::reentrant()).then(|| LOCK.lock().unwrap_or_else(|e| e.into_inner()))
+/// What every BLAS call made by rayblas holds while it runs. See [`enter_call`].
+struct CallGuard {
+    _serial: Option<std::sync::MutexGuard<'static, ()>>,
+    /// The calling thread's OpenMP thread count before the call (OpenMP OpenBLAS only).
+    openmp_before: Option<usize>,
+}
+
+/// Prepares the calling thread for one BLAS call:
+/// - on a library that is not reentrant, takes the lock that serialises calls;
+/// - on OpenBLAS's OpenMP build, sets this thread's OpenMP count to the global count in force
+///   (fixed while a lease is held, and every rayblas call runs inside one), so the library never
+///   changes its count, and frees the buffers of another thread's running call, from inside this
+///   call (`openblas.rs` explains the bug this prevents). The thread's own value comes back when
+///   the guard drops, so a user's later direct BLAS calls on this thread see what they set.
+fn enter_call() -> CallGuard {
+    let serial = (!backend::reentrant()).then(|| {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    });
+    CallGuard {
+        _serial: serial,
+        openmp_before: backend::set_calling_thread_threads(backend::get_num_threads()),
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        if let Some(before) = self.openmp_before {
+            backend::set_calling_thread_threads(before);
+        }
+    }
 }
 
 /// `xᵀy` through BLAS `dot`, or `None` where no BLAS is linked.
 pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
-    let _serial = call_lock();
+    let _call = enter_call();
     routes::dot(x, y)
 }
 
 /// ‖x‖₂ through BLAS `nrm2`, or `None` where no BLAS is linked.
 pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    let _serial = call_lock();
+    let _call = enter_call();
     routes::nrm2(x)
 }
 
@@ -135,7 +161,7 @@ pub(crate) fn row_sums<T: Element>(
     cols: usize,
     transposed: bool,
 ) -> Option<Vec<T>> {
-    let _serial = call_lock();
+    let _call = enter_call();
     routes::row_sums(a, rows, cols, transposed)
 }
 
@@ -264,7 +290,7 @@ fn run_raw<T: Element>(
         rsc: c.strides()[0],
         csc: c.strides()[1],
     };
-    let _serial = call_lock();
+    let _call = enter_call();
     // SAFETY: the pointers and strides come from live ndarray views whose shapes `gemm` checked
     // (a m×k, b k×n, c m×n); `accepts` approved every layout; C is borrowed mutably and does not
     // alias A or B (Rust's borrow rules forbid a shared and a mutable view of the same data).
@@ -331,7 +357,7 @@ fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -
     for (what, value) in [("n", n), ("k", k), ("ldx", ldx), ("ldg", ldg)] {
         check_int(what, value)?;
     }
-    let _serial = call_lock();
+    let _call = enter_call();
     // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live n×n mutable
     // view, row-major with row stride ldg ≥ n (checked above), that cannot alias x; sizes
     // checked against the BLAS integer range.

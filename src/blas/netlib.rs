@@ -49,7 +49,10 @@ pub(crate) fn get_num_threads() -> usize {
 
 pub(crate) fn set_num_threads(_n: usize) {}
 
-pub(crate) fn set_thread_local_threads(_n: usize) {}
+/// No per-thread setting to align: see `openblas.rs`.
+pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
+    None
+}
 
 pub(crate) fn max_threads() -> usize {
     1

@@ -1,9 +1,20 @@
 //! The OpenBLAS backend (`openblas-system`): the system library found by pkg-config.
 //!
-//! OpenBLAS keeps one process-wide thread count (`openblas_set_num_threads`), except the OpenMP
-//! build, where the count is OpenMP's per-thread setting: a value set on one thread does not reach
-//! others, so workers set it themselves ([`set_thread_local_threads`]). Multithreaded calls from
-//! several threads queue behind one lock inside the library, which is why `Hybrid` is refused here.
+//! OpenBLAS keeps one process-wide thread count (`openblas_set_num_threads`). Multithreaded calls
+//! from several threads queue behind one lock inside the library, which is why `Hybrid` is
+//! refused here.
+//!
+//! # The OpenMP build
+//! There the count a call runs with also depends on the *calling thread's* OpenMP setting
+//! (`omp_get_max_threads()`): when it differs from the global count, OpenBLAS 0.3.21 calls
+//! `goto_set_num_threads` from inside the BLAS call, which changes the global count and **frees
+//! the per-OpenMP-thread work buffers above the new count**, while another thread's running
+//! multithreaded call may still be using them. The freed memory goes to the next call, and two
+//! calls then compute in one buffer: wrong results (issue 16). `openblas_set_num_threads` does the
+//! same. So rayblas never calls it on a worker, and before every call it sets the calling
+//! thread's OpenMP value to the global count with OpenMP's own `omp_set_num_threads`, which
+//! touches nothing else ([`set_calling_thread_threads`]); the global count itself only changes
+//! through a lease when no rayblas call runs (`super::threads`).
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
@@ -84,10 +95,54 @@ pub(crate) fn set_num_threads(n: usize) {
     unsafe { openblas_set_num_threads(n as c_int) }
 }
 
-/// The OpenMP build keeps the count per thread: set it on the calling thread too.
-pub(crate) fn set_thread_local_threads(n: usize) {
-    if threading() == Threading::OpenMp {
-        set_num_threads(n);
+/// OpenMP's per-thread setters, found at run time in the OpenMP build's runtime (libgomp is
+/// loaded with it); `None` on the other builds.
+struct OpenMp {
+    get_max_threads: unsafe extern "C" fn() -> c_int,
+    set_num_threads: unsafe extern "C" fn(c_int),
+}
+
+fn openmp() -> Option<&'static OpenMp> {
+    static OMP: std::sync::OnceLock<Option<OpenMp>> = std::sync::OnceLock::new();
+    OMP.get_or_init(|| {
+        if threading() != Threading::OpenMp {
+            return None;
+        }
+        let find = |name: &CStr| {
+            // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks a symbol up.
+            let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            (!p.is_null()).then_some(p)
+        };
+        let (get, set) = (find(c"omp_get_max_threads")?, find(c"omp_set_num_threads")?);
+        // SAFETY: both symbols are the OpenMP API functions of these names, whose C signatures
+        // are `int omp_get_max_threads(void)` and `void omp_set_num_threads(int)`.
+        unsafe {
+            Some(OpenMp {
+                get_max_threads: std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn() -> c_int,
+                >(get),
+                set_num_threads: std::mem::transmute::<
+                    *mut libc::c_void,
+                    unsafe extern "C" fn(c_int),
+                >(set),
+            })
+        }
+    })
+    .as_ref()
+}
+
+/// On the OpenMP build, sets the calling thread's OpenMP thread count to `n` and returns the
+/// value it had (to put back the same way); `None` elsewhere (nothing to do).
+pub(crate) fn set_calling_thread_threads(n: usize) -> Option<usize> {
+    let omp = openmp()?;
+    // SAFETY: plain OpenMP API calls on the calling thread's own setting; n ≤ MAX_THREADS.
+    unsafe {
+        let before = (omp.get_max_threads)();
+        if before != n as c_int {
+            (omp.set_num_threads)(n as c_int);
+        }
+        Some(before.max(1) as usize)
     }
 }
 

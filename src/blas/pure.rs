@@ -139,7 +139,10 @@ pub(crate) fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }
 
-pub(crate) fn set_thread_local_threads(_n: usize) {}
+/// No per-thread setting to align: see `openblas.rs`.
+pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
+    None
+}
 
 pub(crate) fn max_threads() -> usize {
     1024

@@ -13,8 +13,12 @@
 //! when the last one ends. A thread that already holds a lease and asks again (nested calls)
 //! never waits: it keeps the outer count, so nesting cannot deadlock.
 //!
-//! On OpenBLAS's OpenMP build the count is per thread; rayblas's worker threads set it on
-//! themselves (see `crate::pool`).
+//! On OpenBLAS's OpenMP build each thread also has its own OpenMP count, and a call whose thread
+//! disagrees with the global count makes the library change it mid-flight, freeing buffers that
+//! other threads' calls use. Every rayblas BLAS call therefore aligns its thread's OpenMP count
+//! with the count in force first (`super::enter_call`; the reasons are in `openblas.rs`). Change
+//! the count with [`set_num_threads`] or [`limit`], which wait for running rayblas operations,
+//! not with `openblas_set_num_threads` directly while rayblas runs.
 
 use super::backend;
 use super::coretype;

@@ -22,31 +22,39 @@ use crate::strategy::{Kind, Resolved};
 use crate::tiling::{BlockShape, Cut, Tile, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::Cell;
 
 thread_local! {
-    /// One reusable tile buffer per thread (of whichever element type was used last).
-    static SCRATCH: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
+    /// One reusable tile buffer per thread (of whichever element type was used last). Empty
+    /// while a call on this thread has it out.
+    static SCRATCH: Cell<Option<Box<dyn Any>>> = const { Cell::new(None) };
 }
 
 /// Runs `f` with this thread's scratch buffer of at least `len` elements.
+///
+/// The buffer is taken out of the thread-local slot for the duration of `f` and put back after,
+/// rather than borrowed in place: `f` makes a BLAS call, and a backend that threads through rayon
+/// (pure-rust's gemm under `hybrid`) lets this thread run other rayon work while it waits,
+/// including a tile of another concurrent call that needs scratch too. That nested use finds
+/// the slot empty and allocates its own buffer; a `RefCell` borrow held across the call panicked
+/// there with "already borrowed" (issue 16).
 fn with_scratch<T: Element, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let buf = match slot.as_mut().and_then(|b| b.downcast_mut::<Vec<T>>()) {
-            Some(v) => v,
-            None => {
-                *slot = Some(Box::new(Vec::<T>::new()));
-                slot.as_mut()
-                    .and_then(|b| b.downcast_mut::<Vec<T>>())
-                    .expect("just stored")
-            }
-        };
-        if buf.len() < len {
-            buf.resize(len, T::zero());
-        }
-        f(&mut buf[..len])
-    })
+    let mut buf: Vec<T> = SCRATCH
+        .take()
+        .and_then(|b| b.downcast::<Vec<T>>().ok())
+        .map(|b| *b)
+        .unwrap_or_default();
+    if buf.len() < len {
+        buf.resize(len, T::zero());
+    }
+    let out = f(&mut buf[..len]);
+    // Keep the larger buffer if a nested call left one in the slot meanwhile.
+    let keep = match SCRATCH.take().and_then(|b| b.downcast::<Vec<T>>().ok()) {
+        Some(other) if other.len() > buf.len() => *other,
+        _ => buf,
+    };
+    SCRATCH.set(Some(Box::new(keep)));
+    out
 }
 
 /// One product tile `a_i · b_j`, reduced; the tile lives only in scratch memory.
@@ -100,7 +108,7 @@ pub(crate) fn matmul_reduce<T: Element>(
         )?;
         return Ok(reduce_native(plan, &c, r, level));
     }
-    let block = block.unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
+    let block = block.unwrap_or_else(|| BlockShape::auto(m, n));
     let tiles: Vec<Tile> = Tiling::new(m, n, block).tiles().collect();
     let parts = plan.run_tiles(tiles, |t, threads| {
         let (ai, bj) = tile_operands(&t, a, b);
@@ -120,7 +128,7 @@ pub(crate) fn gram_reduce<T: Element>(
         let g = gram(plan, Cut::default(), x)?;
         return Ok(reduce_native(plan, &g, r, level));
     }
-    let tiling = gram_tiling(x.nrows(), block, plan.workers);
+    let tiling = gram_tiling(x.nrows(), block);
     let tiles: Vec<Tile> = tiling.lower_tiles().collect();
     let two = T::one() + T::one();
     let parts = plan.run_tiles(tiles, |t, threads| {

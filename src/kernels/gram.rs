@@ -17,10 +17,10 @@ use crate::tiling::{BlockShape, Calls, Cut, Strip, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// The tiling of the n×n Gram matrix: square tiles of the block's row count.
-pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>, workers: usize) -> Tiling {
+pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>) -> Tiling {
     let side = block
         .map(|b| b.rows)
-        .unwrap_or_else(|| BlockShape::auto(n, n, workers).rows);
+        .unwrap_or_else(|| BlockShape::auto(n, n).rows);
     Tiling::new(
         n,
         n,
@@ -47,11 +47,11 @@ pub(crate) fn gram<T: Element>(
             blas_threads: 1,
             pin: false,
         };
-        let tiling = gram_tiling(n, None, plan.blas_threads);
+        let tiling = gram_tiling(n, None);
         mirror_lower(g.view_mut(), &tiling, &mirror_plan);
         return Ok(g);
     }
-    let tiling = gram_tiling(n, cut.block, plan.workers);
+    let tiling = gram_tiling(n, cut.block);
     let strips = lower_strips(&tiling, cut.calls);
     let views = tiling.split_strips_mut(g.view_mut(), &strips);
     let mut items: Vec<_> = strips.into_iter().zip(views).collect();
@@ -138,7 +138,7 @@ pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize
     if plan.kind == Kind::Native {
         return k * diagonal(n as f64);
     }
-    gram_tiling(n, block, plan.workers)
+    gram_tiling(n, block)
         .lower_tiles()
         .map(|t| {
             let (r, c) = (t.rows as f64, t.cols as f64);

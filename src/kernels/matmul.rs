@@ -34,9 +34,7 @@ pub(crate) fn matmul_into<T: Element>(
     if plan.kind == Kind::Native {
         return plan.run_native(|t| blas::gemm(alpha, a.view(), b.view(), beta, c, t));
     }
-    let block = cut
-        .block
-        .unwrap_or_else(|| BlockShape::auto(m, n, plan.workers));
+    let block = cut.block.unwrap_or_else(|| BlockShape::auto(m, n));
     let tiling = Tiling::new(m, n, block);
     let (rows, cols) = tiling.grid();
     let runs: Vec<_> = (0..rows).map(|ti| (ti, 0..cols)).collect();

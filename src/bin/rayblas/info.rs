@@ -52,6 +52,10 @@ pub fn print(json: bool) -> Result<(), rayblas::Error> {
         ("version", b.version.clone()),
         ("config", b.config.clone()),
         ("corename", b.corename.clone().unwrap_or_else(|| "-".into())),
+        (
+            "corename_replaced",
+            rayblas::blas::coretype::replaced_kernel().unwrap_or_else(|| "-".into()),
+        ),
         ("threading", b.threading.name().to_string()),
         ("num_threads", b.num_threads.to_string()),
         ("max_threads", b.max_threads.to_string()),

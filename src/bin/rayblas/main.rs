@@ -32,7 +32,7 @@ pure-rust only), serial. Results of different strategies must agree within a rel
 1e-3 (f32) of the largest result.
 
 If OpenBLAS runs its slow generic kernels (e.g. Prescott) and OPENBLAS_CORETYPE is unset, rayblas \
-restarts itself once with the right value; --keep-blas-core turns that off.";
+restarts itself once with the right value (reports then name both kernel sets); --keep-blas-core turns that off.";
 
 #[derive(Parser)]
 #[command(name = "rayblas", version, about = "Blocked dense linear algebra: compare BLAS threading strategies", after_help = AFTER_HELP)]

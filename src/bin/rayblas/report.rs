@@ -99,7 +99,7 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
         first.k,
         first.n,
         first.backend,
-        first.corename,
+        kernel_label(&first.corename),
         first.threading,
     );
     let mut table: Vec<Vec<String>> = vec![vec![
@@ -169,5 +169,14 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
                 "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
             );
         }
+    }
+}
+
+/// The kernel set for a header: the name, plus what rayblas replaced it for when it restarted
+/// itself with `OPENBLAS_CORETYPE`.
+pub fn kernel_label(corename: &str) -> String {
+    match rayblas::blas::coretype::replaced_kernel() {
+        Some(slow) => format!("{corename} [rayblas replaced OpenBLAS's pick {slow}]"),
+        None => corename.to_string(),
     }
 }

@@ -1,0 +1,225 @@
+//! Several user threads calling rayblas at once with mixed strategies, some from inside their
+//! own rayon pools and nested scopes: every result must equal the reference, nothing may panic
+//! or deadlock (a watchdog fails the test), and the BLAS thread count afterwards is what it was.
+//!
+//! This is the shape of issue 16's reproducer. Before its fixes it found wrong products on
+//! OpenBLAS's OpenMP build (a thread-count change freed the per-thread buffers of a running
+//! call) and `RefCell already borrowed` panics on pure-rust with `hybrid` (the fused ops' scratch
+//! buffer was borrowed again on the same thread when gemm's rayon parallelism stole a tile).
+//! `cargo xtask test` runs it on every backend and OpenBLAS build.
+
+mod common;
+
+use common::{naive_matmul, random};
+use ndarray::Array2;
+use rayblas::{blas, BlockShape, Config, Strategy};
+use std::sync::{mpsc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Each test checks the process-wide BLAS count afterwards: run them one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Fails the test instead of hanging it when the body does not finish in time.
+fn with_watchdog(limit: Duration, body: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => worker.join().expect("body finished"),
+        // The body panicked: re-raise its panic with its own message.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = worker.join() {
+                std::panic::resume_unwind(p)
+            }
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("deadlock: the concurrent calls did not finish within {limit:?}")
+        }
+    }
+}
+
+/// Every strategy the linked backend can run, mixed: per-call-thread strategies only where the
+/// backend has per-call threads.
+fn mix() -> Vec<Strategy> {
+    let mut names = vec![
+        "native",
+        "serial",
+        "blocked",
+        "native:1",
+        "blocked:3",
+        "hybrid:2x1",
+        "blocked:2+pin",
+    ];
+    if blas::per_call_threads() && blas::info().max_threads >= 2 {
+        names.extend(["hybrid:2x2", "hybrid:1x2"]);
+    }
+    names.iter().map(|s| s.parse().unwrap()).collect()
+}
+
+struct Case {
+    x: Array2<f64>,
+    y: Array2<f64>,
+    want_product: Array2<f64>,
+    product_tol: Array2<f64>,
+    want_gram_sum: f64,
+    gram_sum_tol: f64,
+    want_norm: f64,
+}
+
+impl Case {
+    fn new(seed: u64) -> Self {
+        let x = random::<f64>(230, 170, seed);
+        let y = random::<f64>(170, 190, seed + 1000);
+        let (want_product, mag) = naive_matmul(&x.view(), &y.view());
+        let k = x.ncols() as f64;
+        let product_tol = mag.mapv(|m| 2.0 * (k + 2.0) * f64::EPSILON * m + f64::MIN_POSITIVE);
+        let (g, gmag) = naive_matmul(&x.view(), &x.t());
+        let want_gram_sum = g.sum();
+        // Each entry's error bound (k terms) plus the summation of its n² entries.
+        let n = x.nrows() as f64;
+        let gram_sum_tol = 4.0 * (k + n * n) * f64::EPSILON * gmag.sum();
+        let want_norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+        Case {
+            x,
+            y,
+            want_product,
+            product_tol,
+            want_gram_sum,
+            gram_sum_tol,
+            want_norm,
+        }
+    }
+}
+
+/// One thread's rounds; returns the wrong results it saw, described.
+fn rounds(thread: usize, rounds: usize, own_pool: Option<&rayon::ThreadPool>) -> Vec<String> {
+    let case = Case::new(thread as u64);
+    let strategies = mix();
+    let block = BlockShape::square(40 + 17 * thread).unwrap();
+    let mut wrong = Vec::new();
+    for round in 0..rounds {
+        let s = strategies[(thread + round) % strategies.len()];
+        let cfg = Config::new().strategy(s).block(block);
+        let gram_sum = cfg.gram_sum(&case.x).unwrap();
+        if (gram_sum - case.want_gram_sum).abs() > case.gram_sum_tol {
+            wrong.push(format!(
+                "thread {thread} round {round} {s}: gram_sum {gram_sum} want {}",
+                case.want_gram_sum
+            ));
+        }
+        let product = match own_pool {
+            Some(pool) => pool.install(|| cfg.matmul(&case.x, &case.y)).unwrap(),
+            None => cfg.matmul(&case.x, &case.y).unwrap(),
+        };
+        let worst = product
+            .iter()
+            .zip(case.want_product.iter().zip(case.product_tol.iter()))
+            .filter(|(g, (w, t))| (**g - **w).abs() > **t)
+            .map(|(g, (w, _))| (g - w).abs())
+            .fold(0.0_f64, f64::max);
+        if worst > 0.0 {
+            wrong.push(format!(
+                "thread {thread} round {round} {s}: matmul off by up to {worst:e}"
+            ));
+        }
+        let norm = cfg.norm(&case.x).unwrap();
+        if (norm - case.want_norm).abs() > 1e-12 * case.want_norm {
+            wrong.push(format!(
+                "thread {thread} round {round} {s}: norm {norm} want {}",
+                case.want_norm
+            ));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn mixed_strategies_from_eight_threads_some_in_their_own_pools() {
+    let _one = one_at_a_time();
+    let before = blas::num_threads();
+    with_watchdog(Duration::from_secs(300), || {
+        let handles: Vec<_> = (0..8)
+            .map(|thread| {
+                std::thread::spawn(move || {
+                    if thread % 2 == 1 {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(3)
+                            .build()
+                            .unwrap();
+                        rounds(thread, 24, Some(&pool))
+                    } else {
+                        rounds(thread, 24, None)
+                    }
+                })
+            })
+            .collect();
+        let wrong: Vec<String> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("no caller thread panics"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} wrong results:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    });
+    assert_eq!(blas::num_threads(), before, "BLAS thread count restored");
+}
+
+/// Rayblas calls made from inside work that rayblas itself (or a user's pool, nested in scopes)
+/// runs: each must finish with the right answer, whatever pool it lands on.
+#[test]
+fn nested_calls_inside_user_pools_and_scopes() {
+    let _one = one_at_a_time();
+    let before = blas::num_threads();
+    with_watchdog(Duration::from_secs(300), || {
+        let case = Case::new(77);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let strategies = mix();
+        let results: Vec<(Strategy, f64, Array2<f64>)> = pool.install(|| {
+            let out = std::sync::Mutex::new(Vec::new());
+            rayon::scope(|scope| {
+                for (i, &s) in strategies.iter().enumerate() {
+                    let (case, out) = (&case, &out);
+                    scope.spawn(move |inner| {
+                        let cfg = Config::new()
+                            .strategy(s)
+                            .block(BlockShape::square(33 + 10 * i).unwrap());
+                        // A nested scope inside the task, calling rayblas from both levels.
+                        inner.spawn(move |_| {
+                            let p = cfg.matmul(&case.x, &case.y).unwrap();
+                            out.lock().unwrap().push((s, f64::NAN, p));
+                        });
+                        let g = cfg.gram_sum(&case.x).unwrap();
+                        out.lock().unwrap().push((s, g, Array2::zeros((0, 0))));
+                    });
+                }
+            });
+            out.into_inner().unwrap()
+        });
+        assert_eq!(results.len(), 2 * strategies.len());
+        for (s, g, p) in results {
+            if p.is_empty() {
+                assert!(
+                    (g - case.want_gram_sum).abs() <= case.gram_sum_tol,
+                    "{s}: {g}"
+                );
+            } else {
+                for ((got, want), tol) in p.iter().zip(&case.want_product).zip(&case.product_tol) {
+                    assert!((got - want).abs() <= *tol, "{s}: {got} vs {want}");
+                }
+            }
+        }
+    });
+    assert_eq!(blas::num_threads(), before, "BLAS thread count restored");
+}
