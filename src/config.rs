@@ -216,7 +216,7 @@ impl Config {
         let plan = self.plan()?;
         if plan.kind == Kind::Native {
             if let Some(s) = x.to_slice_memory_order() {
-                if let Some(v) = plan.run_native(|_| blas::nrm2(s)) {
+                if let Some(v) = plan.run_native(|t| blas::nrm2(s, t)) {
                     return Ok(v);
                 }
             }
@@ -272,7 +272,7 @@ impl Config {
         let plan = self.plan()?;
         if plan.kind == Kind::Native && x.strides() == y.strides() {
             if let (Some(a), Some(b)) = (x.to_slice_memory_order(), y.to_slice_memory_order()) {
-                if let Some(v) = plan.run_native(|_| blas::dot(a, b)) {
+                if let Some(v) = plan.run_native(|t| blas::dot(a, b, t)) {
                     return Ok(v);
                 }
             }
@@ -300,7 +300,8 @@ impl Config {
                 _ => (None, 0, 0, false),
             };
             if let Some(data) = data {
-                if let Some(v) = plan.run_native(|_| blas::row_sums(data, rows, cols, !by_rows)) {
+                if let Some(v) = plan.run_native(|t| blas::row_sums(data, rows, cols, !by_rows, t))
+                {
                     return Ok(Array1::from(v));
                 }
             }

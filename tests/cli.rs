@@ -1,5 +1,6 @@
 //! The `rayblas` binary: output formats, agreement, exit codes, messages, .npy inputs.
 
+use ndarray::Array2;
 use std::process::{Command, Output};
 
 fn rayblas(args: &[&str]) -> Output {
@@ -129,24 +130,90 @@ fn csv_has_header_and_rows_and_reductions_report_gbps() {
     assert!(rows.iter().all(|r| r[gbps].parse::<f64>().unwrap() > 0.0));
 }
 
+/// The value `run` must report for `op` on these inputs (a matrix result is reported as its
+/// sum), and the scale its rounding error is relative to.
+fn reference(op: &str, a: &Array2<f64>, b: &Array2<f64>, d: &Array2<f64>) -> (f64, f64) {
+    let abs = |x: &Array2<f64>| x.mapv(f64::abs);
+    match op {
+        "matmul" | "matmul-sum" => (a.dot(b).sum(), abs(a).dot(&abs(b)).sum()),
+        "gram" | "gram-sum" => (a.dot(&a.t()).sum(), abs(a).dot(&abs(a).t()).sum()),
+        "sum" => (a.sum(), abs(a).sum()),
+        "norm" => {
+            let n = a.mapv(|v| v * v).sum().sqrt();
+            (n, n)
+        }
+        "max" => {
+            let m = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (m, m.abs())
+        }
+        "dot" => ((a * d).sum(), (abs(a) * abs(d)).sum()),
+        _ => unreachable!("{op}"),
+    }
+}
+
 #[test]
-fn run_every_op_and_dtype() {
-    for op in [
-        "matmul",
-        "gram",
-        "gram-sum",
-        "matmul-sum",
-        "sum",
-        "norm",
-        "max",
-        "dot",
-    ] {
-        for (dtype, calls) in [("f32", "strips"), ("f64", "strips"), ("f64", "tiles")] {
-            let o = rayblas(&[
-                "run", "--op", op, "--dtype", dtype, "--m", "50", "--k", "30", "--n", "20",
-                "--block", "16x8", "--repeat", "1", "--format", "json", "--peak", "10", "--calls",
+fn run_every_op_and_dtype_gives_the_reference_value() {
+    let dir = std::env::temp_dir().join(format!("rayblas-cli-ops-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A is all negative, so a max that started from 0 would report 0; B and D mix signs.
+    let a = Array2::<f64>::from_shape_fn((50, 30), |(i, j)| {
+        -1.0 - ((i * 7 + j * 3) % 11) as f64 / 11.0
+    });
+    let b =
+        Array2::<f64>::from_shape_fn((30, 20), |(i, j)| ((i * 5 + j * 9) % 13) as f64 / 6.5 - 1.0);
+    let d = Array2::<f64>::from_shape_fn((50, 30), |(i, j)| ((i + 4 * j) % 7) as f64 / 3.5 - 1.0);
+    let paths = |dtype: &str| {
+        let p = |name: &str| dir.join(format!("{name}-{dtype}.npy"));
+        if dtype == "f32" {
+            for (name, m) in [("a", &a), ("b", &b), ("d", &d)] {
+                ndarray_npy::write_npy(p(name), &m.mapv(|v| v as f32)).unwrap();
+            }
+        } else {
+            for (name, m) in [("a", &a), ("b", &b), ("d", &d)] {
+                ndarray_npy::write_npy(p(name), m).unwrap();
+            }
+        }
+        (p("a"), p("b"), p("d"))
+    };
+    for (dtype, calls) in [("f32", "strips"), ("f64", "strips"), ("f64", "tiles")] {
+        let (pa, pb, pd) = paths(dtype);
+        // f32 inputs are the f64 values rounded; compare within f32's rounding of the terms.
+        let rel = if dtype == "f32" { 1e-5 } else { 1e-12 };
+        for op in [
+            "matmul",
+            "gram",
+            "gram-sum",
+            "matmul-sum",
+            "sum",
+            "norm",
+            "max",
+            "dot",
+        ] {
+            let mut args = vec![
+                "run",
+                "--op",
+                op,
+                "--dtype",
+                dtype,
+                "--block",
+                "16x8",
+                "--repeat",
+                "1",
+                "--format",
+                "json",
+                "--peak",
+                "10",
+                "--calls",
                 calls,
-            ]);
+                "--input",
+                pa.to_str().unwrap(),
+            ];
+            match op {
+                "matmul" | "matmul-sum" => args.extend(["--input-b", pb.to_str().unwrap()]),
+                "dot" => args.extend(["--input-b", pd.to_str().unwrap()]),
+                _ => {}
+            }
+            let o = rayblas(&args);
             assert!(o.status.success(), "{op} {dtype}: {}", stderr(&o));
             let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
             assert_eq!(v["op"], op);
@@ -156,9 +223,15 @@ fn run_every_op_and_dtype() {
                 _ => "",                              // reductions make no BLAS calls
             };
             assert_eq!(v["calls"], want, "{op}");
-            assert!(v["result"].as_f64().unwrap().is_finite());
+            let got = v["result"].as_f64().unwrap();
+            let (want, scale) = reference(op, &a, &b, &d);
+            assert!(
+                (got - want).abs() <= rel * scale,
+                "{op} {dtype}: result {got}, reference {want}"
+            );
         }
     }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod common;
 
 use common::{naive_matmul, random};
 use ndarray::Array2;
-use rayblas::{blas, BlockShape, Config, Strategy};
+use rayblas::{blas, BlockShape, Config, Reduction, Strategy};
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -128,6 +128,21 @@ fn rounds(thread: usize, rounds: usize, own_pool: Option<&rayon::ThreadPool>) ->
                 "thread {thread} round {round} {s}: matmul off by up to {worst:e}"
             ));
         }
+        // Alternately the materialised Gram matrix and the fused product sum.
+        if round % 2 == 0 {
+            let g = cfg.gram(&case.x).unwrap();
+            if (g.sum() - case.want_gram_sum).abs() > case.gram_sum_tol || g != g.t() {
+                wrong.push(format!("thread {thread} round {round} {s}: gram"));
+            }
+        } else {
+            let v = cfg.matmul_reduce(&case.x, &case.y, Reduction::Sum).unwrap();
+            if (v - case.want_product.sum()).abs() > case.product_tol.sum() {
+                wrong.push(format!(
+                    "thread {thread} round {round} {s}: matmul_reduce {v} want {}",
+                    case.want_product.sum()
+                ));
+            }
+        }
         let norm = cfg.norm(&case.x).unwrap();
         if (norm - case.want_norm).abs() > 1e-12 * case.want_norm {
             wrong.push(format!(
@@ -222,4 +237,65 @@ fn nested_calls_inside_user_pools_and_scopes() {
         }
     });
     assert_eq!(blas::num_threads(), before, "BLAS thread count restored");
+}
+
+/// A user's own BLAS calls (CBLAS `dgemm` straight into the linked library) on one thread while
+/// rayblas runs mixed strategies on others: both must stay right. rayblas never changes the
+/// library's thread count while its own calls run and restores each thread's OpenMP setting
+/// after its calls, so the user's calls see what they would see without rayblas.
+#[cfg(not(feature = "pure-rust"))]
+#[test]
+fn direct_blas_calls_beside_rayblas() {
+    let _one = one_at_a_time();
+    with_watchdog(Duration::from_secs(300), || {
+        let user = std::thread::spawn(|| {
+            let case = Case::new(99);
+            let (m, k) = case.x.dim();
+            let n = case.y.ncols();
+            let mut wrong = 0;
+            for _ in 0..60 {
+                let mut c = Array2::<f64>::zeros((m, n));
+                // SAFETY: row-major m×k, k×n and m×n arrays with leading dimensions k, n, n, all
+                // alive for the call; c is not aliased.
+                unsafe {
+                    cblas_sys::cblas_dgemm(
+                        cblas_sys::CBLAS_LAYOUT::CblasRowMajor,
+                        cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
+                        cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
+                        m as i32,
+                        n as i32,
+                        k as i32,
+                        1.0,
+                        case.x.as_ptr(),
+                        k as i32,
+                        case.y.as_ptr(),
+                        n as i32,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as i32,
+                    )
+                };
+                let off = c
+                    .iter()
+                    .zip(case.want_product.iter().zip(&case.product_tol))
+                    .any(|(g, (w, t))| (g - w).abs() > *t);
+                wrong += usize::from(off);
+            }
+            wrong
+        });
+        let rayblas_threads: Vec<_> = (0..3)
+            .map(|t| std::thread::spawn(move || rounds(t, 16, None)))
+            .collect();
+        let mut wrong: Vec<String> = rayblas_threads
+            .into_iter()
+            .flat_map(|h| h.join().expect("no rayblas caller panics"))
+            .collect();
+        let user_wrong = user.join().expect("the user's thread does not panic");
+        if user_wrong > 0 {
+            wrong.push(format!(
+                "{user_wrong} of the user's direct dgemm calls were wrong"
+            ));
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    });
 }

@@ -243,6 +243,11 @@ pub(crate) fn set_num_threads(n: usize) {
     unsafe { bli_thread_set_num_threads(n as i64) }
 }
 
+/// The count is never taken from the calling thread here: see `openblas.rs`.
+pub(crate) fn count_is_per_thread() -> bool {
+    false
+}
+
 /// No per-thread setting to align: see `openblas.rs`.
 pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
     None

@@ -115,21 +115,20 @@ struct CallGuard {
     openmp_before: Option<usize>,
 }
 
-/// Prepares the calling thread for one BLAS call:
+/// Prepares the calling thread for one BLAS call with `threads` threads:
 /// - on a library that is not reentrant, takes the lock that serialises calls;
-/// - on OpenBLAS's OpenMP build, sets this thread's OpenMP count to the global count in force
-///   (fixed while a lease is held, and every rayblas call runs inside one), so the library never
-///   changes its count, and frees the buffers of another thread's running call, from inside this
-///   call (`openblas.rs` explains the bug this prevents). The thread's own value comes back when
-///   the guard drops, so a user's later direct BLAS calls on this thread see what they set.
-fn enter_call() -> CallGuard {
+/// - on OpenBLAS's OpenMP build, which takes a call's count from the calling thread's OpenMP
+///   setting, sets that to `threads` (`openblas.rs` explains the wrong results this prevents).
+///   The thread's own value comes back when the guard drops, so a user's later direct BLAS
+///   calls on this thread see what they set.
+fn enter_call(threads: usize) -> CallGuard {
     let serial = (!backend::reentrant()).then(|| {
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
         LOCK.lock().unwrap_or_else(|e| e.into_inner())
     });
     CallGuard {
         _serial: serial,
-        openmp_before: backend::set_calling_thread_threads(backend::get_num_threads()),
+        openmp_before: backend::set_calling_thread_threads(threads.max(1)),
     }
 }
 
@@ -141,15 +140,15 @@ impl Drop for CallGuard {
     }
 }
 
-/// `xᵀy` through BLAS `dot`, or `None` where no BLAS is linked.
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
-    let _call = enter_call();
+/// `xᵀy` through BLAS `dot` on `threads` threads, or `None` where no BLAS is linked.
+pub(crate) fn dot<T: Element>(x: &[T], y: &[T], threads: usize) -> Option<T> {
+    let _call = enter_call(threads);
     routes::dot(x, y)
 }
 
-/// ‖x‖₂ through BLAS `nrm2`, or `None` where no BLAS is linked.
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    let _call = enter_call();
+/// ‖x‖₂ through BLAS `nrm2` on `threads` threads, or `None` where no BLAS is linked.
+pub(crate) fn nrm2<T: Element>(x: &[T], threads: usize) -> Option<T> {
+    let _call = enter_call(threads);
     routes::nrm2(x)
 }
 
@@ -160,8 +159,9 @@ pub(crate) fn row_sums<T: Element>(
     rows: usize,
     cols: usize,
     transposed: bool,
+    threads: usize,
 ) -> Option<Vec<T>> {
-    let _call = enter_call();
+    let _call = enter_call(threads);
     routes::row_sums(a, rows, cols, transposed)
 }
 
@@ -290,7 +290,7 @@ fn run_raw<T: Element>(
         rsc: c.strides()[0],
         csc: c.strides()[1],
     };
-    let _call = enter_call();
+    let _call = enter_call(threads);
     // SAFETY: the pointers and strides come from live ndarray views whose shapes `gemm` checked
     // (a m×k, b k×n, c m×n); `accepts` approved every layout; C is borrowed mutably and does not
     // alias A or B (Rust's borrow rules forbid a shared and a mutable view of the same data).
@@ -332,7 +332,7 @@ pub(crate) fn gram_lower<T: Element>(
     mut g: ArrayViewMut2<'_, T>,
     threads: usize,
 ) -> Result<()> {
-    if syrk_lower(&x, &mut g)? {
+    if syrk_lower(&x, &mut g, threads)? {
         return Ok(());
     }
     gemm(T::one(), x.view(), x.t(), T::zero(), g, threads)
@@ -341,7 +341,11 @@ pub(crate) fn gram_lower<T: Element>(
 /// `syrk` into the lower triangle of `g` where [`has_syrk`]; `Ok(false)` where the caller must
 /// use a GEMM instead (no `syrk`, an empty product, or a `g` whose rows are not contiguous).
 #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
-fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -> Result<bool> {
+fn syrk_lower<T: Element>(
+    x: &ArrayView2<'_, T>,
+    g: &mut ArrayViewMut2<'_, T>,
+    threads: usize,
+) -> Result<bool> {
     let (n, k) = x.dim();
     // Row-major g with any row stride (a diagonal tile of a larger Gram matrix has one).
     let gs = g.strides();
@@ -357,7 +361,7 @@ fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -
     for (what, value) in [("n", n), ("k", k), ("ldx", ldx), ("ldg", ldg)] {
         check_int(what, value)?;
     }
-    let _call = enter_call();
+    let _call = enter_call(threads);
     // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live n×n mutable
     // view, row-major with row stride ldg ≥ n (checked above), that cannot alias x; sizes
     // checked against the BLAS integer range.
@@ -366,7 +370,11 @@ fn syrk_lower<T: Element>(x: &ArrayView2<'_, T>, g: &mut ArrayViewMut2<'_, T>) -
 }
 
 #[cfg(not(any(feature = "openblas-system", feature = "netlib-system")))]
-fn syrk_lower<T: Element>(_x: &ArrayView2<'_, T>, _g: &mut ArrayViewMut2<'_, T>) -> Result<bool> {
+fn syrk_lower<T: Element>(
+    _x: &ArrayView2<'_, T>,
+    _g: &mut ArrayViewMut2<'_, T>,
+    _threads: usize,
+) -> Result<bool> {
     Ok(false)
 }
 

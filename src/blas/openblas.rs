@@ -5,16 +5,26 @@
 //! refused here.
 //!
 //! # The OpenMP build
-//! There the count a call runs with also depends on the *calling thread's* OpenMP setting
-//! (`omp_get_max_threads()`): when it differs from the global count, OpenBLAS 0.3.21 calls
-//! `goto_set_num_threads` from inside the BLAS call, which changes the global count and **frees
-//! the per-OpenMP-thread work buffers above the new count**, while another thread's running
-//! multithreaded call may still be using them. The freed memory goes to the next call, and two
-//! calls then compute in one buffer: wrong results (issue 16). `openblas_set_num_threads` does the
-//! same. So rayblas never calls it on a worker, and before every call it sets the calling
-//! thread's OpenMP value to the global count with OpenMP's own `omp_set_num_threads`, which
-//! touches nothing else ([`set_calling_thread_threads`]); the global count itself only changes
-//! through a lease when no rayblas call runs (`super::threads`).
+//! There a call runs with the *calling thread's* OpenMP count (`omp_get_max_threads()`), not
+//! with the global count: a thread at 1 runs single-threaded and touches nothing, while a thread
+//! at t > 1 whose t differs from the global count makes OpenBLAS 0.3.21 call
+//! `goto_set_num_threads(t)` from inside the call (measured with a C probe: a worker at 2 raised
+//! the global count from 1 to 2; a worker at 1 left it). `goto_set_num_threads`, which
+//! `openblas_set_num_threads` also is, **frees the per-OpenMP-thread work buffers above the new
+//! count** while another thread's multithreaded call may still be using them; the memory goes to
+//! the next call, and two calls then compute in one buffer: wrong results (issue 16). rayblas
+//! used to set counts with `openblas_set_num_threads` on its workers and for its leases, and to
+//! let other threads' calls run with whatever OpenMP count they had, so mixed strategies freed
+//! buffers under running calls.
+//!
+//! So on this build rayblas never changes the global count for its own operations
+//! (`threads::lease` only keeps operations with different counts apart), and each call sets its
+//! own thread's OpenMP count to the operation's count with OpenMP's `omp_set_num_threads`, which
+//! touches nothing else, then puts it back ([`set_calling_thread_threads`]). Only the public
+//! `limit`/`set_num_threads` change the global count, and they wait for running operations.
+//! What rayblas cannot prevent: another part of the program calling `openblas_set_num_threads`
+//! (or BLAS from a thread whose OpenMP count is between 1 and the global count) while a
+//! multithreaded call runs; OpenBLAS itself then frees that call's buffers.
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
@@ -130,6 +140,12 @@ fn openmp() -> Option<&'static OpenMp> {
         }
     })
     .as_ref()
+}
+
+/// Whether a call's thread count comes from the calling thread (the OpenMP build: its
+/// `omp_get_max_threads()`), not from the global count.
+pub(crate) fn count_is_per_thread() -> bool {
+    openmp().is_some()
 }
 
 /// On the OpenMP build, sets the calling thread's OpenMP thread count to `n` and returns the

@@ -139,6 +139,11 @@ pub(crate) fn set_num_threads(n: usize) {
     NUM_THREADS.store(n, Ordering::Relaxed);
 }
 
+/// The count is never taken from the calling thread here: see `openblas.rs`.
+pub(crate) fn count_is_per_thread() -> bool {
+    false
+}
+
 /// No per-thread setting to align: see `openblas.rs`.
 pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
     None

@@ -175,12 +175,15 @@ struct LeaseState {
     value: usize,
     /// The count from before the first of them, restored after the last.
     saved: usize,
+    /// Whether the library's global count was set to `value` (and so must be restored).
+    applied: bool,
 }
 
 static STATE: Mutex<LeaseState> = Mutex::new(LeaseState {
     holders: 0,
     value: 0,
     saved: 0,
+    applied: false,
 });
 static RELEASED: Condvar = Condvar::new();
 
@@ -247,11 +250,23 @@ pub struct ThreadLimit {
 /// ```
 pub fn limit(n: usize) -> Result<ThreadLimit> {
     check(n)?;
-    Ok(lease(n))
+    Ok(take_lease(n, true))
 }
 
-/// Takes a lease on count `n` (already checked), waiting for holders of other counts.
+/// The lease a rayblas operation holds around its BLAS calls: count `n` (already checked),
+/// waiting for holders of other counts.
+///
+/// Where the library takes the count from the calling thread (OpenBLAS's OpenMP build), the
+/// global count is left alone: each call sets its own thread's count instead
+/// (`super::enter_call`), and changing the global count would free buffers that other threads'
+/// running calls use, the user's own included. The lease then only keeps operations with
+/// different counts, and [`limit`]s, from running at the same time.
 pub(crate) fn lease(n: usize) -> ThreadLimit {
+    take_lease(n, !backend::count_is_per_thread())
+}
+
+/// Takes a lease on count `n`; `apply`: also set the library's global count to `n`.
+fn take_lease(n: usize, apply: bool) -> ThreadLimit {
     if HELD.with(|h| h.get()) > 0 {
         HELD.with(|h| h.set(h.get() + 1));
         return ThreadLimit {
@@ -266,9 +281,15 @@ pub(crate) fn lease(n: usize) -> ThreadLimit {
     if st.holders == 0 {
         st.saved = backend::get_num_threads();
         st.value = n;
-        if st.saved != n {
+        st.applied = false;
+    }
+    // Setting the count the holders already run with is safe while they run: their calls use
+    // at most n threads and the buffers of those, which a change to n neither frees nor moves.
+    if apply && !st.applied {
+        if backend::get_num_threads() != n {
             backend::set_num_threads(n);
         }
+        st.applied = true;
     }
     st.holders += 1;
     HELD.with(|h| h.set(h.get() + 1));
@@ -287,7 +308,7 @@ impl Drop for ThreadLimit {
         let mut st = state();
         st.holders -= 1;
         if st.holders == 0 {
-            if backend::get_num_threads() != st.saved {
+            if st.applied && backend::get_num_threads() != st.saved {
                 backend::set_num_threads(st.saved);
             }
             RELEASED.notify_all();

@@ -94,7 +94,26 @@ const VARIANT_PACKAGES: &[&str] = &[
     "libopenblas0-pthread",
     "libopenblas0-openmp",
     "libopenblas0-serial",
+    "libblis4-pthread",
+    "libblis4-openmp",
+    "libblis4-serial",
 ];
+
+/// Builds of a backend's library that `test` switches to at run time (`LD_LIBRARY_PATH`, no
+/// rebuild): the backend feature, the directory under `/usr/lib/<multiarch>/`, and the threading
+/// layer the library must then report (so a run that silently loaded another build fails).
+const RUNTIME_VARIANTS: &[(&str, &str, &str)] = &[
+    ("openblas-system", "openblas-pthread", "pthreads"),
+    ("openblas-system", "openblas-openmp", "openmp"),
+    ("openblas-system", "openblas-serial", "serial"),
+    ("blis-system", "blis-pthread", "pthreads"),
+    ("blis-system", "blis-openmp", "openmp"),
+    ("blis-system", "blis-serial", "serial"),
+];
+
+/// The tests run against every runtime variant: results, thread control, reductions, and
+/// mixed strategies from several threads.
+const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency"];
 
 fn setup_cmd(args: &[String]) -> Result<(), String> {
     let mut backends = vec!["openblas-system".to_string()];
@@ -261,24 +280,26 @@ fn test(args: &[String]) -> Result<(), String> {
         t.args(["test"]).args(feature_args);
         run(t, &format!("tests ({backend})"))?;
     }
-    // The same binaries against Debian's other OpenBLAS builds (per-thread OpenMP settings; the
-    // single-threaded build, which is not reentrant), switched at run time.
-    for variant in ["openmp", "serial"] {
-        let dir = format!("/usr/lib/{}/openblas-{variant}", multiarch());
-        if Path::new(&dir).join("libopenblas.so.0").exists() {
-            let mut t = cargo();
-            t.args([
-                "test",
-                "--test",
-                "matmul",
-                "--test",
-                "threads",
-                "--test",
-                "reductions",
-            ])
-            .env("LD_LIBRARY_PATH", &dir);
-            run(t, &format!("tests against the {variant} OpenBLAS build"))?;
+    // The same binaries against each build of the library (OpenBLAS's per-thread OpenMP
+    // settings, single-threaded builds that are not reentrant, BLIS's threading layers),
+    // switched at run time. A missing build is an error, not a skip: `setup` installed them.
+    for &(backend, dir, threading) in RUNTIME_VARIANTS {
+        let dir = format!("/usr/lib/{}/{dir}", multiarch());
+        if !Path::new(&dir).is_dir() {
+            return Err(format!(
+                "{dir} is missing: the {backend} {threading} build is not installed \
+                 (cargo xtask setup --all --variants installs it)"
+            ));
         }
+        let feature_args = ["--no-default-features", "--features", backend];
+        check_variant_loaded(&feature_args, &dir, threading)?;
+        let mut t = cargo();
+        t.arg("test").args(feature_args);
+        for name in VARIANT_TESTS {
+            t.args(["--test", name]);
+        }
+        t.env("LD_LIBRARY_PATH", &dir);
+        run(t, &format!("tests against {dir} ({backend}, {threading})"))?;
     }
     let mut flipped = cargo();
     flipped.args([
@@ -299,6 +320,26 @@ fn test(args: &[String]) -> Result<(), String> {
         "xtask: all checks passed with every backend: {}",
         BACKENDS.join(", ")
     );
+    Ok(())
+}
+
+/// Fails unless the library loaded from `dir` reports the `threading` layer expected of it.
+fn check_variant_loaded(feature_args: &[&str], dir: &str, threading: &str) -> Result<(), String> {
+    let out = cargo()
+        .args(["run", "--quiet"])
+        .args(feature_args)
+        .args(["--bin", "rayblas", "--", "info", "--format", "json"])
+        .env("LD_LIBRARY_PATH", dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("rayblas info: cannot start: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("\"threading\":\"{threading}\"");
+    if !out.status.success() || !text.contains(&want) {
+        return Err(format!(
+            "with LD_LIBRARY_PATH={dir} the library does not report {want}: {text}"
+        ));
+    }
     Ok(())
 }
 

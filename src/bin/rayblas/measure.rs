@@ -3,6 +3,7 @@
 //! interleave the strategies (A B C A B C …) so drifts of a shared machine hit all of them.
 
 use crate::sys;
+use crate::verify::{self, Verdict};
 use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
 use rayblas::{BlockShape, Config, Element, Strategy};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,8 @@ pub struct ChildResult {
     pub peak_rss_bytes: u64,
     pub input_rss_bytes: u64,
     pub result: f64,
+    /// The independent check of this child's results (see `verify`).
+    pub verdict: Verdict,
     pub flops: f64,
     pub bytes: f64,
     pub workers: usize,
@@ -77,12 +80,17 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         wall_s.push(t0.elapsed().as_secs_f64());
         cpu_s.push(sys::rusage().0 - c0);
     }
+    // Peak memory before the check, which holds one more product for Freivalds' test.
+    let peak_rss_bytes = sys::rusage().1;
+    let product = verify::full_product(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+    let verdict = verify::check(w.op, &inp, product.as_ref());
     Ok(ChildResult {
         wall_s,
         cpu_s,
-        peak_rss_bytes: sys::rusage().1,
+        peak_rss_bytes,
         input_rss_bytes: input_rss,
         result,
+        verdict,
         flops,
         bytes,
         workers: plan.workers,
@@ -184,9 +192,9 @@ pub struct Row {
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
-    /// The result of every repeat (checked in `finish`, not printed).
+    /// The result of every repeat with the check of its child (applied in `finish`).
     #[serde(skip)]
-    pub results: Vec<f64>,
+    pub results: Vec<(f64, Verdict)>,
 }
 
 pub fn median(v: &[f64]) -> f64 {
@@ -199,14 +207,6 @@ pub fn median(v: &[f64]) -> f64 {
         s[n / 2]
     } else {
         0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
-}
-
-/// Relative tolerance for results of different strategies to agree.
-pub fn tolerance(dtype: DtypeArg) -> f64 {
-    match dtype {
-        DtypeArg::F64 => 1e-9,
-        DtypeArg::F32 => 1e-3,
     }
 }
 
@@ -262,28 +262,45 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gf
         result: first.result,
         agrees: true,
         ratio_to_best: 1.0,
-        results: runs.iter().map(|r| r.result).collect(),
+        results: runs.iter().map(|r| (r.result, r.verdict)).collect(),
     }
 }
 
-/// Fills in `ratio_to_best` (wall / best wall) and `agrees` (within the dtype's tolerance of the
-/// first row's result). Returns whether all agree.
-pub fn finish(rows: &mut [Row], dtype: DtypeArg) -> bool {
+/// Fills in `ratio_to_best` (wall / best wall) and `agrees`: whether every repeat of the row
+/// passed its child's independent check against the inputs (`verify`). Each row is judged on
+/// its own, so the row marked is the one that is wrong, not the ones that differ from it.
+/// Returns whether all rows are right.
+pub fn finish(rows: &mut [Row]) -> bool {
     let best = rows.iter().map(|r| r.wall_s).fold(f64::INFINITY, f64::min);
-    let reference = rows.first().map(|r| r.result).unwrap_or(0.0);
-    let scale = rows
-        .iter()
-        .map(|r| r.result.abs())
-        .fold(0.0, f64::max)
-        .max(f64::MIN_POSITIVE);
-    let tol = tolerance(dtype) * scale;
-    let close = |a: f64, b: f64| (a.is_nan() && b.is_nan()) || (a - b).abs() <= tol;
     let mut all = true;
     for r in rows.iter_mut() {
         r.ratio_to_best = r.wall_s / best;
-        // Every repeat of every strategy must agree, not only the first result shown.
-        r.agrees = r.results.iter().all(|&v| close(v, reference));
+        r.agrees = r.results.iter().all(|(v, verdict)| verdict.accepts(*v));
         all &= r.agrees;
     }
     all
+}
+
+/// The strategies of the rows that failed their check, with the reference they missed.
+pub fn wrong_rows(rows: &[Row]) -> String {
+    rows.iter()
+        .filter(|r| !r.agrees)
+        .map(|r| {
+            let (v, verdict) = r
+                .results
+                .iter()
+                .find(|(v, verdict)| !verdict.accepts(*v))
+                .copied()
+                .unwrap_or((r.result, r.results[0].1));
+            let product = match verdict.freivalds_ok {
+                Some(false) => ", product failed Freivalds' test",
+                _ => "",
+            };
+            format!(
+                "{} (result {v:e}, reference {:e} ± {:.1e}{product})",
+                r.strategy, verdict.reference, verdict.bound
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

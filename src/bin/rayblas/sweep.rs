@@ -85,7 +85,7 @@ pub fn run(
         .zip(&results)
         .map(|((s, wl), runs)| measure::aggregate(wl, s, runs, peak))
         .collect();
-    let agree = measure::finish(&mut rows, w.dtype);
+    let agree = measure::finish(&mut rows);
     let csv_path = out.join("sweep.csv");
     std::fs::write(&csv_path, report::csv(&rows))
         .map_err(|e| format!("{}: {e}", csv_path.display()))?;
@@ -98,7 +98,10 @@ pub fn run(
         svg_path.display()
     );
     if !agree {
-        return Err(Failure("results disagree between strategies".into(), 1));
+        return Err(Failure(
+            format!("wrong results from: {}", measure::wrong_rows(&rows)),
+            1,
+        ));
     }
     Ok(())
 }

@@ -1,0 +1,261 @@
+//! Independent checks of a result against the inputs, computed in f64 in O(size of the inputs),
+//! with error bounds derived from the shapes and the element type's ε.
+//!
+//! - Full products (`matmul`, `gram`): Freivalds' test. For a random vector r, every entry of
+//!   C·r must match A·(B·r) within the rounding that computing C allows. A transposed, permuted,
+//!   misplaced or stale tile changes C·r, while the sum of C (the reported checksum) can stay the
+//!   same. The checksum itself is checked against 1ᵀA·B1.
+//! - Summed products (`matmul-sum`, `gram-sum`): Σ(A·B) = (1ᵀA)·(B1), a dot product of column
+//!   sums of A with row sums of B.
+//! - Reductions: the same reduction in f64, in order.
+//!
+//! Bounds: a product entry c = Σₚ aₚbₚ over k terms computed in type T is within
+//! γₖ·Σₚ|aₚ||bₚ| with γₖ = k·ε (the standard bound, any summation order); rayblas's sums use a
+//! tree of at most `LEAF/8 + log₂(len) + 1` levels per term. Each bound below is that, doubled
+//! for safety, plus f64 rounding of the reference itself.
+
+use crate::workload::{Inputs, Op};
+use ndarray::{Array2, ArrayView2};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use rayblas::simd::LEAF;
+use rayblas::{Config, Element};
+
+/// What a check found, for one run of one strategy.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Verdict {
+    /// The reference value of the reported result (the checksum for full products).
+    pub reference: f64,
+    /// How far a correct result may lie from `reference`.
+    pub bound: f64,
+    /// Freivalds' test of the full product: `None` for ops without one.
+    pub freivalds_ok: Option<bool>,
+}
+
+impl Verdict {
+    /// Whether `result` is right: within the bound (NaN matches NaN, ±Inf matches itself), and
+    /// the full product passed Freivalds' test where there is one.
+    pub fn accepts(&self, result: f64) -> bool {
+        let close = if self.reference.is_finite() {
+            (result - self.reference).abs() <= self.bound
+        } else {
+            result.to_bits() == self.reference.to_bits()
+                || (result.is_nan() && self.reference.is_nan())
+        };
+        close && self.freivalds_ok.unwrap_or(true)
+    }
+}
+
+/// Levels of rayblas's summation tree over `len` terms, as a multiple of ε.
+fn tree_depth(len: usize) -> f64 {
+    (LEAF / 8) as f64 + (len.max(2) as f64).log2().ceil() + 1.0
+}
+
+/// `x·v` and `|x|·|v|` in f64, row by row, without copying `x`.
+fn matvec<T: Element>(x: &ArrayView2<'_, T>, v: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    x.rows()
+        .into_iter()
+        .map(|row| {
+            row.iter().zip(v).fold((0.0, 0.0), |(s, m), (&e, &w)| {
+                let e = e.to_f64();
+                (s + e * w, m + (e * w).abs())
+            })
+        })
+        .unzip()
+}
+
+/// Column sums of `x` and of `|x|` in f64, without copying `x`.
+fn column_sums<T: Element>(x: &ArrayView2<'_, T>) -> (Vec<f64>, Vec<f64>) {
+    let (mut s, mut m) = (vec![0.0; x.ncols()], vec![0.0; x.ncols()]);
+    for row in x.rows() {
+        for ((s, m), &e) in s.iter_mut().zip(m.iter_mut()).zip(row.iter()) {
+            *s += e.to_f64();
+            *m += e.to_f64().abs();
+        }
+    }
+    (s, m)
+}
+
+fn dot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// Checks `result` of `op` on `inp` (and, for full products, the product `c` itself). Reads the
+/// inputs in place: no copy of them is made.
+pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verdict {
+    let eps = T::EPSILON.to_f64();
+    let a = inp.a.view();
+    let b = match op {
+        Op::Gram | Op::GramSum => a.t(),
+        _ => inp.b.as_ref().map(|b| b.view()).unwrap_or(a),
+    };
+    let (m, k) = a.dim();
+    let len = m * k;
+    let f64_round = |terms: usize| 4.0 * terms as f64 * f64::EPSILON;
+    let elements = || a.iter().map(|v| v.to_f64());
+    match op {
+        Op::Matmul | Op::Gram | Op::MatmulSum | Op::GramSum => {
+            let n = b.ncols();
+            // Σ(A·B) = (1ᵀA)(B1), and its magnitude from |A| and |B|.
+            let (col_a, col_abs_a) = column_sums(&a);
+            let (row_b, row_abs_b) = column_sums(&b.t());
+            let magnitude = dot(&col_abs_a, &row_abs_b);
+            // Each entry: k terms; then m·n entries summed in a tree. Doubled, plus f64.
+            let bound =
+                (2.0 * (k as f64 + tree_depth(m * n)) * eps + f64_round(m + n + k)) * magnitude;
+            Verdict {
+                reference: dot(&col_a, &row_b),
+                bound,
+                freivalds_ok: c.map(|c| freivalds(&a, &b, c, eps)),
+            }
+        }
+        Op::Sum | Op::Dot => {
+            let (reference, magnitude) = if op == Op::Dot {
+                b.iter()
+                    .zip(elements())
+                    .fold((0.0, 0.0), |(s, mg), (&y, x)| {
+                        let t = x * y.to_f64();
+                        (s + t, mg + t.abs())
+                    })
+            } else {
+                elements().fold((0.0, 0.0), |(s, mg), x| (s + x, mg + x.abs()))
+            };
+            Verdict {
+                reference,
+                bound: (2.0 * tree_depth(len) * eps + f64_round(len)) * magnitude,
+                freivalds_ok: None,
+            }
+        }
+        Op::Norm => {
+            let norm = elements().map(|x| x * x).sum::<f64>().sqrt();
+            Verdict {
+                reference: norm,
+                bound: (2.0 * tree_depth(len) * eps + f64_round(len)) * norm,
+                freivalds_ok: None,
+            }
+        }
+        Op::Max => Verdict {
+            // NaN anywhere makes the max NaN, as numpy does.
+            reference: elements().fold(f64::NEG_INFINITY, |x, v| {
+                if x.is_nan() || v.is_nan() {
+                    f64::NAN
+                } else {
+                    x.max(v)
+                }
+            }),
+            bound: 0.0,
+            freivalds_ok: None,
+        },
+    }
+}
+
+/// Freivalds' test in f64: for a random r in [-1, 1)ⁿ, every |(C·r)ᵢ − (A·(B·r))ᵢ| must be
+/// within the rounding of computing C in type T, γₖ·(|A|·|B|·|r|)ᵢ, doubled, plus the f64
+/// rounding of both sides. A wrong entry c changes (C·r)ᵢ by (c − c')·rⱼ.
+fn freivalds<T: Element>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &Array2<T>,
+    eps: f64,
+) -> bool {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    if c.dim() != (m, n) {
+        return false;
+    }
+    let mut rng = SmallRng::seed_from_u64(0xF4EE_D0A5);
+    let r: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
+    let (br, br_mag) = matvec(b, &r);
+    let (abr, _) = matvec(a, &br);
+    // With a non-negative vector, the magnitude output is |A|·(|B|·|r|).
+    let (_, mag) = matvec(a, &br_mag);
+    let (cr, c_mag) = matvec(&c.view(), &r);
+    let gamma = 2.0 * (k as f64 + 2.0) * eps;
+    let f64_round = 4.0 * (n + k) as f64 * f64::EPSILON;
+    cr.iter()
+        .zip(&abr)
+        .zip(mag.iter().zip(&c_mag))
+        .all(|((x, y), (mg, cm))| {
+            let tol = gamma * mg + f64_round * (mg + cm) + f64::MIN_POSITIVE;
+            (x - y).abs() <= tol || (x.is_nan() && y.is_nan())
+        })
+}
+
+/// The full product of `op` for Freivalds' test (untimed; `None` for ops without one).
+pub fn full_product<T: Element>(
+    op: Op,
+    cfg: &Config,
+    inp: &Inputs<T>,
+) -> Result<Option<Array2<T>>, rayblas::Error> {
+    Ok(match op {
+        Op::Matmul => Some(cfg.matmul(&inp.a, inp.b.as_ref().expect("inputs() made B"))?),
+        Op::Gram => Some(cfg.gram(&inp.a)?),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(m: usize, k: usize, n: usize) -> Inputs<f64> {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut r = |rows, cols| Array2::from_shape_fn((rows, cols), |_| rng.random::<f64>());
+        Inputs {
+            a: r(m, k),
+            b: Some(r(k, n)),
+        }
+    }
+
+    #[test]
+    fn freivalds_accepts_the_product_and_catches_a_transposed_tile() {
+        let inp = inputs(40, 30, 40);
+        let c = inp.a.dot(inp.b.as_ref().unwrap());
+        let ok = check(Op::Matmul, &inp, Some(&c));
+        assert!(ok.accepts(c.sum()), "{ok:?}");
+        // Transpose one 10×10 tile in place: the sum of C stays the same, C·r does not.
+        let mut bad = c.clone();
+        let tile = c.slice(ndarray::s![10..20, 20..30]).t().to_owned();
+        bad.slice_mut(ndarray::s![10..20, 20..30]).assign(&tile);
+        assert!((bad.sum() - c.sum()).abs() <= 1e-9 * c.sum());
+        let caught = check(Op::Matmul, &inp, Some(&bad));
+        assert_eq!(caught.freivalds_ok, Some(false));
+        assert!(!caught.accepts(bad.sum()));
+        // Two swapped tiles, same sum too.
+        let mut swapped = c.clone();
+        let (t1, t2) = (
+            c.slice(ndarray::s![0..10, 0..10]).to_owned(),
+            c.slice(ndarray::s![30..40, 30..40]).to_owned(),
+        );
+        swapped.slice_mut(ndarray::s![0..10, 0..10]).assign(&t2);
+        swapped.slice_mut(ndarray::s![30..40, 30..40]).assign(&t1);
+        assert_eq!(
+            check(Op::Matmul, &inp, Some(&swapped)).freivalds_ok,
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn summed_products_are_checked_against_the_column_and_row_sums() {
+        let inp = inputs(25, 17, 9);
+        let exact = inp.a.dot(inp.b.as_ref().unwrap()).sum();
+        let v = check(Op::MatmulSum, &inp, None);
+        assert!(v.accepts(exact));
+        assert!(
+            !v.accepts(exact * (1.0 + 1e-9)),
+            "the bound is tight: {v:?}"
+        );
+        let g = check(Op::GramSum, &inp, None);
+        assert!(g.accepts(inp.a.dot(&inp.a.t()).sum()));
+    }
+
+    #[test]
+    fn nan_matches_nan_and_max_is_exact() {
+        let mut inp = inputs(4, 5, 1);
+        inp.a[[2, 3]] = f64::NAN;
+        let v = check(Op::Max, &inp, None);
+        assert!(v.accepts(f64::NAN));
+        assert!(!v.accepts(1.0));
+        let s = check(Op::Sum, &inp, None);
+        assert!(s.accepts(f64::NAN) && !s.accepts(0.0));
+    }
+}
