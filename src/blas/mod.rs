@@ -102,7 +102,7 @@ use backend as routes;
 use cblas as routes;
 
 /// Whether the linked library may be called from several threads at once. When it may not
-/// (OpenBLAS's single-threaded build), every call holds one lock (see [`enter_call`]), so tile
+/// (OpenBLAS's single-threaded build), every call holds one lock, so tile
 /// strategies stay correct and run their BLAS calls one at a time; [`info`] warns about it.
 pub fn reentrant() -> bool {
     backend::reentrant()

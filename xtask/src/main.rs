@@ -4,7 +4,9 @@
 //!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
 //! - `demo`: setup + the main job, `rayblas compare` on the seed workload (release build).
 //! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`) and the
-//!   tests with every backend, + the check that two backends at once fail with a clear message.
+//!   tests with every backend; the result, thread and concurrency tests again against every
+//!   OpenBLAS and BLIS build switched at run time (a missing build is an error); + the check
+//!   that two backends at once fail with a clear message.
 //! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
 //!   serial) without rebuilding, as one table with a variant column.
 
