@@ -1,28 +1,33 @@
 //! Bits recorded before a refactor, so a change of how work is cut or combined shows.
 //!
-//! The inputs are small integers scaled by a power of two per block of rows. Every BLAS tile
-//! product and every in-tile sum is then exact, so no BLAS kernel, backend or SIMD width can
-//! change a bit; the values of different tiles, though, span 2⁰…2¹⁹⁰, so their combination rounds,
-//! and its bits depend on the combine order alone. That order is a promise (`Blocked` is bitwise
-//! the same for any worker count) and these values pin it. They were recorded on main at 974ce08
-//! (before the execution-plan refactor, issue 9) and must not change without a reason that says
-//! why the combine order changed.
+//! Every value here is the same on any CPU, backend and build, yet depends on the order in which
+//! partial results combine:
+//! - products have an inner dimension of 1 and factors with 26-bit mantissas, so each BLAS tile
+//!   entry is one exact product, whatever the kernel;
+//! - sums inside a tile and along runs use the portable SIMD level (forced), the same code
+//!   everywhere;
+//! - the reductions' inputs are random full-precision values, combined at the forced portable
+//!   SIMD level too;
+//! - the values have random signs and magnitudes, so any other association of the partial
+//!   results rounds differently (a plain in-order sum does, checked below).
+//!
+//! That order is a promise (`Blocked` is bitwise the same for any worker count), and these values
+//! pin it. They were recorded on main before the execution-plan refactor (issue 9); a change
+//! to them needs a reason that says why the combine order changed.
 
 use ndarray::{Array2, Axis};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::Level;
 use rayblas::{BlockShape, Config, Reduction};
 
-/// Small integers, each group of `rows_per_scale` rows scaled by ±2^0, 2^24 or 2^48: neighbouring
-/// groups differ by 2^24 at most (a leaf of 4096 elements that spans two groups still sums
-/// exactly), and signs alternate, so partial sums cancel and round in an order-dependent way.
-fn scaled(rows: usize, cols: usize, rows_per_scale: usize, seed: usize) -> Array2<f64> {
-    Array2::from_shape_fn((rows, cols), |(i, j)| {
-        // Values -3..=5 with a non-zero mean, so sums do not cancel to an exact 0.
-        let small = ((i * 7 + j * 13 + seed * 5) % 9) as f64 - 3.0;
-        let group = i / rows_per_scale;
-        let exponent = [0, 24, 48, 24][group % 4];
-        let sign = if group % 2 == 1 { -1.0 } else { 1.0 };
-        sign * small * 2f64.powi(exponent)
+/// Values ±m·2^e with m a 26-bit integer and e in -3..3: any two multiply exactly, and sums
+/// of many of them round at every step.
+fn exact_factors(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    Array2::from_shape_fn((rows, cols), |_| {
+        let m = rng.random_range((1u64 << 25)..(1u64 << 26)) as f64;
+        let sign = if rng.random::<bool>() { 1.0 } else { -1.0 };
+        sign * m * 2f64.powi(rng.random_range(-3..3))
     })
 }
 
@@ -33,15 +38,14 @@ fn cfg(strategy: &str, block: BlockShape) -> Config {
         .simd(Level::Scalar)
 }
 
-/// The recorded bits, and the strategies that must all give them.
+/// The strategies that must all give the recorded bits.
 const STRATEGIES: [&str; 4] = ["blocked:1", "blocked:2", "blocked:3", "serial"];
 
 #[test]
 fn fused_products_combine_in_the_recorded_order() {
-    let x = scaled(45, 13, 8, 1);
-    let a = scaled(30, 11, 7, 2);
-    // B scaled by columns, so each product entry sums terms of one scale (exactly).
-    let b = scaled(27, 11, 5, 3).reversed_axes();
+    let x = exact_factors(45, 1, 1);
+    let a = exact_factors(30, 1, 2);
+    let b = exact_factors(1, 27, 3);
     for s in STRATEGIES {
         let g = cfg(s, BlockShape::square(8).unwrap());
         let m = cfg(s, BlockShape::new(7, 5).unwrap());
@@ -63,20 +67,22 @@ fn fused_products_combine_in_the_recorded_order() {
 
 #[test]
 fn reductions_combine_in_the_recorded_order() {
-    // 300×301: longer than a leaf (4096 elements), with both axis paths (the axis-0 lanes are
-    // strided and long, so they take the cross-section tree).
-    let x = scaled(300, 301, 37, 4);
+    // 300×301: longer than a leaf (4096 elements); the axis-0 lanes are strided and long, so
+    // they take the cross-section tree; the transposed view reads rows of a column-major array.
+    // Full 53-bit mantissas: no sum of these is exact, so every association rounds its own way.
+    let mut rng = SmallRng::seed_from_u64(4);
+    let x = Array2::from_shape_fn((300, 301), |_| {
+        (rng.random::<f64>() * 2.0 - 1.0) * 2f64.powi(rng.random_range(-3..3))
+    });
     for s in STRATEGIES {
         let c = cfg(s, BlockShape::square(64).unwrap());
-        let axis0 = c.sum_axis(&x, Axis(0)).unwrap();
-        let axis1 = c.sum_axis(&x, Axis(1)).unwrap();
         let fold =
             |v: &ndarray::Array1<f64>| v.iter().fold(0u64, |h, x| h.rotate_left(7) ^ x.to_bits());
         let got = (
             c.sum(&x).unwrap().to_bits(),
-            c.sum(x.t()).unwrap().to_bits(),
-            fold(&axis0),
-            fold(&axis1),
+            c.sum(x.slice(ndarray::s![.., ..;2])).unwrap().to_bits(),
+            fold(&c.sum_axis(&x, Axis(0)).unwrap()),
+            fold(&c.sum_axis(&x, Axis(1)).unwrap()),
         );
         assert_eq!(got, RECORDED_REDUCTIONS, "{s}");
     }
@@ -85,13 +91,13 @@ fn reductions_combine_in_the_recorded_order() {
 }
 
 const RECORDED_FUSED: (u64, u64, u64) = (
-    5083842697370796310,
-    5548667631227109460,
-    5076577124976951482,
+    4858003892049107112,
+    5131442524099565678,
+    14086255798453501216,
 );
 const RECORDED_REDUCTIONS: (u64, u64, u64, u64) = (
-    4888025725350805527,
-    4888025725350805527,
-    4337678599060779665,
-    5490339957543510153,
+    13859247222214321804,
+    13859329068615864710,
+    7287272010113731885,
+    10040115153379148380,
 );
