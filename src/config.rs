@@ -1,14 +1,13 @@
 //! The library's entry point: a [`Config`] (strategy, block shape, SIMD level) and its methods,
 //! one per operation. The free functions at the crate root use `Config::default()`.
 
-use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::reduce::{self, Reduction};
 use crate::kernels::{fused, gram, matmul};
-use crate::pool;
+use crate::plan::Plan;
 use crate::simd::{self, Level};
-use crate::strategy::{Kind, Resolved, Strategy};
+use crate::strategy::{Resolved, Strategy};
 use crate::tiling::{BlockShape, Calls, Cut};
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 
@@ -81,6 +80,11 @@ impl Config {
         }
     }
 
+    /// The execution plan of one call: built once per call, handed to one kernel.
+    fn execution(&self) -> Result<Plan> {
+        Ok(Plan::new(self.plan()?, self.simd_level()?))
+    }
+
     fn cut(&self) -> Cut {
         Cut {
             block: self.block,
@@ -102,11 +106,11 @@ impl Config {
         a: impl AsArray<'a, T, Ix2>,
         b: impl AsArray<'b, T, Ix2>,
     ) -> Result<Array2<T>> {
-        let (a, b) = (a.into(), b.into());
-        crate::kernels::check_product("matmul", &a, &b)?;
+        let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
+        crate::kernels::check_product("matmul", a.dim(), b.dim())?;
         let mut c = Array2::<T>::zeros((a.nrows(), b.ncols()));
         matmul::matmul_into(
-            &self.plan()?,
+            &self.execution()?,
             self.cut(),
             T::one(),
             &a,
@@ -126,19 +130,19 @@ impl Config {
         beta: T,
         c: ArrayViewMut2<'_, T>,
     ) -> Result<()> {
-        let (a, b) = (a.into(), b.into());
-        matmul::matmul_into(&self.plan()?, self.cut(), alpha, &a, &b, beta, c)
+        let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
+        matmul::matmul_into(&self.execution()?, self.cut(), alpha, &a, &b, beta, c)
     }
 
     /// `X·Xᵀ`, computing only tiles on and below the diagonal.
     pub fn gram<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
-        gram::gram(&self.plan()?, self.cut(), &x.into())
+        gram::gram(&self.execution()?, self.cut(), &x.into())
     }
 
     /// `Xᵀ·X`, computing only tiles on and below the diagonal.
     pub fn gram_t<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
         let x: ArrayView2<'a, T> = x.into();
-        gram::gram(&self.plan()?, self.cut(), &x.t())
+        gram::gram(&self.execution()?, self.cut(), &x.t())
     }
 
     /// `r(A·B)` without storing `A·B` (except under `Native`, which stores it as numpy does).
@@ -148,8 +152,8 @@ impl Config {
         b: impl AsArray<'b, T, Ix2>,
         r: Reduction,
     ) -> Result<T> {
-        let (a, b) = (a.into(), b.into());
-        fused::matmul_reduce(&self.plan()?, self.block, &a, &b, r, self.simd_level()?)
+        let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
+        fused::matmul_reduce(&self.execution()?, self.block, &a, &b, r)
     }
 
     /// `r(X·Xᵀ)` without storing `X·Xᵀ`, using its symmetry.
@@ -158,7 +162,8 @@ impl Config {
         x: impl AsArray<'a, T, Ix2>,
         r: Reduction,
     ) -> Result<T> {
-        fused::gram_reduce(&self.plan()?, self.block, &x.into(), r, self.simd_level()?)
+        let x: ArrayView2<'a, T> = x.into();
+        fused::gram_reduce(&self.execution()?, self.block, &x, r)
     }
 
     /// Floating-point operations that [`Config::gram`] / [`Config::gram_reduce`] perform for an
@@ -172,28 +177,13 @@ impl Config {
         self.gram_reduce(x, Reduction::Sum)
     }
 
-    /// Runs a reduction under the strategy: in parallel (a fixed tree, so the result does not
-    /// depend on the worker count) for `Blocked`/`Hybrid`, on `blas_threads` for `Native`, on
-    /// the calling thread for `Serial`.
-    fn run_reduction<R: Send>(&self, f: impl FnOnce(Level, bool) -> R + Send) -> Result<R> {
-        let plan = self.plan()?;
-        let level = self.simd_level()?;
-        let threads = match plan.kind {
-            Kind::Serial => 1,
-            Kind::Native => plan.blas_threads,
-            Kind::Blocked | Kind::Hybrid => plan.total_threads(),
-        };
-        Ok(if threads > 1 && rayon::current_thread_index().is_none() {
-            pool::get(threads, plan.pin).install(|| f(level, true))
-        } else {
-            f(level, threads > 1)
-        })
-    }
-
     /// Σ xᵢⱼ (0 for an empty matrix).
     pub fn sum<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
-        let x = x.into();
-        self.run_reduction(|l, p| reduce::full(&x, Reduction::Sum, l, p))
+        Ok(reduce::full_under(
+            &self.execution()?,
+            &x.into(),
+            Reduction::Sum,
+        ))
     }
 
     /// Mean of all elements; an empty matrix is an error.
@@ -205,44 +195,38 @@ impl Config {
 
     /// Σ xᵢⱼ².
     pub fn sum_of_squares<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
-        let x = x.into();
-        self.run_reduction(|l, p| reduce::full(&x, Reduction::SumOfSquares, l, p))
+        Ok(reduce::full_under(
+            &self.execution()?,
+            &x.into(),
+            Reduction::SumOfSquares,
+        ))
     }
 
     /// Frobenius norm ‖X‖₂, without overflow or underflow. Under `Native` it goes through BLAS
     /// `nrm2` when the matrix is contiguous and the backend has one.
     pub fn norm<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
-        let x = x.into();
-        let plan = self.plan()?;
-        if plan.kind == Kind::Native {
-            if let Some(s) = x.to_slice_memory_order() {
-                if let Some(v) = plan.run_native(|t| blas::nrm2(s, t)) {
-                    return Ok(v);
-                }
-            }
-        }
-        self.run_reduction(|l, p| reduce::norm(&x, l, p))
+        Ok(reduce::norm_under(&self.execution()?, &x.into()))
     }
 
     /// Largest element (NaN if any is NaN); an empty matrix is an error.
     pub fn max<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "max")?;
-        self.run_reduction(|l, p| reduce::full(&x, Reduction::Max, l, p))
+        Ok(reduce::full_under(&self.execution()?, &x, Reduction::Max))
     }
 
     /// Smallest element (NaN if any is NaN); an empty matrix is an error.
     pub fn min<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "min")?;
-        self.run_reduction(|l, p| reduce::full(&x, Reduction::Min, l, p))
+        Ok(reduce::full_under(&self.execution()?, &x, Reduction::Min))
     }
 
     /// `(row, col)` of the first largest element in row-major order, or of the first NaN.
     pub fn argmax<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<(usize, usize)> {
         let x = x.into();
         reduce::non_empty(&x, "argmax")?;
-        let i = self.run_reduction(|l, p| reduce::arg_extreme(&x, true, l, p))?;
+        let i = reduce::arg_extreme_under(&self.execution()?, &x, true);
         Ok((i / x.ncols(), i % x.ncols()))
     }
 
@@ -250,7 +234,7 @@ impl Config {
     pub fn argmin<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<(usize, usize)> {
         let x = x.into();
         reduce::non_empty(&x, "argmin")?;
-        let i = self.run_reduction(|l, p| reduce::arg_extreme(&x, false, l, p))?;
+        let i = reduce::arg_extreme_under(&self.execution()?, &x, false);
         Ok((i / x.ncols(), i % x.ncols()))
     }
 
@@ -269,15 +253,7 @@ impl Config {
                 got: format!("y of shape {}x{}", y.nrows(), y.ncols()),
             });
         }
-        let plan = self.plan()?;
-        if plan.kind == Kind::Native && x.strides() == y.strides() {
-            if let (Some(a), Some(b)) = (x.to_slice_memory_order(), y.to_slice_memory_order()) {
-                if let Some(v) = plan.run_native(|t| blas::dot(a, b, t)) {
-                    return Ok(v);
-                }
-            }
-        }
-        self.run_reduction(|l, p| reduce::dot(&x, &y, l, p))
+        Ok(reduce::dot_under(&self.execution()?, &x, &y))
     }
 
     /// Sum along an axis: `Axis(0)` gives one sum per column, `Axis(1)` one per row. Under
@@ -290,23 +266,7 @@ impl Config {
     ) -> Result<Array1<T>> {
         let x: ArrayView2<'a, T> = x.into();
         check_axis(axis)?;
-        let plan = self.plan()?;
-        if plan.kind == Kind::Native && !x.is_empty() {
-            // Row-major data: rows are lanes of axis 1. Column-major: the transpose is row-major.
-            let xt = x.t();
-            let (data, rows, cols, by_rows) = match (x.as_slice(), xt.as_slice()) {
-                (Some(s), _) => (Some(s), x.nrows(), x.ncols(), axis == Axis(1)),
-                (None, Some(s)) => (Some(s), x.ncols(), x.nrows(), axis == Axis(0)),
-                _ => (None, 0, 0, false),
-            };
-            if let Some(data) = data {
-                if let Some(v) = plan.run_native(|t| blas::row_sums(data, rows, cols, !by_rows, t))
-                {
-                    return Ok(Array1::from(v));
-                }
-            }
-        }
-        self.reduce_axis(x, axis, Reduction::Sum)
+        Ok(reduce::sum_axis_under(&self.execution()?, &x, axis))
     }
 
     /// Reduction `r` along an axis. Max and min of an empty lane are errors.
@@ -324,7 +284,7 @@ impl Config {
         {
             return Err(Error::EmptyReduction { op: r.name() });
         }
-        self.run_reduction(|l, p| reduce::along_axis(&x, axis, r, l, p))
+        Ok(reduce::axis_under(&self.execution()?, &x, axis, r))
     }
 
     /// Mean along an axis; lanes of length 0 are an error.
@@ -350,14 +310,10 @@ impl Config {
     ) -> Result<Array1<T>> {
         let x = x.into();
         check_axis(axis)?;
-        let lanes = if axis == Axis(0) { x.t() } else { x.view() };
-        self.run_reduction(|l, _| {
-            lanes
-                .rows()
-                .into_iter()
-                .map(|row| reduce::norm(&row.insert_axis(Axis(0)), l, false))
-                .collect()
-        })
+        let plan = self.execution()?;
+        Ok(reduce::per_lane(&plan, &x, axis, |lane, _| {
+            reduce::norm(&lane, plan.level, false)
+        }))
     }
 
     /// Dot product of matching lanes of `x` and `y` along an axis.
@@ -376,20 +332,12 @@ impl Config {
                 got: format!("y of shape {}x{}", y.nrows(), y.ncols()),
             });
         }
-        let (lx, ly) = if axis == Axis(0) {
-            (x.t(), y.t())
-        } else {
-            (x.view(), y.view())
-        };
-        self.run_reduction(|l, _| {
-            lx.rows()
-                .into_iter()
-                .zip(ly.rows())
-                .map(|(a, b)| {
-                    reduce::dot(&a.insert_axis(Axis(0)), &b.insert_axis(Axis(0)), l, false)
-                })
-                .collect()
-        })
+        let plan = self.execution()?;
+        let ly = if axis == Axis(0) { y.t() } else { y.view() };
+        Ok(reduce::per_lane(&plan, &x, axis, |lane, i| {
+            let other = ly.row(i).insert_axis(Axis(0));
+            reduce::dot(&lane, &other, plan.level, false)
+        }))
     }
 
     /// Index of the first maximum of each lane along an axis (of the first NaN if any).
@@ -422,14 +370,10 @@ impl Config {
                 op: if max { "argmax" } else { "argmin" },
             });
         }
-        let lanes = if axis == Axis(0) { x.t() } else { x.view() };
-        self.run_reduction(|l, _| {
-            lanes
-                .rows()
-                .into_iter()
-                .map(|row| reduce::arg_extreme(&row.insert_axis(Axis(0)), max, l, false))
-                .collect()
-        })
+        let plan = self.execution()?;
+        Ok(reduce::per_lane(&plan, &x, axis, |lane, _| {
+            reduce::arg_extreme(&lane, max, plan.level, false)
+        }))
     }
 }
 

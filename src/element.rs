@@ -29,16 +29,38 @@ impl Dtype {
     }
 }
 
+/// The per-type pieces generic code dispatches through, so that no code matches on a dtype tag
+/// and casts pointers: the linked BLAS's routines, the SIMD kernel tables, and the fused
+/// kernels' per-thread scratch buffer. Sealed: `f32` and `f64` only.
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+    use std::cell::Cell;
+    use std::thread::LocalKey;
+
+    pub trait Sealed: crate::blas::Routines + crate::simd::SimdElement {
+        /// This thread's reusable tile buffer of the fused kernels (empty while in use).
+        fn scratch() -> &'static LocalKey<Cell<Vec<Self>>>;
+    }
+
+    macro_rules! sealed {
+        ($t:ty) => {
+            impl Sealed for $t {
+                fn scratch() -> &'static LocalKey<Cell<Vec<$t>>> {
+                    thread_local! {
+                        static SCRATCH: Cell<Vec<$t>> = const { Cell::new(Vec::new()) };
+                    }
+                    &SCRATCH
+                }
+            }
+        };
+    }
+    sealed!(f32);
+    sealed!(f64);
 }
 
 /// A floating-point element type: `f32` or `f64` (sealed).
 ///
-/// The kernels are generic over it; the few places that call typed C or SIMD code dispatch on
-/// [`Element::DTYPE`].
+/// The kernels are generic over it; typed C and SIMD code is reached through its sealed
+/// supertraits, one implementation per type. [`Element::DTYPE`] names the type for reports.
 pub trait Element:
     sealed::Sealed
     + ndarray::LinalgScalar

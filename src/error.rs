@@ -67,6 +67,16 @@ pub enum Error {
         /// Why it failed, with the accepted forms.
         reason: String,
     },
+    /// An environment variable rayblas reads (once per process) has a value it cannot use.
+    #[error("environment variable {var}=`{value}` is invalid: {reason}")]
+    Environment {
+        /// The variable, e.g. `RAYBLAS_STRATEGY`.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// Why, with what it accepts.
+        reason: String,
+    },
     /// A SIMD level the CPU does not have was requested.
     #[error(
         "SIMD level `{requested}` is not available on this CPU (best available: `{available}`)"

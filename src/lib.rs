@@ -27,9 +27,11 @@
 
 pub mod blas;
 mod config;
+mod cpu;
 mod element;
 mod error;
 pub mod kernels;
+mod plan;
 mod pool;
 pub mod simd;
 pub mod strategy;

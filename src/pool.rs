@@ -54,3 +54,14 @@ fn pin_to_cpu(index: usize) {
 
 #[cfg(not(target_os = "linux"))]
 fn pin_to_cpu(_index: usize) {}
+
+/// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own
+/// (asked through rayon: each pool knows its own workers).
+pub(crate) fn in_foreign_pool() -> bool {
+    rayon::current_thread_index().is_some()
+        && !pools()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|p| p.current_thread_index().is_some())
+}

@@ -20,7 +20,8 @@
 //! and the machine: measure with `rayblas compare`.
 //!
 //! Under `Blocked` and `Hybrid` the calls go through a work queue: they start in a fixed order,
-//! at most `workers` at once, and a worker that finishes early takes the next one.
+//! at most `workers` at once, and a worker that finishes early takes the next one. Where that
+//! runs, and under which BLAS thread lease, is the execution plan's decision (`crate::plan`).
 //!
 //! # Nesting
 //! Called from inside a rayon pool that is not rayblas's own (a user's `par_iter`), tiles run in
@@ -29,10 +30,8 @@
 
 use crate::blas;
 use crate::error::{Error, Result};
-use crate::pool;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
 
 /// How the tiles of an operation are run. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,12 +79,25 @@ impl Strategy {
     }
 
     /// The default in force: `RAYBLAS_STRATEGY` if set, else [`Strategy::compiled_default`].
-    /// A value that does not parse is an error (not silently ignored).
+    ///
+    /// The variable is read once per process, on first use, like `RAYON_NUM_THREADS`. A value
+    /// that does not parse is an [`Error::Environment`] naming the variable and what it accepts
+    /// (not silently ignored), and every operation that would use the default returns it.
     pub fn from_env() -> Result<Strategy> {
-        match std::env::var(STRATEGY_ENV) {
-            Ok(s) if !s.trim().is_empty() => s.parse(),
-            _ => Ok(Self::compiled_default()),
-        }
+        static FROM_ENV: std::sync::OnceLock<Result<Strategy>> = std::sync::OnceLock::new();
+        FROM_ENV
+            .get_or_init(|| match std::env::var(STRATEGY_ENV) {
+                Ok(s) if !s.trim().is_empty() => s.parse().map_err(|e| match e {
+                    Error::Parse { reason, .. } => Error::Environment {
+                        var: STRATEGY_ENV,
+                        value: s.clone(),
+                        reason,
+                    },
+                    other => other,
+                }),
+                _ => Ok(Self::compiled_default()),
+            })
+            .clone()
     }
 
     /// Checks the strategy against the linked backend and fills in defaults.
@@ -292,130 +304,5 @@ impl Resolved {
     /// Threads busy at once: `workers × blas_threads`.
     pub fn total_threads(&self) -> usize {
         self.workers * self.blas_threads
-    }
-
-    /// Runs `f` once, as the single natively threaded call: the library's thread count is
-    /// leased to `blas_threads` for the duration (or, on backends with per-call threads that
-    /// take them from rayon, a pool of that size is installed).
-    pub(crate) fn run_native<R: Send>(&self, f: impl FnOnce(usize) -> R + Send) -> R {
-        let t = self.blas_threads;
-        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
-        if blas::CALL_THREADS_FROM_RAYON && t > 1 {
-            pool::get(t, false).install(|| f(t))
-        } else {
-            f(t)
-        }
-    }
-
-    /// Runs `f(item, blas_threads)` for every item under this strategy and returns the results
-    /// in item order, whatever order they ran in.
-    pub(crate) fn run_tiles<I, R, F>(&self, items: Vec<I>, f: F) -> Vec<R>
-    where
-        I: Send,
-        R: Send,
-        F: Fn(I, usize) -> R + Sync + Send,
-    {
-        let t = self.blas_threads;
-        let per_call = blas::per_call_threads();
-        // Process-wide settings are leased for the whole operation.
-        let _lease = (!per_call).then(|| blas::threads::lease(t));
-        let call = |item: I| f(item, t);
-        match self.kind {
-            Kind::Serial | Kind::Native => items.into_iter().map(call).collect(),
-            Kind::Blocked | Kind::Hybrid => {
-                let w = self.workers;
-                let run = || work_queue(items, w, &call);
-                // Calls threaded through rayon need room for w×t threads in the pool.
-                let pool_size = if blas::CALL_THREADS_FROM_RAYON {
-                    w * t
-                } else {
-                    w
-                };
-                if in_foreign_pool() {
-                    run()
-                } else {
-                    pool::get(pool_size, self.pin).install(run)
-                }
-            }
-        }
-    }
-}
-
-/// Runs `f` on every item with `workers` rayon tasks, each taking the next item in order until
-/// none are left: items start in order, at most `workers` run at once, and a worker that
-/// finishes early takes more. Results come back in item order.
-fn work_queue<I: Send, R: Send>(
-    items: Vec<I>,
-    workers: usize,
-    f: &(impl Fn(I) -> R + Sync),
-) -> Vec<R> {
-    let n = items.len();
-    let queue = Mutex::new(items.into_iter().enumerate());
-    let done = Mutex::new(Vec::with_capacity(n));
-    // Neither lock is held while `f` runs, so a panic in `f` poisons neither; rayon re-raises
-    // it when the scope ends.
-    rayon::scope(|scope| {
-        for _ in 0..workers.min(n) {
-            scope.spawn(|_| loop {
-                let Some((i, item)) = queue.lock().unwrap_or_else(PoisonError::into_inner).next()
-                else {
-                    break;
-                };
-                let r = f(item);
-                done.lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((i, r));
-            });
-        }
-    });
-    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
-    assert_eq!(done.len(), n, "every item ran");
-    done.sort_unstable_by_key(|&(i, _)| i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
-/// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own.
-fn in_foreign_pool() -> bool {
-    rayon::current_thread_index().is_some()
-        && !std::thread::current()
-            .name()
-            .is_some_and(|n| n.starts_with("rayblas-"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::work_queue;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    #[test]
-    fn work_queue_caps_concurrency_and_keeps_item_order() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(4)
-            .build()
-            .unwrap();
-        for workers in [1, 2, 3] {
-            let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
-            let out = pool.install(|| {
-                work_queue((0..40).collect(), workers, &|i: usize| {
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                    running.fetch_sub(1, Ordering::SeqCst);
-                    i * 10
-                })
-            });
-            assert_eq!(out, (0..40).map(|i| i * 10).collect::<Vec<_>>());
-            assert!(most.load(Ordering::SeqCst) <= workers, "{workers} workers");
-        }
-        assert!(work_queue(Vec::<u8>::new(), 2, &|i| i).is_empty());
-    }
-
-    #[test]
-    #[should_panic(expected = "item 3")]
-    fn a_panic_in_an_item_reaches_the_caller() {
-        work_queue((0..8).collect(), 2, &|i: usize| {
-            assert!(i != 3, "item 3");
-            i
-        });
     }
 }

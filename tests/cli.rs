@@ -365,11 +365,17 @@ fn strategy_env_sets_the_default() {
     assert_eq!(v["default_strategy"], "serial");
     let o = rayblas_with("RAYBLAS_STRATEGY", "warp", &["info"]);
     assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("RAYBLAS_STRATEGY=`warp`"),
+        "{}",
+        stderr(&o)
+    );
     let o = rayblas_with("RAYBLAS_SIMD", "sse2", &["info", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["simd"], "sse2");
     let o = rayblas_with("RAYBLAS_SIMD", "neon", &["info"]);
     assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("RAYBLAS_SIMD=`neon`"), "{}", stderr(&o));
 }
 
 #[test]

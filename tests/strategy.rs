@@ -66,29 +66,80 @@ fn compiled_default_follows_the_feature() {
     assert_eq!(Strategy::default(), d);
 }
 
-/// One test touches the environment, so nothing races on it.
+/// `RAYBLAS_STRATEGY` is read once per process, so each value is tried in a child process: this
+/// test binary run again on this one test, with the variable set and `ENV_CHILD` telling the
+/// child which checks to make.
 #[test]
-fn env_overrides_default_and_argument_overrides_env() {
+fn env_sets_the_default_once_and_a_bad_value_names_the_variable() {
+    const ENV_CHILD: &str = "RAYBLAS_TEST_ENV_CHILD";
+    if let Ok(value) = std::env::var(ENV_CHILD) {
+        return env_child(&value);
+    }
+    for value in ["serial", "native:1", "turbo", ""] {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "env_sets_the_default_once_and_a_bad_value_names_the_variable",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env("RAYBLAS_STRATEGY", value)
+            .env(ENV_CHILD, value)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "RAYBLAS_STRATEGY={value}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn env_child(value: &str) {
     let x = Array2::<f64>::ones((30, 20));
-    std::env::set_var("RAYBLAS_STRATEGY", "serial");
-    assert_eq!(Strategy::from_env().unwrap(), Strategy::Serial);
-    assert_eq!(Config::new().plan().unwrap().kind, Kind::Serial);
     let explicit = Config::new().strategy("blocked:2".parse().unwrap());
     assert_eq!(explicit.plan().unwrap().kind, Kind::Blocked);
-    assert_eq!(explicit.plan().unwrap().workers, 2);
-    std::env::set_var("RAYBLAS_STRATEGY", "native:1");
-    assert_eq!(Config::new().plan().unwrap().kind, Kind::Native);
-    std::env::set_var("RAYBLAS_STRATEGY", "turbo");
     assert!(
-        matches!(Config::new().gram_sum(&x), Err(Error::Parse { .. })),
-        "a bad value is an error, not ignored"
-    );
-    assert!(
-        explicit.gram_sum(&x).is_ok(),
+        explicit.gram_sum(&x).is_ok() && explicit.sum(&x).is_ok(),
         "an explicit strategy does not read the variable"
     );
-    std::env::remove_var("RAYBLAS_STRATEGY");
-    assert_eq!(Strategy::from_env().unwrap(), Strategy::compiled_default());
+    match value {
+        "turbo" => {
+            // The same error, naming the variable, from every operation that uses the default.
+            let errors = [
+                Config::new().gram_sum(&x).unwrap_err(),
+                Config::new().sum(&x).unwrap_err(),
+                Config::new().norm(&x).unwrap_err(),
+                Config::new().matmul(&x, x.t()).unwrap_err(),
+                Strategy::from_env().unwrap_err(),
+            ];
+            for e in errors {
+                match &e {
+                    Error::Environment { var, value, reason } => {
+                        assert_eq!(*var, "RAYBLAS_STRATEGY");
+                        assert_eq!(value, "turbo");
+                        assert!(reason.contains("blocked"), "says what it accepts: {reason}");
+                    }
+                    other => panic!("not an environment error: {other:?}"),
+                }
+                assert!(e.to_string().contains("RAYBLAS_STRATEGY=`turbo`"), "{e}");
+            }
+        }
+        "" => assert_eq!(Strategy::from_env().unwrap(), Strategy::compiled_default()),
+        v => {
+            let want: Strategy = v.parse().unwrap();
+            assert_eq!(Strategy::from_env().unwrap(), want);
+            assert_eq!(
+                Config::new().plan().unwrap().kind,
+                want.resolve().unwrap().kind
+            );
+            // Read once: a later change in this process does not move the default.
+            std::env::set_var("RAYBLAS_STRATEGY", "blocked:3");
+            assert_eq!(Strategy::from_env().unwrap(), want);
+            assert!(Config::new().gram_sum(&x).is_ok());
+        }
+    }
 }
 
 /// Threads of rayblas's unpinned 3-worker pool (named `rayblas-3-<i>`); other tests running at

@@ -8,13 +8,10 @@
 //! calls use the process-wide setting and per-call threads are reported as unavailable.
 
 use super::threads::{LibraryInfo, Threading};
-use super::RawGemm;
-use crate::element::{Dtype, Element};
+use super::Library;
+use super::{RawGemm, Routines};
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::OnceLock;
-
-pub(crate) const NAME: &str = "blis";
-pub(crate) const INT_MAX: usize = i64::MAX as usize;
 
 /// `rntm_t` as BLIS 0.9 lays it out (`bli_type_defs.h`).
 #[repr(C)]
@@ -107,157 +104,149 @@ fn version() -> String {
         .into_owned()
 }
 
-/// Calls may run from several threads at once.
-pub(crate) fn reentrant() -> bool {
-    true
-}
-
-/// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
-pub(crate) fn per_call_threads() -> bool {
-    static OK: OnceLock<bool> = OnceLock::new();
-    // SAFETY: a plain query.
-    *OK.get_or_init(|| {
-        version().starts_with("0.9") && unsafe { bli_info_get_int_type_size() } == 64
-    })
-}
-
-/// BLIS takes any positive strides; a dimension of length 1 may have any stride.
-pub(crate) fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
-    (rows <= 1 || rs > 0) && (cols <= 1 || cs > 0)
-}
-
-/// # Safety
-/// `g` must describe valid memory for an m×k A, k×n B and m×n C with the given strides, C not
-/// aliasing A or B, strides accepted by [`accepts`].
-pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, threads: usize) {
-    let mut rntm = Rntm09::with_threads(threads);
-    let rntm_ptr = if per_call_threads() {
-        &mut rntm as *mut Rntm09 as *mut c_void
-    } else {
-        std::ptr::null_mut()
+/// `C ← α·A·B + β·C` through BLIS's typed API with `threads` threads for this call (a 0.9
+/// `rntm_t`), or the global setting where the layout is not known.
+macro_rules! routines_through_blis {
+    ($t:ty, $gemm_ex:ident) => {
+        impl Routines for $t {
+            unsafe fn gemm(g: &RawGemm<$t>, threads: usize) {
+                let mut rntm = Rntm09::with_threads(threads);
+                let rntm_ptr = if Linked::per_call_threads() {
+                    &mut rntm as *mut Rntm09 as *mut c_void
+                } else {
+                    std::ptr::null_mut()
+                };
+                let (rsa, csa) = (fix(g.m, g.rsa, g.k), fix(g.k, g.csa, 1));
+                let (rsb, csb) = (fix(g.k, g.rsb, g.n), fix(g.n, g.csb, 1));
+                let (rsc, csc) = (fix(g.m, g.rsc, g.n), fix(g.n, g.csc, 1));
+                let (m, n, k) = (g.m as i64, g.n as i64, g.k as i64);
+                // SAFETY: the caller guarantees the memory (see `Routines::gemm`); rntm is a
+                // 0.9-layout object that lives across the call, or null (global settings) on
+                // other versions.
+                unsafe {
+                    $gemm_ex(
+                        NO_TRANSPOSE,
+                        NO_TRANSPOSE,
+                        m,
+                        n,
+                        k,
+                        &g.alpha,
+                        g.a,
+                        rsa,
+                        csa,
+                        g.b,
+                        rsb,
+                        csb,
+                        &g.beta,
+                        g.c,
+                        rsc,
+                        csc,
+                        std::ptr::null(),
+                        rntm_ptr,
+                    )
+                }
+            }
+            // Level 1/2 through BLIS's CBLAS layer; no syrk (a full GEMM carries the per-call
+            // thread count).
+            fn dot(x: &[$t], y: &[$t]) -> Option<$t> {
+                super::cblas::dot(x, y)
+            }
+            fn nrm2(x: &[$t]) -> Option<$t> {
+                super::cblas::nrm2(x)
+            }
+            fn row_sums(a: &[$t], rows: usize, cols: usize, transposed: bool) -> Option<Vec<$t>> {
+                super::cblas::row_sums(a, rows, cols, transposed)
+            }
+        }
     };
-    // Strides of length-1 dimensions may be anything (even 0); give BLIS a valid positive one.
-    let fix = |len: usize, s: isize, other: usize| {
-        if len <= 1 {
-            other.max(1) as i64
+}
+routines_through_blis!(f64, bli_dgemm_ex);
+routines_through_blis!(f32, bli_sgemm_ex);
+
+/// A stride for BLIS: those of length-1 dimensions may be anything (even 0), so give a valid
+/// positive one.
+fn fix(len: usize, stride: isize, other: usize) -> i64 {
+    if len <= 1 {
+        other.max(1) as i64
+    } else {
+        stride as i64
+    }
+}
+
+/// The library this backend links.
+pub(crate) struct Linked;
+
+impl Library for Linked {
+    const NAME: &str = "blis";
+    const INT_MAX: usize = i64::MAX as usize;
+
+    /// BLIS takes any positive strides; a dimension of length 1 may have any stride.
+    fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+        (rows <= 1 || rs > 0) && (cols <= 1 || cs > 0)
+    }
+
+    /// Calls may run from several threads at once.
+    fn reentrant() -> bool {
+        true
+    }
+
+    /// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
+    fn per_call_threads() -> bool {
+        static OK: OnceLock<bool> = OnceLock::new();
+        // SAFETY: a plain query.
+        *OK.get_or_init(|| {
+            version().starts_with("0.9") && unsafe { bli_info_get_int_type_size() } == 64
+        })
+    }
+
+    fn library_info() -> LibraryInfo {
+        // SAFETY: plain queries.
+        let (openmp, pthreads) =
+            unsafe { (bli_info_get_enable_openmp(), bli_info_get_enable_pthreads()) };
+        let threading = if openmp {
+            Threading::OpenMp
+        } else if pthreads {
+            Threading::Pthreads
         } else {
-            s as i64
-        }
-    };
-    let (rsa, csa) = (fix(g.m, g.rsa, g.k), fix(g.k, g.csa, 1));
-    let (rsb, csb) = (fix(g.k, g.rsb, g.n), fix(g.n, g.csb, 1));
-    let (rsc, csc) = (fix(g.m, g.rsc, g.n), fix(g.n, g.csc, 1));
-    let (m, n, k) = (g.m as i64, g.n as i64, g.k as i64);
-    match T::DTYPE {
-        Dtype::F64 => {
-            let (alpha, beta) = (g.alpha.to_f64(), g.beta.to_f64());
-            // SAFETY: T is f64; the caller guarantees the memory; rntm is a 0.9-layout object
-            // that lives across the call, or null (global settings) on other versions.
-            unsafe {
-                bli_dgemm_ex(
-                    NO_TRANSPOSE,
-                    NO_TRANSPOSE,
-                    m,
-                    n,
-                    k,
-                    &alpha,
-                    g.a as *const f64,
-                    rsa,
-                    csa,
-                    g.b as *const f64,
-                    rsb,
-                    csb,
-                    &beta,
-                    g.c as *mut f64,
-                    rsc,
-                    csc,
-                    std::ptr::null(),
-                    rntm_ptr,
-                )
-            }
-        }
-        Dtype::F32 => {
-            let (alpha, beta) = (g.alpha.to_f64() as f32, g.beta.to_f64() as f32);
-            // SAFETY: as for f64, with T = f32.
-            unsafe {
-                bli_sgemm_ex(
-                    NO_TRANSPOSE,
-                    NO_TRANSPOSE,
-                    m,
-                    n,
-                    k,
-                    &alpha,
-                    g.a as *const f32,
-                    rsa,
-                    csa,
-                    g.b as *const f32,
-                    rsb,
-                    csb,
-                    &beta,
-                    g.c as *mut f32,
-                    rsc,
-                    csc,
-                    std::ptr::null(),
-                    rntm_ptr,
-                )
-            }
+            Threading::Serial
+        };
+        // SAFETY: returns a static NUL-terminated string for the id BLIS itself chose.
+        let arch = unsafe { CStr::from_ptr(bli_arch_string(bli_arch_query_id())) }
+            .to_string_lossy()
+            .into_owned();
+        let version = version();
+        LibraryInfo {
+            config: format!(
+                "BLIS {version} ({} threading, arch {arch}, per-call threads {})",
+                threading.name(),
+                if Self::per_call_threads() {
+                    "yes"
+                } else {
+                    "no"
+                }
+            ),
+            version,
+            corename: Some(arch),
+            threading,
         }
     }
-}
 
-pub(crate) fn library_info() -> LibraryInfo {
-    // SAFETY: plain queries.
-    let (openmp, pthreads) =
-        unsafe { (bli_info_get_enable_openmp(), bli_info_get_enable_pthreads()) };
-    let threading = if openmp {
-        Threading::OpenMp
-    } else if pthreads {
-        Threading::Pthreads
-    } else {
-        Threading::Serial
-    };
-    // SAFETY: returns a static NUL-terminated string for the id BLIS itself chose.
-    let arch = unsafe { CStr::from_ptr(bli_arch_string(bli_arch_query_id())) }
-        .to_string_lossy()
-        .into_owned();
-    let version = version();
-    LibraryInfo {
-        config: format!(
-            "BLIS {version} ({} threading, arch {arch}, per-call threads {})",
-            threading.name(),
-            if per_call_threads() { "yes" } else { "no" }
-        ),
-        version,
-        corename: Some(arch),
-        threading,
+    fn get_num_threads() -> usize {
+        // SAFETY: a plain query; BLIS returns -1 (unset) or a count.
+        unsafe { bli_thread_get_num_threads() }.max(1) as usize
     }
-}
 
-pub(crate) fn get_num_threads() -> usize {
-    // SAFETY: a plain query; BLIS returns -1 (unset) or a count.
-    unsafe { bli_thread_get_num_threads() }.max(1) as usize
-}
+    fn set_num_threads(n: usize) {
+        // SAFETY: n ≤ max_threads, positive.
+        unsafe { bli_thread_set_num_threads(n as i64) }
+    }
 
-pub(crate) fn set_num_threads(n: usize) {
-    // SAFETY: n ≤ max_threads, positive.
-    unsafe { bli_thread_set_num_threads(n as i64) }
-}
-
-/// The count is never taken from the calling thread here: see `openblas.rs`.
-pub(crate) fn count_is_per_thread() -> bool {
-    false
-}
-
-/// No per-thread setting to align: see `openblas.rs`.
-pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
-    None
-}
-
-/// BLIS has no fixed limit; rayblas caps a request at 1024 threads.
-pub(crate) fn max_threads() -> usize {
-    if library_info().threading == Threading::Serial {
-        1
-    } else {
-        1024
+    /// BLIS has no fixed limit; rayblas caps a request at 1024 threads.
+    fn max_threads() -> usize {
+        if Self::library_info().threading == Threading::Serial {
+            1
+        } else {
+            1024
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! `Cᵀ = Bᵀ·Aᵀ` in row-major order, so every call below is row-major.
 
 use super::RawGemm;
-use crate::element::{Dtype, Element};
+use crate::element::Element;
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
 
 /// Whether CBLAS can take this operand without a copy.
@@ -42,15 +42,174 @@ fn trans(t: bool) -> CBLAS_TRANSPOSE {
     }
 }
 
+/// The CBLAS functions of one element type (`cblas_d*` for f64, `cblas_s*` for f32).
+pub(crate) trait Typed: Sized + Copy {
+    /// `cblas_?gemm`, row-major.
+    ///
+    /// # Safety
+    /// As `cblas_?gemm`: the pointers cover the described matrices; C does not alias A or B.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        ta: bool,
+        tb: bool,
+        m: i32,
+        n: i32,
+        k: i32,
+        alpha: Self,
+        a: *const Self,
+        lda: i32,
+        b: *const Self,
+        ldb: i32,
+        beta: Self,
+        c: *mut Self,
+        ldc: i32,
+    );
+    /// `cblas_?dot` of two unit-stride slices of equal length n.
+    fn dot(n: i32, x: &[Self], y: &[Self]) -> Self;
+    /// `cblas_?nrm2` of a unit-stride slice of length n.
+    fn nrm2(n: i32, x: &[Self]) -> Self;
+    /// `cblas_?syrk`, row-major, lower triangle, α = 1, β = 0.
+    ///
+    /// # Safety
+    /// As `cblas_?syrk`: the pointers cover the described matrices; C does not alias X.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn syrk(n: i32, k: i32, x_trans: bool, x: *const Self, ldx: i32, c: *mut Self, ldc: i32);
+    /// `y ← A·x` (or `Aᵀ·x`) through `cblas_?gemv`, A row-major m×n with leading dimension lda.
+    #[allow(clippy::too_many_arguments)]
+    fn gemv(transposed: bool, m: i32, n: i32, a: &[Self], lda: i32, x: &[Self], y: &mut [Self]);
+}
+
+macro_rules! typed {
+    ($t:ty, $gemm:ident, $dot:ident, $nrm2:ident, $syrk:ident, $gemv:ident) => {
+        impl Typed for $t {
+            unsafe fn gemm(
+                ta: bool,
+                tb: bool,
+                m: i32,
+                n: i32,
+                k: i32,
+                alpha: $t,
+                a: *const $t,
+                lda: i32,
+                b: *const $t,
+                ldb: i32,
+                beta: $t,
+                c: *mut $t,
+                ldc: i32,
+            ) {
+                let row_major = CBLAS_LAYOUT::CblasRowMajor;
+                // SAFETY: the caller guarantees the memory and dimensions (see the trait).
+                unsafe {
+                    cblas_sys::$gemm(
+                        row_major,
+                        trans(ta),
+                        trans(tb),
+                        m,
+                        n,
+                        k,
+                        alpha,
+                        a,
+                        lda,
+                        b,
+                        ldb,
+                        beta,
+                        c,
+                        ldc,
+                    )
+                }
+            }
+            fn dot(n: i32, x: &[$t], y: &[$t]) -> $t {
+                assert!(x.len() >= n as usize && y.len() >= n as usize);
+                // SAFETY: both slices hold at least n elements, read with unit stride.
+                unsafe { cblas_sys::$dot(n, x.as_ptr(), 1, y.as_ptr(), 1) }
+            }
+            fn nrm2(n: i32, x: &[$t]) -> $t {
+                assert!(x.len() >= n as usize);
+                // SAFETY: the slice holds at least n elements, read with unit stride.
+                unsafe { cblas_sys::$nrm2(n, x.as_ptr(), 1) }
+            }
+            unsafe fn syrk(
+                n: i32,
+                k: i32,
+                x_trans: bool,
+                x: *const $t,
+                ldx: i32,
+                c: *mut $t,
+                ldc: i32,
+            ) {
+                let row_major = CBLAS_LAYOUT::CblasRowMajor;
+                let lower = cblas_sys::CBLAS_UPLO::CblasLower;
+                // SAFETY: the caller guarantees the memory and dimensions (see the trait).
+                unsafe {
+                    cblas_sys::$syrk(
+                        row_major,
+                        lower,
+                        trans(x_trans),
+                        n,
+                        k,
+                        1.0,
+                        x,
+                        ldx,
+                        0.0,
+                        c,
+                        ldc,
+                    )
+                }
+            }
+            fn gemv(transposed: bool, m: i32, n: i32, a: &[$t], lda: i32, x: &[$t], y: &mut [$t]) {
+                let (in_len, out_len) = if transposed { (m, n) } else { (n, m) };
+                let rows_span = (m.max(1) as usize - 1) * lda as usize + n as usize;
+                assert!(lda >= n.max(1) && a.len() >= rows_span);
+                assert!(x.len() >= in_len as usize && y.len() >= out_len as usize);
+                let row_major = CBLAS_LAYOUT::CblasRowMajor;
+                // SAFETY: a holds the m×n row-major matrix with leading dimension lda, x and y
+                // the lengths gemv reads and writes for this transposition (asserted above).
+                unsafe {
+                    cblas_sys::$gemv(
+                        row_major,
+                        trans(transposed),
+                        m,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        lda,
+                        x.as_ptr(),
+                        1,
+                        0.0,
+                        y.as_mut_ptr(),
+                        1,
+                    )
+                }
+            }
+        }
+    };
+}
+
+typed!(
+    f64,
+    cblas_dgemm,
+    cblas_ddot,
+    cblas_dnrm2,
+    cblas_dsyrk,
+    cblas_dgemv
+);
+typed!(
+    f32,
+    cblas_sgemm,
+    cblas_sdot,
+    cblas_snrm2,
+    cblas_ssyrk,
+    cblas_sgemv
+);
+
 /// `C ← α·A·B + β·C` through `cblas_?gemm`.
 ///
-/// The thread count is the library's process-wide setting (the strategy leases it), not
-/// `_threads`.
+/// The thread count is the library's process-wide setting (the plan leases it).
 ///
 /// # Safety
 /// `g` must describe valid, non-aliasing (A, B vs C) memory whose layouts `accepts` approved and
 /// whose dimensions and leading dimensions fit in `c_int` (checked by `super::gemm`).
-pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
+pub(crate) unsafe fn gemm<T: Typed>(g: &RawGemm<T>) {
     let (c_trans, ldc) = layout(g.m, g.n, g.rsc, g.csc).expect("C layout checked by caller");
     // Reduce a column-major C to the row-major problem Cᵀ = Bᵀ·Aᵀ.
     let (m, n, a, rsa, csa, b, rsb, csb) = if c_trans {
@@ -62,98 +221,32 @@ pub(crate) unsafe fn gemm<T: Element>(g: &RawGemm<T>, _threads: usize) {
     let (ta, lda) = layout(m, k, rsa, csa).expect("A layout checked by caller");
     let (tb, ldb) = layout(k, n, rsb, csb).expect("B layout checked by caller");
     let (m, n, k) = (m as i32, n as i32, k as i32);
-    let (lda, ldb, ldc) = (lda as i32, ldb as i32, ldc as i32);
-    let layout = CBLAS_LAYOUT::CblasRowMajor;
-    match T::DTYPE {
-        Dtype::F64 => {
-            // SAFETY: T is f64 (DTYPE), so the casts are identities; the caller guarantees the
-            // memory and dimensions.
-            unsafe {
-                cblas_sys::cblas_dgemm(
-                    layout,
-                    trans(ta),
-                    trans(tb),
-                    m,
-                    n,
-                    k,
-                    g.alpha.to_f64(),
-                    a as *const f64,
-                    lda,
-                    b as *const f64,
-                    ldb,
-                    g.beta.to_f64(),
-                    g.c as *mut f64,
-                    ldc,
-                )
-            }
-        }
-        Dtype::F32 => {
-            // SAFETY: T is f32 (DTYPE), so the casts are identities (and the f64 round trip of
-            // alpha/beta exact); the caller guarantees the memory and dimensions.
-            unsafe {
-                cblas_sys::cblas_sgemm(
-                    layout,
-                    trans(ta),
-                    trans(tb),
-                    m,
-                    n,
-                    k,
-                    g.alpha.to_f64() as f32,
-                    a as *const f32,
-                    lda,
-                    b as *const f32,
-                    ldb,
-                    g.beta.to_f64() as f32,
-                    g.c as *mut f32,
-                    ldc,
-                )
-            }
-        }
+    // SAFETY: the caller guarantees the memory and dimensions; the layouts were just derived.
+    unsafe {
+        T::gemm(
+            ta, tb, m, n, k, g.alpha, a, lda as i32, b, ldb as i32, g.beta, g.c, ldc as i32,
+        )
     }
 }
 
 /// `xᵀy` through `cblas_?dot` for slices of equal length; `None` beyond `c_int` lengths (the
 /// caller then uses rayblas's kernels).
-pub(crate) fn dot<T: Element>(x: &[T], y: &[T]) -> Option<T> {
+pub(crate) fn dot<T: Typed>(x: &[T], y: &[T]) -> Option<T> {
     assert_eq!(x.len(), y.len());
-    let n = i32::try_from(x.len()).ok()?;
-    Some(match T::DTYPE {
-        // SAFETY: T is f64; both slices hold n elements read with unit stride.
-        Dtype::F64 => T::from_f64(unsafe {
-            cblas_sys::cblas_ddot(n, x.as_ptr() as *const f64, 1, y.as_ptr() as *const f64, 1)
-        }),
-        // SAFETY: T is f32; both slices hold n elements read with unit stride.
-        Dtype::F32 => T::from_f64(unsafe {
-            cblas_sys::cblas_sdot(n, x.as_ptr() as *const f32, 1, y.as_ptr() as *const f32, 1)
-        } as f64),
-    })
+    Some(T::dot(i32::try_from(x.len()).ok()?, x, y))
 }
 
 /// ‖x‖₂ through `cblas_?nrm2` (scaled: no overflow or underflow); `None` beyond `c_int`
 /// lengths.
-pub(crate) fn nrm2<T: Element>(x: &[T]) -> Option<T> {
-    let n = i32::try_from(x.len()).ok()?;
-    Some(match T::DTYPE {
-        // SAFETY: T is f64; the slice holds n elements read with unit stride.
-        Dtype::F64 => {
-            T::from_f64(unsafe { cblas_sys::cblas_dnrm2(n, x.as_ptr() as *const f64, 1) })
-        }
-        // SAFETY: T is f32; the slice holds n elements read with unit stride.
-        Dtype::F32 => {
-            T::from_f64(unsafe { cblas_sys::cblas_snrm2(n, x.as_ptr() as *const f32, 1) } as f64)
-        }
-    })
+pub(crate) fn nrm2<T: Typed>(x: &[T]) -> Option<T> {
+    Some(T::nrm2(i32::try_from(x.len()).ok()?, x))
 }
 
-/// Lower triangle of `C ← α·X·Xᵀ + β·C` through `cblas_?syrk` (half the flops of a GEMM).
-///
-/// `x` is n×k with the CBLAS layout `(x_trans, ldx)` from [`layout`]; C is row-major n×n
-/// with leading dimension `ldc`. Only the lower triangle of C is written.
+/// Lower triangle of `C ← X·Xᵀ` through `cblas_?syrk` (half the flops of a GEMM).
 ///
 /// # Safety
-/// The pointers must cover the described matrices; C must not alias X; n, k, ldx, ldc fit c_int.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn syrk_lower<T: Element>(
+/// As [`Routines::syrk_lower`](super::Routines::syrk_lower).
+pub(crate) unsafe fn syrk_lower<T: Typed>(
     n: usize,
     k: usize,
     x: *const T,
@@ -163,48 +256,14 @@ pub(crate) unsafe fn syrk_lower<T: Element>(
     ldc: usize,
 ) {
     let (n, k, ldx, ldc) = (n as i32, k as i32, ldx as i32, ldc as i32);
-    let layout = CBLAS_LAYOUT::CblasRowMajor;
-    let uplo = cblas_sys::CBLAS_UPLO::CblasLower;
-    match T::DTYPE {
-        // SAFETY: T is f64; the caller guarantees the memory and dimensions.
-        Dtype::F64 => unsafe {
-            cblas_sys::cblas_dsyrk(
-                layout,
-                uplo,
-                trans(x_trans),
-                n,
-                k,
-                1.0,
-                x as *const f64,
-                ldx,
-                0.0,
-                c as *mut f64,
-                ldc,
-            )
-        },
-        // SAFETY: T is f32; the caller guarantees the memory and dimensions.
-        Dtype::F32 => unsafe {
-            cblas_sys::cblas_ssyrk(
-                layout,
-                uplo,
-                trans(x_trans),
-                n,
-                k,
-                1.0,
-                x as *const f32,
-                ldx,
-                0.0,
-                c as *mut f32,
-                ldc,
-            )
-        },
-    }
+    // SAFETY: the caller guarantees the memory and dimensions.
+    unsafe { T::syrk(n, k, x_trans, x, ldx, c, ldc) }
 }
 
 /// `y ← Σⱼ A[i, j]` for every row i (`transposed`: for every column) of a contiguous row-major
 /// `rows × cols` matrix, through `cblas_?gemv` with a ones vector: the BLAS route to axis sums.
 /// `None` when a dimension is beyond `c_int`.
-pub(crate) fn row_sums<T: Element>(
+pub(crate) fn row_sums<T: Typed + Element>(
     a: &[T],
     rows: usize,
     cols: usize,
@@ -216,49 +275,49 @@ pub(crate) fn row_sums<T: Element>(
     let ones = vec![T::one(); in_len];
     let mut y = vec![T::zero(); out_len];
     let (m, n) = (i32::try_from(rows).ok()?, i32::try_from(cols).ok()?);
-    let lda = n.max(1);
-    let t = trans(transposed);
-    let layout = CBLAS_LAYOUT::CblasRowMajor;
-    match T::DTYPE {
-        // SAFETY: T is f64; a holds rows×cols elements with leading dimension cols, ones and y
-        // have the lengths gemv reads and writes for this transposition; sizes fit c_int
-        // (converted above).
-        Dtype::F64 => unsafe {
-            cblas_sys::cblas_dgemv(
-                layout,
-                t,
-                m,
-                n,
-                1.0,
-                a.as_ptr() as *const f64,
-                lda,
-                ones.as_ptr() as *const f64,
-                1,
-                0.0,
-                y.as_mut_ptr() as *mut f64,
-                1,
-            )
-        },
-        // SAFETY: as above with T = f32.
-        Dtype::F32 => unsafe {
-            cblas_sys::cblas_sgemv(
-                layout,
-                t,
-                m,
-                n,
-                1.0,
-                a.as_ptr() as *const f32,
-                lda,
-                ones.as_ptr() as *const f32,
-                1,
-                0.0,
-                y.as_mut_ptr() as *mut f32,
-                1,
-            )
-        },
-    }
+    T::gemv(transposed, m, n, a, n.max(1), &ones, &mut y);
     Some(y)
 }
+
+/// Implements [`Routines`](super::Routines) for `f32` and `f64` through CBLAS: the OpenBLAS and
+/// netlib backends invoke it.
+macro_rules! routines_through_cblas {
+    () => {
+        $crate::blas::cblas::routines_through_cblas!(f32);
+        $crate::blas::cblas::routines_through_cblas!(f64);
+    };
+    ($t:ty) => {
+        impl super::Routines for $t {
+            unsafe fn gemm(g: &super::RawGemm<$t>, _threads: usize) {
+                // SAFETY: forwarded; the caller upholds `Routines::gemm`'s contract.
+                unsafe { super::cblas::gemm(g) }
+            }
+            unsafe fn syrk_lower(
+                n: usize,
+                k: usize,
+                x: *const $t,
+                x_trans: bool,
+                ldx: usize,
+                c: *mut $t,
+                ldc: usize,
+            ) -> bool {
+                // SAFETY: forwarded; the caller upholds `Routines::syrk_lower`'s contract.
+                unsafe { super::cblas::syrk_lower(n, k, x, x_trans, ldx, c, ldc) };
+                true
+            }
+            fn dot(x: &[$t], y: &[$t]) -> Option<$t> {
+                super::cblas::dot(x, y)
+            }
+            fn nrm2(x: &[$t]) -> Option<$t> {
+                super::cblas::nrm2(x)
+            }
+            fn row_sums(a: &[$t], rows: usize, cols: usize, transposed: bool) -> Option<Vec<$t>> {
+                super::cblas::row_sums(a, rows, cols, transposed)
+            }
+        }
+    };
+}
+pub(crate) use routines_through_cblas;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 //! the library loads, i.e. before the process starts: a program must re-execute itself to apply
 //! it ([`reexec_with_fast_kernels`]).
 
+use crate::cpu::{self, Feature};
 use std::ffi::OsString;
 
 /// OpenBLAS kernel sets that use AVX2 + FMA or better (lower case).
@@ -22,28 +23,11 @@ const FAST_CORES: &[&str] = &[
 
 /// The SIMD class of this CPU as far as BLAS kernels care.
 fn cpu_has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    cpu::has(Feature::Avx512Skx)
 }
 
 fn cpu_has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    cpu::has(Feature::Avx2Fma)
 }
 
 /// The `OPENBLAS_CORETYPE` value that gives this CPU fast kernels: `SkylakeX` with AVX-512,

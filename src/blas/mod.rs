@@ -58,8 +58,12 @@ clash!("netlib-system", "pure-rust");
     feature = "blis-system",
     feature = "netlib-system"
 ))]
-// BLIS uses only the level-1 routines of this module (its GEMM goes through the typed API).
-#[cfg_attr(feature = "blis-system", allow(dead_code))]
+// BLIS uses only the level-1/2 routines of this module (its GEMM goes through its typed API,
+// and it implements `Routines` itself).
+#[cfg_attr(
+    feature = "blis-system",
+    allow(dead_code, unused_macros, unused_imports)
+)]
 mod cblas;
 
 // Link the system OpenBLAS (found by openblas-src's pkg-config probe).
@@ -94,18 +98,57 @@ mod backend;
 #[path = "pure.rs"]
 mod backend;
 
-// Level-1/2 BLAS routes for the `Native` reductions: CBLAS where a library is linked, none
-// (`None`: rayblas's kernels) on pure-rust.
-#[cfg(feature = "pure-rust")]
-use backend as routes;
-#[cfg(not(feature = "pure-rust"))]
-use cblas as routes;
+mod routines;
+pub(crate) use routines::{RawGemm, Routines};
+
+/// The library compiled in (the one `backend` module above).
+pub(crate) use backend::Linked;
+
+/// What rayblas needs of the linked library as a whole: its name and integer range, its
+/// capabilities and its thread control. Each backend file implements it for its `Linked` type;
+/// the per-element routines (gemm, syrk, dot, nrm2, gemv) are [`Routines`], which the same file
+/// implements for `f32` and `f64`. Strategies and kernels see neither: they call the checked
+/// functions of this module.
+pub(crate) trait Library {
+    /// `openblas`, `blis`, `netlib` or `pure-rust`.
+    const NAME: &'static str;
+    /// The largest dimension or leading dimension the library's integers hold.
+    const INT_MAX: usize;
+    /// Whether Gram products go through `syrk` (half the flops of a GEMM).
+    const HAS_SYRK: bool = false;
+    /// Whether per-call threads come from the caller's rayon pool (pure-rust's gemm), so a
+    /// strategy must give the call a pool with room for them.
+    const CALL_THREADS_FROM_RAYON: bool = false;
+    /// Whether an operand `rows × cols` with strides `rs`, `cs` can be passed without a copy.
+    fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool;
+    /// Whether calls may run from several threads at once.
+    fn reentrant() -> bool;
+    /// Whether each call can have its own thread count.
+    fn per_call_threads() -> bool;
+    /// Version, configuration, kernels and threading layer.
+    fn library_info() -> threads::LibraryInfo;
+    /// The library's thread count.
+    fn get_num_threads() -> usize;
+    /// Sets the library's thread count (process-wide).
+    fn set_num_threads(n: usize);
+    /// The largest count the library accepts.
+    fn max_threads() -> usize;
+    /// Whether a call's thread count comes from the calling thread (OpenBLAS's OpenMP build).
+    fn count_is_per_thread() -> bool {
+        false
+    }
+    /// Sets the calling thread's own count where the library has one, returning the previous
+    /// value to put back; `None` where there is nothing to set.
+    fn set_calling_thread_threads(_n: usize) -> Option<usize> {
+        None
+    }
+}
 
 /// Whether the linked library may be called from several threads at once. When it may not
 /// (OpenBLAS's single-threaded build), every call holds one lock, so tile
 /// strategies stay correct and run their BLAS calls one at a time; [`info`] warns about it.
 pub fn reentrant() -> bool {
-    backend::reentrant()
+    Linked::reentrant()
 }
 
 /// What every BLAS call made by rayblas holds while it runs. See [`enter_call`].
@@ -122,38 +165,38 @@ struct CallGuard {
 ///   The thread's own value comes back when the guard drops, so a user's later direct BLAS
 ///   calls on this thread see what they set.
 fn enter_call(threads: usize) -> CallGuard {
-    let serial = (!backend::reentrant()).then(|| {
+    let serial = (!Linked::reentrant()).then(|| {
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
         LOCK.lock().unwrap_or_else(|e| e.into_inner())
     });
     CallGuard {
         _serial: serial,
-        openmp_before: backend::set_calling_thread_threads(threads.max(1)),
+        openmp_before: Linked::set_calling_thread_threads(threads.max(1)),
     }
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
         if let Some(before) = self.openmp_before {
-            backend::set_calling_thread_threads(before);
+            Linked::set_calling_thread_threads(before);
         }
     }
 }
 
-/// `xᵀy` through BLAS `dot` on `threads` threads, or `None` where no BLAS is linked.
+/// `xᵀy` through BLAS `dot` on `threads` threads, or `None` where the library has no route.
 pub(crate) fn dot<T: Element>(x: &[T], y: &[T], threads: usize) -> Option<T> {
     let _call = enter_call(threads);
-    routes::dot(x, y)
+    T::dot(x, y)
 }
 
-/// ‖x‖₂ through BLAS `nrm2` on `threads` threads, or `None` where no BLAS is linked.
+/// ‖x‖₂ through BLAS `nrm2` on `threads` threads, or `None` where the library has no route.
 pub(crate) fn nrm2<T: Element>(x: &[T], threads: usize) -> Option<T> {
     let _call = enter_call(threads);
-    routes::nrm2(x)
+    T::nrm2(x)
 }
 
 /// Row (or, `transposed`, column) sums of a contiguous row-major matrix through BLAS `gemv`
-/// with a ones vector, or `None` where no BLAS is linked.
+/// with a ones vector, or `None` where the library has no route.
 pub(crate) fn row_sums<T: Element>(
     a: &[T],
     rows: usize,
@@ -162,51 +205,31 @@ pub(crate) fn row_sums<T: Element>(
     threads: usize,
 ) -> Option<Vec<T>> {
     let _call = enter_call(threads);
-    routes::row_sums(a, rows, cols, transposed)
+    T::row_sums(a, rows, cols, transposed)
 }
 
 /// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
-pub const BACKEND: &str = backend::NAME;
+pub const BACKEND: &str = Linked::NAME;
 
 /// Whether the backend can give each call its own thread count (BLIS 0.9, pure-rust). Without
 /// it (OpenBLAS, netlib) the count is process-wide, so `Strategy::Hybrid` is refused.
 pub fn per_call_threads() -> bool {
-    backend::per_call_threads()
+    Linked::per_call_threads()
 }
 
 /// Whether a Gram product goes through `syrk` (half the flops of GEMM): on the CBLAS backends
 /// whose thread count is process-wide (OpenBLAS, netlib). BLIS and pure-rust use a full GEMM,
 /// which carries their per-call thread count.
 pub fn has_syrk() -> bool {
-    cfg!(any(feature = "openblas-system", feature = "netlib-system"))
+    Linked::HAS_SYRK
 }
 
 /// Whether per-call threads come from the caller's rayon pool (pure-rust: `gemm` runs its
 /// `Parallelism::Rayon(t)` there), so a strategy must give the call a pool with room for them.
-pub(crate) const CALL_THREADS_FROM_RAYON: bool = cfg!(feature = "pure-rust");
+pub(crate) const CALL_THREADS_FROM_RAYON: bool = Linked::CALL_THREADS_FROM_RAYON;
 
 /// The largest dimension or leading dimension the backend's integer type holds.
-pub const INT_MAX: usize = backend::INT_MAX;
-
-/// One GEMM on raw parts: `C ← α·A·B + β·C`, A m×k, B k×n, C m×n, strides in elements.
-///
-/// Built only by [`gemm`] after it has checked shapes, strides and integer ranges.
-pub(crate) struct RawGemm<T> {
-    pub m: usize,
-    pub n: usize,
-    pub k: usize,
-    pub alpha: T,
-    pub a: *const T,
-    pub rsa: isize,
-    pub csa: isize,
-    pub b: *const T,
-    pub rsb: isize,
-    pub csb: isize,
-    pub beta: T,
-    pub c: *mut T,
-    pub rsc: isize,
-    pub csc: isize,
-}
+pub const INT_MAX: usize = Linked::INT_MAX;
 
 /// `C ← α·A·B + β·C` through the linked backend, for any layout of the views.
 ///
@@ -252,7 +275,7 @@ pub(crate) fn gemm<T: Element>(
     }
     let c_ok = {
         let s = c.strides();
-        backend::accepts(m, n, s[0], s[1])
+        Linked::accepts(m, n, s[0], s[1])
     };
     if c_ok {
         run_raw(alpha, &a, &b, beta, &mut c, threads);
@@ -294,13 +317,13 @@ fn run_raw<T: Element>(
     // SAFETY: the pointers and strides come from live ndarray views whose shapes `gemm` checked
     // (a m×k, b k×n, c m×n); `accepts` approved every layout; C is borrowed mutably and does not
     // alias A or B (Rust's borrow rules forbid a shared and a mutable view of the same data).
-    unsafe { backend::gemm(&raw, threads.max(1)) }
+    unsafe { T::gemm(&raw, threads.max(1)) }
 }
 
 /// `v` itself when the backend takes its layout, else a row-major copy.
 fn for_backend<T: Element>(v: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
     let s = v.strides();
-    if backend::accepts(v.nrows(), v.ncols(), s[0], s[1]) {
+    if Linked::accepts(v.nrows(), v.ncols(), s[0], s[1]) {
         v.into()
     } else {
         to_row_major(&v).into()
@@ -340,6 +363,7 @@ pub(crate) fn gram_lower<T: Element>(
 
 /// `syrk` into the lower triangle of `g` where [`has_syrk`]; `Ok(false)` where the caller must
 /// use a GEMM instead (no `syrk`, an empty product, or a `g` whose rows are not contiguous).
+/// CBLAS backends only: the layout rules are CBLAS's.
 #[cfg(any(feature = "openblas-system", feature = "netlib-system"))]
 fn syrk_lower<T: Element>(
     x: &ArrayView2<'_, T>,
@@ -365,8 +389,7 @@ fn syrk_lower<T: Element>(
     // SAFETY: x is a live n×k view in the CBLAS layout just computed; g is a live n×n mutable
     // view, row-major with row stride ldg ≥ n (checked above), that cannot alias x; sizes
     // checked against the BLAS integer range.
-    unsafe { cblas::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), ldg) };
-    Ok(true)
+    Ok(unsafe { T::syrk_lower(n, k, x.as_ptr(), x_trans, ldx, g.as_mut_ptr(), ldg) })
 }
 
 #[cfg(not(any(feature = "openblas-system", feature = "netlib-system")))]

@@ -5,19 +5,9 @@
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
+use super::Library;
 
-pub(crate) const NAME: &str = "netlib";
-pub(crate) const INT_MAX: usize = i32::MAX as usize;
-pub(crate) use cblas::{accepts, gemm};
-
-/// Calls may run from several threads at once.
-pub(crate) fn reentrant() -> bool {
-    true
-}
-
-pub(crate) fn per_call_threads() -> bool {
-    false
-}
+cblas::routines_through_cblas!();
 
 /// Whether a symbol is visible in the process (to detect an OpenBLAS or BLIS loaded in place of
 /// the reference library).
@@ -26,39 +16,51 @@ fn symbol_present(name: &std::ffi::CStr) -> bool {
     !unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }.is_null()
 }
 
-pub(crate) fn library_info() -> LibraryInfo {
-    let dir = option_env!("RAYBLAS_NETLIB_DIR").unwrap_or("?");
-    let impostor = if symbol_present(c"openblas_get_config") {
-        " (but OpenBLAS was loaded in its place)"
-    } else if symbol_present(c"bli_info_get_version_str") {
-        " (but BLIS was loaded in its place)"
-    } else {
-        ""
-    };
-    LibraryInfo {
-        version: "reference".to_string(),
-        config: format!("netlib reference BLAS from {dir}{impostor}"),
-        corename: None,
-        threading: Threading::Serial,
+/// The library this backend links.
+pub(crate) struct Linked;
+
+impl Library for Linked {
+    const NAME: &str = "netlib";
+    const INT_MAX: usize = i32::MAX as usize;
+    const HAS_SYRK: bool = true;
+
+    fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+        cblas::accepts(rows, cols, rs, cs)
     }
-}
 
-pub(crate) fn get_num_threads() -> usize {
-    1
-}
+    /// Calls may run from several threads at once.
+    fn reentrant() -> bool {
+        true
+    }
 
-pub(crate) fn set_num_threads(_n: usize) {}
+    fn per_call_threads() -> bool {
+        false
+    }
 
-/// The count is never taken from the calling thread here: see `openblas.rs`.
-pub(crate) fn count_is_per_thread() -> bool {
-    false
-}
+    fn library_info() -> LibraryInfo {
+        let dir = option_env!("RAYBLAS_NETLIB_DIR").unwrap_or("?");
+        let impostor = if symbol_present(c"openblas_get_config") {
+            " (but OpenBLAS was loaded in its place)"
+        } else if symbol_present(c"bli_info_get_version_str") {
+            " (but BLIS was loaded in its place)"
+        } else {
+            ""
+        };
+        LibraryInfo {
+            version: "reference".to_string(),
+            config: format!("netlib reference BLAS from {dir}{impostor}"),
+            corename: None,
+            threading: Threading::Serial,
+        }
+    }
 
-/// No per-thread setting to align: see `openblas.rs`.
-pub(crate) fn set_calling_thread_threads(_n: usize) -> Option<usize> {
-    None
-}
+    fn get_num_threads() -> usize {
+        1
+    }
 
-pub(crate) fn max_threads() -> usize {
-    1
+    fn set_num_threads(_n: usize) {}
+
+    fn max_threads() -> usize {
+        1
+    }
 }

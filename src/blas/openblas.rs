@@ -28,11 +28,10 @@
 
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
+use super::Library;
 use std::ffi::{c_char, c_int, CStr};
 
-pub(crate) const NAME: &str = "openblas";
-pub(crate) const INT_MAX: usize = i32::MAX as usize;
-pub(crate) use cblas::{accepts, gemm};
+cblas::routines_through_cblas!();
 
 extern "C" {
     fn openblas_get_config() -> *const c_char;
@@ -41,10 +40,6 @@ extern "C" {
     fn openblas_set_num_threads(n: c_int);
     fn openblas_get_parallel() -> c_int;
     fn openblas_get_num_procs() -> c_int;
-}
-
-pub(crate) fn per_call_threads() -> bool {
-    false
 }
 
 fn c_string(p: *const c_char) -> String {
@@ -67,42 +62,6 @@ fn threading() -> Threading {
         2 => Threading::OpenMp,
         _ => Threading::Unknown,
     })
-}
-
-/// Whether calls may run from several threads at once. Not for the single-threaded build
-/// (Debian's `openblas-serial`): its buffer allocator has no locks, and concurrent calls were
-/// seen to return wrong results here (`tests/matmul.rs` nested test, 5 runs in 8).
-pub(crate) fn reentrant() -> bool {
-    threading() != Threading::Serial
-}
-
-pub(crate) fn library_info() -> LibraryInfo {
-    // SAFETY: plain queries returning static strings.
-    let config = c_string(unsafe { openblas_get_config() });
-    // SAFETY: as above.
-    let corename = c_string(unsafe { openblas_get_corename() });
-    let version = config
-        .split_whitespace()
-        .nth(1)
-        .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
-        .unwrap_or("unknown")
-        .to_string();
-    LibraryInfo {
-        version,
-        config,
-        corename: Some(corename),
-        threading: threading(),
-    }
-}
-
-pub(crate) fn get_num_threads() -> usize {
-    // SAFETY: a plain query.
-    unsafe { openblas_get_num_threads() }.max(1) as usize
-}
-
-pub(crate) fn set_num_threads(n: usize) {
-    // SAFETY: n was checked against max_threads (≤ MAX_THREADS, fits c_int).
-    unsafe { openblas_set_num_threads(n as c_int) }
 }
 
 /// OpenMP's per-thread setters, found at run time in the OpenMP build's runtime (libgomp is
@@ -142,35 +101,88 @@ fn openmp() -> Option<&'static OpenMp> {
     .as_ref()
 }
 
-/// Whether a call's thread count comes from the calling thread (the OpenMP build: its
-/// `omp_get_max_threads()`), not from the global count.
-pub(crate) fn count_is_per_thread() -> bool {
-    openmp().is_some()
-}
+/// The library this backend links.
+pub(crate) struct Linked;
 
-/// On the OpenMP build, sets the calling thread's OpenMP thread count to `n` and returns the
-/// value it had (to put back the same way); `None` elsewhere (nothing to do).
-pub(crate) fn set_calling_thread_threads(n: usize) -> Option<usize> {
-    let omp = openmp()?;
-    // SAFETY: plain OpenMP API calls on the calling thread's own setting; n ≤ MAX_THREADS.
-    unsafe {
-        let before = (omp.get_max_threads)();
-        if before != n as c_int {
-            (omp.set_num_threads)(n as c_int);
+impl Library for Linked {
+    const NAME: &str = "openblas";
+    const INT_MAX: usize = i32::MAX as usize;
+    const HAS_SYRK: bool = true;
+
+    fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
+        cblas::accepts(rows, cols, rs, cs)
+    }
+
+    /// Whether calls may run from several threads at once. Not for the single-threaded build
+    /// (Debian's `openblas-serial`): its buffer allocator has no locks, and concurrent calls were
+    /// seen to return wrong results here (`tests/matmul.rs` nested test, 5 runs in 8).
+    fn reentrant() -> bool {
+        threading() != Threading::Serial
+    }
+
+    fn per_call_threads() -> bool {
+        false
+    }
+
+    fn library_info() -> LibraryInfo {
+        // SAFETY: plain queries returning static strings.
+        let config = c_string(unsafe { openblas_get_config() });
+        // SAFETY: as above.
+        let corename = c_string(unsafe { openblas_get_corename() });
+        let version = config
+            .split_whitespace()
+            .nth(1)
+            .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .unwrap_or("unknown")
+            .to_string();
+        LibraryInfo {
+            version,
+            config,
+            corename: Some(corename),
+            threading: threading(),
         }
-        Some(before.max(1) as usize)
     }
-}
 
-pub(crate) fn max_threads() -> usize {
-    let config = library_info().config;
-    if threading() == Threading::Serial {
-        return 1;
-    }
-    config
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("MAX_THREADS="))
-        .and_then(|v| v.parse().ok())
+    fn get_num_threads() -> usize {
         // SAFETY: a plain query.
-        .unwrap_or_else(|| unsafe { openblas_get_num_procs() }.max(1) as usize)
+        unsafe { openblas_get_num_threads() }.max(1) as usize
+    }
+
+    fn set_num_threads(n: usize) {
+        // SAFETY: n was checked against max_threads (≤ MAX_THREADS, fits c_int).
+        unsafe { openblas_set_num_threads(n as c_int) }
+    }
+
+    fn max_threads() -> usize {
+        let config = Self::library_info().config;
+        if threading() == Threading::Serial {
+            return 1;
+        }
+        config
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("MAX_THREADS="))
+            .and_then(|v| v.parse().ok())
+            // SAFETY: a plain query.
+            .unwrap_or_else(|| unsafe { openblas_get_num_procs() }.max(1) as usize)
+    }
+
+    /// Whether a call's thread count comes from the calling thread (the OpenMP build: its
+    /// `omp_get_max_threads()`), not from the global count.
+    fn count_is_per_thread() -> bool {
+        openmp().is_some()
+    }
+
+    /// On the OpenMP build, sets the calling thread's OpenMP thread count to `n` and returns the
+    /// value it had (to put back the same way); `None` elsewhere (nothing to do).
+    fn set_calling_thread_threads(n: usize) -> Option<usize> {
+        let omp = openmp()?;
+        // SAFETY: plain OpenMP API calls on the calling thread's own setting; n ≤ MAX_THREADS.
+        unsafe {
+            let before = (omp.get_max_threads)();
+            if before != n as c_int {
+                (omp.set_num_threads)(n as c_int);
+            }
+            Some(before.max(1) as usize)
+        }
+    }
 }

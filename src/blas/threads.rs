@@ -20,8 +20,8 @@
 //! the count with [`set_num_threads`] or [`limit`], which wait for running rayblas operations,
 //! not with `openblas_set_num_threads` directly while rayblas runs.
 
-use super::backend;
 use super::coretype;
+use super::{Library, Linked};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::cell::Cell;
@@ -100,12 +100,12 @@ pub struct BlasInfo {
 /// }
 /// ```
 pub fn info() -> BlasInfo {
-    let lib = backend::library_info();
+    let lib = Linked::library_info();
     let mut warnings = Vec::new();
     if let Some(core) = &lib.corename {
         warnings.extend(coretype::kernel_warning(super::BACKEND, core));
     }
-    if !backend::reentrant() {
+    if !Linked::reentrant() {
         warnings.push(format!(
             "this {} build is single-threaded and not safe to call from several threads at once \
              (concurrent calls returned wrong results): rayblas serialises its BLAS calls, so \
@@ -129,20 +129,20 @@ pub fn info() -> BlasInfo {
         threading: lib.threading,
         num_threads: num_threads(),
         max_threads: max_threads(),
-        per_call_threads: backend::per_call_threads(),
+        per_call_threads: Linked::per_call_threads(),
         warnings,
     }
 }
 
 /// The library's current thread count (for pure-rust: rayblas's default per call).
 pub fn num_threads() -> usize {
-    backend::get_num_threads()
+    Linked::get_num_threads()
 }
 
 /// The largest thread count the library accepts (constant for the process, so cached).
 pub(crate) fn max_threads() -> usize {
     static MAX: OnceLock<usize> = OnceLock::new();
-    *MAX.get_or_init(backend::max_threads)
+    *MAX.get_or_init(Linked::max_threads)
 }
 
 /// Physical cores of this machine (cached: reading them costs a file parse).
@@ -213,14 +213,14 @@ fn state() -> MutexGuard<'static, LeaseState> {
 pub fn set_num_threads(n: usize) -> Result<()> {
     check(n)?;
     if HELD.with(|h| h.get()) > 0 {
-        backend::set_num_threads(n);
+        Linked::set_num_threads(n);
         return Ok(());
     }
     let mut st = state();
     while st.holders > 0 {
         st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
     }
-    backend::set_num_threads(n);
+    Linked::set_num_threads(n);
     Ok(())
 }
 
@@ -262,7 +262,7 @@ pub fn limit(n: usize) -> Result<ThreadLimit> {
 /// running calls use, the user's own included. The lease then only keeps operations with
 /// different counts, and [`limit`]s, from running at the same time.
 pub(crate) fn lease(n: usize) -> ThreadLimit {
-    take_lease(n, !backend::count_is_per_thread())
+    take_lease(n, !Linked::count_is_per_thread())
 }
 
 /// Takes a lease on count `n`; `apply`: also set the library's global count to `n`.
@@ -279,15 +279,15 @@ fn take_lease(n: usize, apply: bool) -> ThreadLimit {
         st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
     }
     if st.holders == 0 {
-        st.saved = backend::get_num_threads();
+        st.saved = Linked::get_num_threads();
         st.value = n;
         st.applied = false;
     }
     // Setting the count the holders already run with is safe while they run: their calls use
     // at most n threads and the buffers of those, which a change to n neither frees nor moves.
     if apply && !st.applied {
-        if backend::get_num_threads() != n {
-            backend::set_num_threads(n);
+        if Linked::get_num_threads() != n {
+            Linked::set_num_threads(n);
         }
         st.applied = true;
     }
@@ -308,8 +308,8 @@ impl Drop for ThreadLimit {
         let mut st = state();
         st.holders -= 1;
         if st.holders == 0 {
-            if st.applied && backend::get_num_threads() != st.saved {
-                backend::set_num_threads(st.saved);
+            if st.applied && Linked::get_num_threads() != st.saved {
+                Linked::set_num_threads(st.saved);
             }
             RELEASED.notify_all();
         }

@@ -12,25 +12,17 @@
 
 use super::gram::{gram, gram_tiling};
 use super::reduce::{self, combine_fixed, Reduction};
-use super::{check_product, collect, matmul::matmul_into, panel, tile_operands};
+use super::{check_product, collect, matmul::matmul_into};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
-use crate::pool;
+use crate::plan::{Plan, TileSource};
 use crate::simd::{kernels_for, Level};
-use crate::strategy::{Kind, Resolved};
+use crate::strategy::Kind;
 use crate::tiling::{BlockShape, Cut, Tile, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
-use std::any::Any;
-use std::cell::Cell;
 
-thread_local! {
-    /// One reusable tile buffer per thread (of whichever element type was used last). Empty
-    /// while a call on this thread has it out.
-    static SCRATCH: Cell<Option<Box<dyn Any>>> = const { Cell::new(None) };
-}
-
-/// Runs `f` with this thread's scratch buffer of at least `len` elements.
+/// Runs `f` with this thread's scratch buffer (`Element::scratch`) of at least `len` elements.
 ///
 /// The buffer is taken out of the thread-local slot for the duration of `f` and put back after,
 /// rather than borrowed in place: `f` makes a BLAS call, and a backend that threads through rayon
@@ -39,21 +31,15 @@ thread_local! {
 /// the slot empty and allocates its own buffer; a `RefCell` borrow held across the call panicked
 /// there with "already borrowed" (issue 16).
 fn with_scratch<T: Element, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    let mut buf: Vec<T> = SCRATCH
-        .take()
-        .and_then(|b| b.downcast::<Vec<T>>().ok())
-        .map(|b| *b)
-        .unwrap_or_default();
+    let slot = T::scratch();
+    let mut buf = slot.take();
     if buf.len() < len {
         buf.resize(len, T::zero());
     }
     let out = f(&mut buf[..len]);
     // Keep the larger buffer if a nested call left one in the slot meanwhile.
-    let keep = match SCRATCH.take().and_then(|b| b.downcast::<Vec<T>>().ok()) {
-        Some(other) if other.len() > buf.len() => *other,
-        _ => buf,
-    };
-    SCRATCH.set(Some(Box::new(keep)));
+    let other = slot.take();
+    slot.set(if other.len() > buf.len() { other } else { buf });
     out
 }
 
@@ -73,28 +59,22 @@ fn tile_reduce<T: Element>(
     })
 }
 
-/// Reduces a full product under `Native`: the reduction runs on the same number of threads.
-fn reduce_native<T: Element>(plan: &Resolved, c: &Array2<T>, r: Reduction, level: Level) -> T {
-    let t = plan.blas_threads;
-    let run = || reduce::full(&c.view(), r, level, t > 1);
-    if t > 1 {
-        pool::get(t, false).install(run)
-    } else {
-        run()
-    }
+/// Reduces a full product under `Native`, on as many threads as the call had.
+fn reduce_native<T: Element>(plan: &Plan, c: &Array2<T>, r: Reduction) -> T {
+    plan.reduction(|parallel| reduce::full(&c.view(), r, plan.level, parallel))
 }
 
 pub(crate) fn matmul_reduce<T: Element>(
-    plan: &Resolved,
+    plan: &Plan,
     block: Option<BlockShape>,
-    a: &ArrayView2<'_, T>,
-    b: &ArrayView2<'_, T>,
+    a: &impl TileSource<T>,
+    b: &impl TileSource<T>,
     r: Reduction,
-    level: Level,
 ) -> Result<T> {
-    check_product("matmul_reduce", a, b)?;
-    let (m, n) = (a.nrows(), b.ncols());
-    if plan.kind == Kind::Native {
+    check_product("matmul_reduce", a.dim(), b.dim())?;
+    let (m, n) = (a.dim().0, b.dim().1);
+    let level = plan.level;
+    if plan.strategy.kind == Kind::Native {
         let mut c = Array2::<T>::zeros((m, n));
         // One threaded call: the cut does not apply.
         matmul_into(
@@ -106,37 +86,37 @@ pub(crate) fn matmul_reduce<T: Element>(
             T::zero(),
             c.view_mut(),
         )?;
-        return Ok(reduce_native(plan, &c, r, level));
+        return Ok(reduce_native(plan, &c, r));
     }
     let block = block.unwrap_or_else(|| BlockShape::auto(m, n));
     let tiles: Vec<Tile> = Tiling::new(m, n, block).tiles().collect();
-    let parts = plan.run_tiles(tiles, |t, threads| {
-        let (ai, bj) = tile_operands(&t, a, b);
+    let parts = plan.tiles(tiles, |t, threads| {
+        let (ai, bj) = (a.rows(t.row0, t.rows), b.cols(t.col0, t.cols));
         tile_reduce(ai, bj, r, level, threads)
     });
     Ok(combine_fixed(&collect(parts)?, r))
 }
 
 pub(crate) fn gram_reduce<T: Element>(
-    plan: &Resolved,
+    plan: &Plan,
     block: Option<BlockShape>,
-    x: &ArrayView2<'_, T>,
+    x: &impl TileSource<T>,
     r: Reduction,
-    level: Level,
 ) -> Result<T> {
-    if plan.kind == Kind::Native {
+    if plan.strategy.kind == Kind::Native {
         let g = gram(plan, Cut::default(), x)?;
-        return Ok(reduce_native(plan, &g, r, level));
+        return Ok(reduce_native(plan, &g, r));
     }
-    let tiling = gram_tiling(x.nrows(), block);
+    let level = plan.level;
+    let tiling = gram_tiling(x.dim().0, block);
     let tiles: Vec<Tile> = tiling.lower_tiles().collect();
     let two = T::one() + T::one();
-    let parts = plan.run_tiles(tiles, |t, threads| {
-        let xi = panel(x, t.row0, t.rows);
+    let parts = plan.tiles(tiles, |t, threads| {
+        let xi = x.rows(t.row0, t.rows);
         if t.ti == t.tj {
             return diagonal_reduce(xi, r, level, threads);
         }
-        let xj = panel(x, t.col0, t.cols);
+        let xj = x.rows(t.col0, t.cols);
         let v = tile_reduce(xi, xj.t(), r, level, threads)?;
         // An off-diagonal tile stands for itself and its mirror.
         Ok(match r {

@@ -8,13 +8,14 @@
 //! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The largest calls start first,
 //! so the workers finish together.
 
-use super::{collect, panel};
+use super::collect;
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
+use crate::plan::{Plan, TileSource};
 use crate::strategy::{Kind, Resolved};
 use crate::tiling::{BlockShape, Calls, Cut, Strip, Tiling};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayViewMut2};
 
 /// The tiling of the n×n Gram matrix: square tiles of the block's row count.
 pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>) -> Tiling {
@@ -31,24 +32,12 @@ pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>) -> Tiling {
     )
 }
 
-pub(crate) fn gram<T: Element>(
-    plan: &Resolved,
-    cut: Cut,
-    x: &ArrayView2<'_, T>,
-) -> Result<Array2<T>> {
-    let n = x.nrows();
+pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) -> Result<Array2<T>> {
+    let n = x.dim().0;
     let mut g = Array2::<T>::zeros((n, n));
-    if plan.kind == Kind::Native {
-        plan.run_native(|t| blas::gram_lower(x.view(), g.view_mut(), t))?;
-        // Mirror with as many threads as the call had.
-        let mirror_plan = Resolved {
-            kind: Kind::Blocked,
-            workers: plan.blas_threads,
-            blas_threads: 1,
-            pin: false,
-        };
-        let tiling = gram_tiling(n, None);
-        mirror_lower(g.view_mut(), &tiling, &mirror_plan);
+    if plan.strategy.kind == Kind::Native {
+        plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
+        mirror_lower(g.view_mut(), &gram_tiling(n, None), plan);
         return Ok(g);
     }
     let tiling = gram_tiling(n, cut.block);
@@ -57,14 +46,14 @@ pub(crate) fn gram<T: Element>(
     let mut items: Vec<_> = strips.into_iter().zip(views).collect();
     // Largest first: the work queue then hands the small calls to whoever finishes early.
     items.sort_by_key(|(s, _)| std::cmp::Reverse(s.span.len()));
-    collect(plan.run_tiles(items, |(strip, cv), threads| {
+    collect(plan.tiles(items, |(strip, cv), threads| {
         let t = strip.span;
-        let xi = panel(x, t.row0, t.rows);
+        let xi = x.rows(t.row0, t.rows);
         if t.ti == t.tj {
             // A diagonal tile is itself a Gram matrix: syrk computes its lower half.
             blas::gram_lower(xi, cv, threads)
         } else {
-            let xj = panel(x, t.col0, t.cols);
+            let xj = x.rows(t.col0, t.cols);
             blas::gemm(T::one(), xi, xj.t(), T::zero(), cv, threads)
         }
     }))?;
@@ -94,9 +83,10 @@ fn lower_strips(tiling: &Tiling, calls: Calls) -> Vec<Strip> {
     out
 }
 
-/// Copies the lower triangle of the square `g` onto its upper triangle, tile by tile under
-/// `plan`: each strictly-lower tile onto its mirror, and within each diagonal tile.
-fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling, plan: &Resolved) {
+/// Copies the lower triangle of the square `g` onto its upper triangle, tile by tile on the
+/// plan's workers (a copy: no BLAS lease): each strictly-lower tile onto its mirror, and within
+/// each diagonal tile.
+fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling, plan: &Plan) {
     let mut grid = tiling.split_mut(g);
     let pairs: Vec<_> = tiling
         .lower_tiles()
@@ -106,7 +96,7 @@ fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling, plan: &Res
             (lower, upper)
         })
         .collect();
-    plan.run_tiles(pairs, |(mut lower, upper), _| match upper {
+    plan.copies(pairs, |(mut lower, upper)| match upper {
         Some(mut u) => u.assign(&lower.t()),
         None => mirror_diagonal(&mut lower),
     });

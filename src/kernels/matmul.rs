@@ -5,25 +5,26 @@
 //! disjoint, so they run in any order with no combine step, and a strip's result does not depend
 //! on which worker ran it.
 
-use super::{check_product, collect, tile_operands};
+use super::{check_product, collect};
 use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::strategy::{Kind, Resolved};
+use crate::plan::{Plan, TileSource};
+use crate::strategy::Kind;
 use crate::tiling::{BlockShape, Cut, Tiling};
-use ndarray::{ArrayView2, ArrayViewMut2};
+use ndarray::ArrayViewMut2;
 
 pub(crate) fn matmul_into<T: Element>(
-    plan: &Resolved,
+    plan: &Plan,
     cut: Cut,
     alpha: T,
-    a: &ArrayView2<'_, T>,
-    b: &ArrayView2<'_, T>,
+    a: &impl TileSource<T>,
+    b: &impl TileSource<T>,
     beta: T,
     c: ArrayViewMut2<'_, T>,
 ) -> Result<()> {
-    check_product("matmul", a, b)?;
-    let (m, n) = (a.nrows(), b.ncols());
+    check_product("matmul", a.dim(), b.dim())?;
+    let (m, n) = (a.dim().0, b.dim().1);
     if c.dim() != (m, n) {
         return Err(Error::ShapeMismatch {
             op: "matmul_into",
@@ -31,8 +32,8 @@ pub(crate) fn matmul_into<T: Element>(
             got: format!("c of shape {}x{}", c.nrows(), c.ncols()),
         });
     }
-    if plan.kind == Kind::Native {
-        return plan.run_native(|t| blas::gemm(alpha, a.view(), b.view(), beta, c, t));
+    if plan.strategy.kind == Kind::Native {
+        return plan.native_call(|t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
     }
     let block = cut.block.unwrap_or_else(|| BlockShape::auto(m, n));
     let tiling = Tiling::new(m, n, block);
@@ -41,9 +42,16 @@ pub(crate) fn matmul_into<T: Element>(
     let strips = tiling.strips(&runs, cut.calls.strips_wanted());
     let views = tiling.split_strips_mut(c, &strips);
     let items: Vec<_> = strips.into_iter().zip(views).collect();
-    let results = plan.run_tiles(items, |(strip, cv), threads| {
-        let (ai, bj) = tile_operands(&strip.span, a, b);
-        blas::gemm(alpha, ai, bj, beta, cv, threads)
+    let results = plan.tiles(items, |(strip, cv), threads| {
+        let t = strip.span;
+        blas::gemm(
+            alpha,
+            a.rows(t.row0, t.rows),
+            b.cols(t.col0, t.cols),
+            beta,
+            cv,
+            threads,
+        )
     });
     collect(results).map(|_| ())
 }

@@ -17,9 +17,12 @@
 //! As in numpy: a NaN anywhere makes `sum`, `mean`, `min`, `max`, `norm` and `dot` NaN;
 //! `argmin`/`argmax` return the index of the first NaN (in row-major order).
 
+use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
+use crate::plan::Plan;
 use crate::simd::{kernels_for, Kernels, Level, LEAF};
+use crate::strategy::Kind;
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use std::borrow::Cow;
 use std::fmt;
@@ -141,26 +144,69 @@ fn nan_min<T: Element>(a: T, b: T) -> T {
     }
 }
 
-/// Runs `a` and `b`, on two workers when `parallel`. The fixed trees below call it at every
-/// split; their results do not depend on whether it ran in parallel.
-fn join_if<A: Send, B: Send>(
-    parallel: bool,
-    a: impl FnOnce() -> A + Send,
-    b: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if parallel {
-        rayon::join(a, b)
-    } else {
-        (a(), b())
+/// How [`fixed_tree`] cuts an index range. It depends on the range alone, never on the number of
+/// workers, which is what makes every reduction's result independent of the strategy.
+#[derive(Clone, Copy)]
+struct TreeShape {
+    /// A range of at most this many indices is one leaf.
+    leaf: usize,
+    /// Split at the leaf boundary nearest the middle (`true`), or at the middle index.
+    at_leaf_boundary: bool,
+    /// Work per index, for deciding whether a subtree is worth a second worker.
+    weight: usize,
+}
+
+impl TreeShape {
+    /// Over the elements of one contiguous run: leaves of [`LEAF`] elements.
+    const ELEMENTS: TreeShape = TreeShape {
+        leaf: LEAF,
+        at_leaf_boundary: true,
+        weight: 1,
+    };
+
+    /// Over parts that are already reduced, each worth `weight` elements: halves, down to one.
+    fn parts(weight: usize) -> TreeShape {
+        TreeShape {
+            leaf: 1,
+            at_leaf_boundary: false,
+            weight,
+        }
     }
 }
 
-/// Where the fixed tree splits a run of more than [`LEAF`] elements: the middle leaf boundary.
-fn leaf_split(len: usize) -> usize {
-    (len.div_ceil(LEAF) / 2) * LEAF
+/// The one fixed pairwise tree every reduction uses: a range `lo..hi` of at most `shape.leaf`
+/// indices is a leaf, `leaf(lo, hi)`; a larger one splits in two (see [`TreeShape`]) and its
+/// halves combine as `combine(left, right)`. The halves run on two workers when `par` and the
+/// range holds at least [`PAR_GRAIN`] of work; the result is the same either way.
+fn fixed_tree<R: Send>(
+    lo: usize,
+    hi: usize,
+    shape: TreeShape,
+    leaf: &(dyn Fn(usize, usize) -> R + Sync),
+    combine: &(dyn Fn(R, R) -> R + Sync),
+    par: bool,
+) -> R {
+    let n = hi - lo;
+    if n <= shape.leaf {
+        return leaf(lo, hi);
+    }
+    let mid = lo
+        + if shape.at_leaf_boundary {
+            (n.div_ceil(shape.leaf) / 2) * shape.leaf
+        } else {
+            n / 2
+        };
+    let left = || fixed_tree(lo, mid, shape, leaf, combine, par);
+    let right = || fixed_tree(mid, hi, shape, leaf, combine, par);
+    let (a, b) = if par && n * shape.weight >= PAR_GRAIN {
+        rayon::join(left, right)
+    } else {
+        (left(), right())
+    };
+    combine(a, b)
 }
 
-/// The fixed summation tree over a slice: split at the middle leaf boundary until one leaf.
+/// The fixed summation tree over a slice: leaves of [`LEAF`] elements.
 fn tree<T: Element>(
     x: &[T],
     leaf: &(dyn Fn(&[T]) -> T + Sync),
@@ -168,19 +214,12 @@ fn tree<T: Element>(
     identity: T,
     par: bool,
 ) -> T {
-    if x.len() <= LEAF {
-        return if x.is_empty() { identity } else { leaf(x) };
-    }
-    let (a, b) = x.split_at(leaf_split(x.len()));
-    let (ra, rb) = join_if(
-        par && x.len() >= PAR_GRAIN,
-        || tree(a, leaf, combine, identity, par),
-        || tree(b, leaf, combine, identity, par),
-    );
-    combine(ra, rb)
+    let leaf = |lo: usize, hi: usize| if lo == hi { identity } else { leaf(&x[lo..hi]) };
+    fixed_tree(0, x.len(), TreeShape::ELEMENTS, &leaf, combine, par)
 }
 
-/// A fixed pairwise tree over `n` parts (`f(i)` gives part `i`).
+/// The fixed pairwise tree over parts `lo..hi` (`f(i)` gives part `i`), each worth `weight`
+/// elements of work.
 fn tree_over<T: Element>(
     lo: usize,
     hi: usize,
@@ -190,19 +229,8 @@ fn tree_over<T: Element>(
     par: bool,
     weight: usize,
 ) -> T {
-    match hi - lo {
-        0 => identity,
-        1 => f(lo),
-        n => {
-            let mid = lo + n / 2;
-            let (a, b) = join_if(
-                par && n * weight >= PAR_GRAIN,
-                || tree_over(lo, mid, f, combine, identity, par, weight),
-                || tree_over(mid, hi, f, combine, identity, par, weight),
-            );
-            combine(a, b)
-        }
-    }
+    let leaf = |lo: usize, hi: usize| if lo == hi { identity } else { f(lo) };
+    fixed_tree(lo, hi, TreeShape::parts(weight), &leaf, combine, par)
 }
 
 /// Combines partial results in a fixed pairwise tree (for tile results in tile order).
@@ -344,17 +372,8 @@ pub(crate) fn dot<T: Element>(
 }
 
 fn dot_tree<T: Element>(k: &Kernels<T>, a: &[T], b: &[T], par: bool) -> T {
-    if a.len() <= LEAF {
-        return (k.dot)(a, b);
-    }
-    let mid = leaf_split(a.len());
-    let ((a1, a2), (b1, b2)) = (a.split_at(mid), b.split_at(mid));
-    let (r1, r2) = join_if(
-        par && a.len() >= PAR_GRAIN,
-        || dot_tree(k, a1, b1, par),
-        || dot_tree(k, a2, b2, par),
-    );
-    r1 + r2
+    let leaf = |lo: usize, hi: usize| (k.dot)(&a[lo..hi], &b[lo..hi]);
+    fixed_tree(0, a.len(), TreeShape::ELEMENTS, &leaf, &|x, y| x + y, par)
 }
 
 /// Flat row-major index of the first maximum (or minimum); of the first NaN if there is one.
@@ -414,6 +433,8 @@ pub(crate) fn along_axis<T: Element>(
     vertical(&lanes_view, r, 0, lanes_view.ncols(), par)
 }
 
+/// Sums of the strided lanes `v[i, lo..hi]` for every row i, adding whole columns (contiguous
+/// cross-sections) 32 at a time at the leaves of the fixed tree over lane positions.
 fn vertical<T: Element>(
     v: &ArrayView2<'_, T>,
     r: Reduction,
@@ -421,8 +442,8 @@ fn vertical<T: Element>(
     hi: usize,
     par: bool,
 ) -> Array1<T> {
-    const LEAF_ROWS: usize = 32;
-    if hi - lo <= LEAF_ROWS {
+    const LEAF_COLUMNS: usize = 32;
+    let leaf = |lo: usize, hi: usize| {
         let mut acc = Array1::<T>::zeros(v.nrows());
         for j in lo..hi {
             let col = v.column(j);
@@ -431,16 +452,18 @@ fn vertical<T: Element>(
                 _ => acc.zip_mut_with(&col, |a, &b| *a = *a + b),
             }
         }
-        return acc;
-    }
-    let mid = lo + (hi - lo) / 2;
-    let (mut a, b) = join_if(
-        par && (hi - lo) * v.nrows() >= PAR_GRAIN,
-        || vertical(v, r, lo, mid, par),
-        || vertical(v, r, mid, hi, par),
-    );
-    a.zip_mut_with(&b, |x, &y| *x = *x + y);
-    a
+        acc
+    };
+    let shape = TreeShape {
+        leaf: LEAF_COLUMNS,
+        at_leaf_boundary: false,
+        weight: v.nrows(),
+    };
+    let combine = |mut a: Array1<T>, b: Array1<T>| {
+        a.zip_mut_with(&b, |x, &y| *x = *x + y);
+        a
+    };
+    fixed_tree(lo, hi, shape, &leaf, &combine, par)
 }
 
 /// Errors for reductions that need at least one element.
@@ -450,4 +473,104 @@ pub(crate) fn non_empty<T>(x: &ArrayView2<'_, T>, op: &'static str) -> Result<()
     } else {
         Ok(())
     }
+}
+
+// ---------- entry points: one per `Config` reduction, run under a plan ----------
+
+/// `r` over the whole matrix, in parallel where the plan has several threads.
+pub(crate) fn full_under<T: Element>(plan: &Plan, x: &ArrayView2<'_, T>, r: Reduction) -> T {
+    plan.reduction(|par| full(x, r, plan.level, par))
+}
+
+/// ‖x‖₂: under `Native`, BLAS `nrm2` when `x` is contiguous and the backend has one.
+pub(crate) fn norm_under<T: Element>(plan: &Plan, x: &ArrayView2<'_, T>) -> T {
+    if plan.strategy.kind == Kind::Native {
+        if let Some(s) = x.to_slice_memory_order() {
+            if let Some(v) = plan.native_call(|t| blas::nrm2(s, t)) {
+                return v;
+            }
+        }
+    }
+    plan.reduction(|par| norm(x, plan.level, par))
+}
+
+/// Σ xᵢⱼ·yᵢⱼ (same shapes, checked by the caller): under `Native`, BLAS `dot` when both are
+/// contiguous in the same order.
+pub(crate) fn dot_under<T: Element>(
+    plan: &Plan,
+    x: &ArrayView2<'_, T>,
+    y: &ArrayView2<'_, T>,
+) -> T {
+    if plan.strategy.kind == Kind::Native && x.strides() == y.strides() {
+        if let (Some(a), Some(b)) = (x.to_slice_memory_order(), y.to_slice_memory_order()) {
+            if let Some(v) = plan.native_call(|t| blas::dot(a, b, t)) {
+                return v;
+            }
+        }
+    }
+    plan.reduction(|par| dot(x, y, plan.level, par))
+}
+
+/// Flat row-major index of the first maximum (`max`) or minimum; of the first NaN if any.
+pub(crate) fn arg_extreme_under<T: Element>(
+    plan: &Plan,
+    x: &ArrayView2<'_, T>,
+    max: bool,
+) -> usize {
+    plan.reduction(|par| arg_extreme(x, max, plan.level, par))
+}
+
+/// Sums along `axis`: under `Native`, a contiguous matrix goes through BLAS `gemv` with a ones
+/// vector where the backend has one.
+pub(crate) fn sum_axis_under<T: Element>(
+    plan: &Plan,
+    x: &ArrayView2<'_, T>,
+    axis: Axis,
+) -> Array1<T> {
+    if plan.strategy.kind == Kind::Native && !x.is_empty() {
+        // Row-major data: rows are lanes of axis 1. Column-major: the transpose is row-major.
+        let xt = x.t();
+        let routed = match (x.as_slice(), xt.as_slice()) {
+            (Some(s), _) => Some((s, x.nrows(), x.ncols(), axis == Axis(1))),
+            (None, Some(s)) => Some((s, x.ncols(), x.nrows(), axis == Axis(0))),
+            _ => None,
+        };
+        if let Some((data, rows, cols, by_rows)) = routed {
+            if let Some(v) = plan.native_call(|t| blas::row_sums(data, rows, cols, !by_rows, t)) {
+                return Array1::from(v);
+            }
+        }
+    }
+    axis_under(plan, x, axis, Reduction::Sum)
+}
+
+/// `r` along `axis`, in parallel where the plan has several threads.
+pub(crate) fn axis_under<T: Element>(
+    plan: &Plan,
+    x: &ArrayView2<'_, T>,
+    axis: Axis,
+    r: Reduction,
+) -> Array1<T> {
+    plan.reduction(|par| along_axis(x, axis, r, plan.level, par))
+}
+
+/// `f` on each lane along `axis` (one result per lane), lanes in parallel where the plan has
+/// several threads; each lane's own reduction is the same either way.
+pub(crate) fn per_lane<T: Element, R: Send>(
+    plan: &Plan,
+    x: &ArrayView2<'_, T>,
+    axis: Axis,
+    f: impl Fn(ArrayView2<'_, T>, usize) -> R + Sync,
+) -> Array1<R> {
+    let lanes = if axis == Axis(0) { x.t() } else { x.view() };
+    let one = |i: usize| f(lanes.row(i).insert_axis(Axis(0)), i);
+    plan.reduction(|par| {
+        let out: Vec<R> = if par && lanes.len() >= PAR_GRAIN {
+            use rayon::prelude::*;
+            (0..lanes.nrows()).into_par_iter().map(one).collect()
+        } else {
+            (0..lanes.nrows()).map(one).collect()
+        };
+        Array1::from(out)
+    })
 }

@@ -18,7 +18,7 @@ mod portable;
 #[cfg(target_arch = "x86_64")]
 mod sse2;
 
-use crate::element::{Dtype, Element};
+use crate::element::Element;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
@@ -54,19 +54,12 @@ impl Level {
 
     /// Whether this CPU can run the level.
     pub fn available(self) -> bool {
+        use crate::cpu::{has, Feature};
         match self {
             Level::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Level::Sse2 => std::arch::is_x86_feature_detected!("sse2"),
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => {
-                std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-            }
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
+            Level::Sse2 => has(Feature::Sse2),
+            Level::Avx2 => has(Feature::Avx2Fma),
+            Level::Avx512 => has(Feature::Avx512F),
         }
     }
 
@@ -117,7 +110,9 @@ pub fn check_level(level: Level) -> Result<Level> {
     }
 }
 
-/// The level in use: `RAYBLAS_SIMD` if set (read once), else the best the CPU has.
+/// The level in use: `RAYBLAS_SIMD` if set (read once per process), else the best the CPU has.
+/// A value that does not parse, or names a level this CPU lacks, is an [`Error::Environment`]
+/// naming the variable.
 ///
 /// ```
 /// let level = rayblas::simd::level()?;
@@ -128,28 +123,46 @@ pub fn level() -> Result<Level> {
     static LEVEL: OnceLock<Result<Level>> = OnceLock::new();
     LEVEL
         .get_or_init(|| match std::env::var(SIMD_ENV) {
-            Ok(s) if !s.trim().is_empty() => s.parse().and_then(check_level),
+            Ok(s) if !s.trim().is_empty() => {
+                s.parse()
+                    .and_then(check_level)
+                    .map_err(|e| Error::Environment {
+                        var: SIMD_ENV,
+                        value: s.clone(),
+                        reason: match e {
+                            Error::Parse { reason, .. } => reason,
+                            other => other.to_string(),
+                        },
+                    })
+            }
             _ => Ok(Level::best()),
         })
         .clone()
 }
 
-/// The leaf kernels of one level for one element type.
-pub(crate) struct Kernels<T> {
-    pub sum: fn(&[T]) -> T,
-    pub sumsq: fn(&[T]) -> T,
-    pub sumsq_scaled: fn(&[T], T) -> T,
-    pub dot: fn(&[T], &[T]) -> T,
-    pub max: fn(&[T]) -> T,
-    pub min: fn(&[T]) -> T,
-    pub amax: fn(&[T]) -> T,
-}
+/// The per-type kernel tables. `pub` inside this private module so that `Element` can name
+/// them in its sealed bounds without making them public API.
+mod dispatch {
+    use super::Level;
 
-/// Element types with SIMD kernels.
-pub(crate) trait SimdElement: Element {
-    /// The kernels of `level` (which must be available).
-    fn kernels(level: Level) -> &'static Kernels<Self>;
+    /// The leaf kernels of one level for one element type.
+    pub struct Kernels<T> {
+        pub sum: fn(&[T]) -> T,
+        pub sumsq: fn(&[T]) -> T,
+        pub sumsq_scaled: fn(&[T], T) -> T,
+        pub dot: fn(&[T], &[T]) -> T,
+        pub max: fn(&[T]) -> T,
+        pub min: fn(&[T]) -> T,
+        pub amax: fn(&[T]) -> T,
+    }
+
+    /// Element types with SIMD kernels (a sealed supertrait of `Element`).
+    pub trait SimdElement: Sized + 'static {
+        /// The kernels of `level` (which must be available).
+        fn kernels(level: Level) -> &'static Kernels<Self>;
+    }
 }
+pub(crate) use dispatch::{Kernels, SimdElement};
 
 /// Builds the `Kernels` tables of one level: safe wrappers around `#[target_feature]` functions
 /// instantiating the portable bodies with `$l64` / `$l32` lanes.
@@ -269,17 +282,12 @@ impl SimdElement for f32 {
     }
 }
 
-/// The kernels for `T` at `level`, dispatching on the element type.
+/// The kernels for `T` at `level` (the portable ones if the CPU lacks it), dispatched through
+/// `T`'s own tables.
 pub(crate) fn kernels_for<T: Element>(level: Level) -> &'static Kernels<T> {
-    let level = if level.available() {
+    T::kernels(if level.available() {
         level
     } else {
         Level::Scalar
-    };
-    let any: &'static dyn std::any::Any = match T::DTYPE {
-        Dtype::F64 => <f64 as SimdElement>::kernels(level),
-        Dtype::F32 => <f32 as SimdElement>::kernels(level),
-    };
-    any.downcast_ref::<Kernels<T>>()
-        .expect("Kernels<T> matches T::DTYPE")
+    })
 }

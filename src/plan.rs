@@ -1,0 +1,279 @@
+//! The execution plan of one call: who runs its tiles, with how many BLAS threads each, on which
+//! threads, under which BLAS thread lease, in which order. This module is the one place that
+//! decides it. A [`Plan`] is built once per call by [`Config`](crate::Config); kernels receive it
+//! and never pick pools, read the environment or take leases themselves.
+//!
+//! | strategy | BLAS calls run on | threads per call | lease | parallel non-BLAS work (reductions, copies) |
+//! |---|---|---|---|---|
+//! | `serial` | the calling thread, in order | 1 | 1 | the calling thread |
+//! | `native:T` | the calling thread, one call | T | T | a pool of T |
+//! | `blocked:W` | W workers through a work queue | 1 | 1 | the same W workers |
+//! | `hybrid:WxT` | W workers through a work queue | T | T (per call where the backend allows) | W×T workers |
+//!
+//! Workers are a rayblas pool ([`crate::pool`]), or, when the call comes from inside a rayon pool
+//! that is not rayblas's own, that pool: a second pool would oversubscribe the cores, and work
+//! that waits on a pool that cannot make progress could deadlock.
+//!
+//! # Seams for what comes next
+//! - **Where tiles come from:** kernels read operands through [`TileSource`], which hands out the
+//!   rows a tile needs and is told when the tile is done. An in-memory view is the one source
+//!   today; a memory-mapped `.npy` region is a second implementation (map the rows, `madvise`
+//!   them away in `release`), with no kernel change.
+//! - **Who runs them:** [`Runner`] says which threads run the work items. MPI ranks that own
+//!   tiles are one more runner: each rank runs its share of the items with a local runner and
+//!   the results meet through collectives in item order, so the combine stays fixed.
+
+use crate::blas;
+use crate::pool;
+use crate::simd::Level;
+use crate::strategy::{Kind, Resolved};
+use ndarray::{s, ArrayView2};
+use rayon::ThreadPool;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Where the rows of an operand come from: the seam for sources other than memory.
+pub(crate) trait TileSource<T>: Sync {
+    /// `(rows, cols)` of the whole operand.
+    fn dim(&self) -> (usize, usize);
+    /// Rows `start..start + len`, all columns: the panel one side of a tile covers.
+    fn rows(&self, start: usize, len: usize) -> ArrayView2<'_, T>;
+    /// Columns `start..start + len`, all rows.
+    fn cols(&self, start: usize, len: usize) -> ArrayView2<'_, T>;
+    /// The whole operand (for one natively threaded call).
+    fn all(&self) -> ArrayView2<'_, T> {
+        let (r, _) = self.dim();
+        self.rows(0, r)
+    }
+}
+
+impl<T: Sync> TileSource<T> for ArrayView2<'_, T> {
+    fn dim(&self) -> (usize, usize) {
+        ArrayView2::dim(self)
+    }
+    fn rows(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
+        self.slice(s![start..start + len, ..])
+    }
+    fn cols(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
+        self.slice(s![.., start..start + len])
+    }
+    fn all(&self) -> ArrayView2<'_, T> {
+        self.view()
+    }
+}
+
+/// Who runs a call's work items.
+#[derive(Clone)]
+pub(crate) enum Runner {
+    /// The calling thread, items in order.
+    CallingThread,
+    /// A rayblas worker pool.
+    Pool(Arc<ThreadPool>),
+    /// The rayon pool the caller already runs in.
+    CallersPool,
+}
+
+impl Runner {
+    /// Runs `f` where this runner's threads can take the work it spawns.
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self {
+            Runner::Pool(p) => p.install(f),
+            Runner::CallingThread | Runner::CallersPool => f(),
+        }
+    }
+}
+
+/// How one call runs. See the [module docs](self).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    /// The strategy, resolved against the backend.
+    pub strategy: Resolved,
+    /// The SIMD level of the reduction kernels.
+    pub level: Level,
+}
+
+impl Plan {
+    pub(crate) fn new(strategy: Resolved, level: Level) -> Plan {
+        Plan { strategy, level }
+    }
+
+    /// Workers for tiles: the caller's own rayon pool when the call comes from inside one that
+    /// is not rayblas's, else rayblas's pool of `size` (even of one: it may be pinned).
+    fn tile_runner(&self, size: usize, pin: bool) -> Runner {
+        if pool::in_foreign_pool() {
+            Runner::CallersPool
+        } else {
+            Runner::Pool(pool::get(size, pin))
+        }
+    }
+
+    /// Threads for parallel work that makes no BLAS call (reductions): the calling thread for
+    /// one; the pool the caller runs in, if any; else rayblas's pool of `threads`.
+    fn parallel_runner(&self, threads: usize) -> Runner {
+        if threads <= 1 {
+            Runner::CallingThread
+        } else if rayon::current_thread_index().is_some() {
+            Runner::CallersPool
+        } else {
+            Runner::Pool(pool::get(threads, self.strategy.pin))
+        }
+    }
+
+    /// Threads that parallel reductions use under this strategy.
+    fn parallel_threads(&self) -> usize {
+        let s = &self.strategy;
+        match s.kind {
+            Kind::Serial => 1,
+            Kind::Native => s.blas_threads,
+            Kind::Blocked | Kind::Hybrid => s.total_threads(),
+        }
+    }
+
+    /// Runs the one natively threaded BLAS call `f(threads)` with the library's count leased
+    /// to `threads` for exactly its duration; on backends that thread through rayon, inside a
+    /// pool with room for them.
+    pub(crate) fn native_call<R: Send>(&self, f: impl FnOnce(usize) -> R + Send) -> R {
+        let t = self.strategy.blas_threads;
+        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        if blas::CALL_THREADS_FROM_RAYON && t > 1 {
+            Runner::Pool(pool::get(t, false)).install(|| f(t))
+        } else {
+            f(t)
+        }
+    }
+
+    /// Runs `f(item, threads)` for every item that makes BLAS calls, under this strategy, and
+    /// returns the results in item order whatever order they ran in. The library's thread count
+    /// is leased once around the whole operation (where it is process-wide).
+    pub(crate) fn tiles<I, R, F>(&self, items: Vec<I>, f: F) -> Vec<R>
+    where
+        I: Send,
+        R: Send,
+        F: Fn(I, usize) -> R + Sync + Send,
+    {
+        let t = self.strategy.blas_threads;
+        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        self.each(items, |item| f(item, t))
+    }
+
+    /// Runs `f` on every item of work that makes no BLAS call (copies), without a lease, on
+    /// the strategy's workers (under `native`, on as many as the call had); results in item
+    /// order.
+    pub(crate) fn copies<I, R, F>(&self, items: Vec<I>, f: F) -> Vec<R>
+    where
+        I: Send,
+        R: Send,
+        F: Fn(I) -> R + Sync + Send,
+    {
+        match self.strategy.kind {
+            Kind::Native => {
+                let t = self.strategy.blas_threads;
+                self.tile_runner(t, false)
+                    .install(|| work_queue(items, t, &f))
+            }
+            _ => self.each(items, f),
+        }
+    }
+
+    /// Runs a reduction kernel `f(parallel)`: on the strategy's threads when it has several
+    /// (`parallel` true: the kernel may `rayon::join`), else on the calling thread.
+    pub(crate) fn reduction<R: Send>(&self, f: impl FnOnce(bool) -> R + Send) -> R {
+        let runner = self.parallel_runner(self.parallel_threads());
+        let parallel = !matches!(runner, Runner::CallingThread);
+        runner.install(|| f(parallel))
+    }
+
+    /// The items in order on the calling thread (serial, native), or through the work queue on
+    /// the strategy's workers (blocked, hybrid).
+    fn each<I, R, F>(&self, items: Vec<I>, f: F) -> Vec<R>
+    where
+        I: Send,
+        R: Send,
+        F: Fn(I) -> R + Sync + Send,
+    {
+        let s = &self.strategy;
+        match s.kind {
+            Kind::Serial | Kind::Native => items.into_iter().map(f).collect(),
+            Kind::Blocked | Kind::Hybrid => {
+                // Calls threaded through rayon need room for w×t threads in the pool.
+                let size = if blas::CALL_THREADS_FROM_RAYON {
+                    s.total_threads()
+                } else {
+                    s.workers
+                };
+                self.tile_runner(size, s.pin)
+                    .install(|| work_queue(items, s.workers, &f))
+            }
+        }
+    }
+}
+
+/// Runs `f` on every item with `workers` rayon tasks, each taking the next item in order until
+/// none are left: items start in order, at most `workers` run at once, and a worker that
+/// finishes early takes more. Results come back in item order.
+fn work_queue<I: Send, R: Send>(
+    items: Vec<I>,
+    workers: usize,
+    f: &(impl Fn(I) -> R + Sync),
+) -> Vec<R> {
+    let n = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let done = Mutex::new(Vec::with_capacity(n));
+    // Neither lock is held while `f` runs, so a panic in `f` poisons neither; rayon re-raises
+    // it when the scope ends.
+    rayon::scope(|scope| {
+        for _ in 0..workers.min(n) {
+            scope.spawn(|_| loop {
+                let Some((i, item)) = queue.lock().unwrap_or_else(PoisonError::into_inner).next()
+                else {
+                    break;
+                };
+                let r = f(item);
+                done.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((i, r));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(done.len(), n, "every item ran");
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::work_queue;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn work_queue_caps_concurrency_and_keeps_item_order() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        for workers in [1, 2, 3] {
+            let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let out = pool.install(|| {
+                work_queue((0..40).collect(), workers, &|i: usize| {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i * 10
+                })
+            });
+            assert_eq!(out, (0..40).map(|i| i * 10).collect::<Vec<_>>());
+            assert!(most.load(Ordering::SeqCst) <= workers, "{workers} workers");
+        }
+        assert!(work_queue(Vec::<u8>::new(), 2, &|i| i).is_empty());
+    }
+
+    #[test]
+    #[should_panic(expected = "item 3")]
+    fn a_panic_in_an_item_reaches_the_caller() {
+        work_queue((0..8).collect(), 2, &|i: usize| {
+            assert!(i != 3, "item 3");
+            i
+        });
+    }
+}
