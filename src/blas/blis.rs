@@ -148,15 +148,7 @@ macro_rules! routines_through_blis {
             }
             // Level 1/2 through BLIS's CBLAS layer; no syrk (a full GEMM carries the per-call
             // thread count).
-            fn dot(x: &[$t], y: &[$t]) -> Option<$t> {
-                super::cblas::dot(x, y)
-            }
-            fn nrm2(x: &[$t]) -> Option<$t> {
-                super::cblas::nrm2(x)
-            }
-            fn row_sums(a: &[$t], rows: usize, cols: usize, transposed: bool) -> Option<Vec<$t>> {
-                super::cblas::row_sums(a, rows, cols, transposed)
-            }
+            $crate::blas::cblas::level12_through_cblas!($t);
         }
     };
 }

@@ -305,19 +305,28 @@ macro_rules! routines_through_cblas {
                 unsafe { super::cblas::syrk_lower(n, k, x, x_trans, ldx, c, ldc) };
                 true
             }
-            fn dot(x: &[$t], y: &[$t]) -> Option<$t> {
-                super::cblas::dot(x, y)
-            }
-            fn nrm2(x: &[$t]) -> Option<$t> {
-                super::cblas::nrm2(x)
-            }
-            fn row_sums(a: &[$t], rows: usize, cols: usize, transposed: bool) -> Option<Vec<$t>> {
-                super::cblas::row_sums(a, rows, cols, transposed)
-            }
+            $crate::blas::cblas::level12_through_cblas!($t);
         }
     };
 }
 pub(crate) use routines_through_cblas;
+
+/// The level-1/2 methods of an `impl Routines for $t` through CBLAS: shared by the CBLAS
+/// backends and BLIS (whose GEMM is its own).
+macro_rules! level12_through_cblas {
+    ($t:ty) => {
+        fn dot(x: &[$t], y: &[$t]) -> Option<$t> {
+            $crate::blas::cblas::dot(x, y)
+        }
+        fn nrm2(x: &[$t]) -> Option<$t> {
+            $crate::blas::cblas::nrm2(x)
+        }
+        fn row_sums(a: &[$t], rows: usize, cols: usize, transposed: bool) -> Option<Vec<$t>> {
+            $crate::blas::cblas::row_sums(a, rows, cols, transposed)
+        }
+    };
+}
+pub(crate) use level12_through_cblas;
 
 #[cfg(test)]
 mod tests {
