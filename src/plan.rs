@@ -15,10 +15,12 @@
 //! that waits on a pool that cannot make progress could deadlock.
 //!
 //! # Seams for what comes next
-//! - **Where tiles come from:** kernels read operands through [`TileSource`], which hands out the
-//!   rows a tile needs and is told when the tile is done. An in-memory view is the one source
-//!   today; a memory-mapped `.npy` region is a second implementation (map the rows, `madvise`
-//!   them away in `release`), with no kernel change.
+//! - **Where tiles come from:** kernels read operands only through [`TileSource`], which hands
+//!   out the rows (or columns) a tile needs. An in-memory view is the one source today. A
+//!   memory-mapped `.npy` region is a second implementation whose `rows` serve the mapped rows;
+//!   to bound memory it adds one method, a `release(start, len)` hook (a no-op default for
+//!   memory) that the kernels call when a tile is done, so the mapping can `madvise` the pages
+//!   away.
 //! - **Who runs them:** [`Runner`] says which threads run the work items. MPI ranks that own
 //!   tiles are one more runner: each rank runs its share of the items with a local runner and
 //!   the results meet through collectives in item order, so the combine stays fixed.
