@@ -401,3 +401,68 @@ fn table_header_says_what_a_call_covers_and_no_nan() {
     let upper = header(&[&common[..], &["--op", "gram", "--calls", "Tiles"]].concat());
     assert!(upper.contains("one BLAS call per tile"), "{upper}");
 }
+
+/// NaN and ±Inf results are reported (as numpy prints them) and agree between strategies: the
+/// measurement protocol used to turn them into JSON `null`, which killed the run.
+#[test]
+fn nan_and_inf_results_are_reported_and_agree() {
+    let dir = std::env::temp_dir().join(format!("rayblas-cli-nan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut a = Array2::<f64>::from_shape_fn((20, 12), |(i, j)| (i * 12 + j) as f64 / 100.0);
+    a[[3, 4]] = f64::NAN;
+    let nan = dir.join("nan.npy");
+    ndarray_npy::write_npy(&nan, &a).unwrap();
+    a[[3, 4]] = f64::INFINITY;
+    let inf = dir.join("inf.npy");
+    ndarray_npy::write_npy(&inf, &a).unwrap();
+    for (path, op, want) in [
+        (&nan, "max", "NaN"),
+        (&nan, "sum", "NaN"),
+        (&inf, "sum", "inf"),
+        (&inf, "max", "inf"),
+    ] {
+        let o = rayblas(&[
+            "compare",
+            "--op",
+            op,
+            "--input",
+            path.to_str().unwrap(),
+            "--strategies",
+            "serial,blocked,native",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{op} {want}: {}", stderr(&o));
+        let rows: Vec<serde_json::Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 3);
+        for r in rows {
+            assert_eq!(r["result"], want, "{op}: {r}");
+            assert_eq!(r["agrees"], true, "{op}: {r}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A reader that goes away (`rayblas info | true`) ends rayblas quietly, as it does Unix tools:
+/// no panic, no backtrace.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let exe = env!("CARGO_BIN_EXE_rayblas");
+    for args in ["info", "compare --n 64 --block 16 --repeat 1 --peak 1"] {
+        let o = Command::new("bash")
+            .arg("-c")
+            .arg(format!("'{exe}' {args} | true"))
+            .env_remove("RAYBLAS_STRATEGY")
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        assert!(stderr(&o).is_empty(), "{args}: {}", stderr(&o));
+    }
+}

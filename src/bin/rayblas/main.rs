@@ -125,6 +125,13 @@ impl From<rayblas::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`rayblas info | true`, `rayblas compare | head`) ends the program quietly,
+    // as Unix tools do: Rust ignores SIGPIPE, so a write would fail and `println!` panic.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

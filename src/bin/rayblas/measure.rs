@@ -10,6 +10,43 @@ use serde::{Deserialize, Serialize};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+/// Serde for `f64` values that may be NaN or ±Inf, which JSON numbers cannot hold (serde_json
+/// writes them as `null`, and `null` does not read back as a number): finite values are
+/// numbers, the others the strings `"NaN"`, `"inf"` and `"-inf"`, as numpy prints them.
+pub mod nonfinite {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Number {
+            Finite(f64),
+            Named(String),
+        }
+        match Number::deserialize(d)? {
+            Number::Finite(v) => Ok(v),
+            Number::Named(s) => match s.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                other => Err(D::Error::custom(format!("not a number: {other}"))),
+            },
+        }
+    }
+}
+
 /// What a child sends back (one JSON line on stdout).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChildResult {
@@ -17,6 +54,7 @@ pub struct ChildResult {
     pub cpu_s: Vec<f64>,
     pub peak_rss_bytes: u64,
     pub input_rss_bytes: u64,
+    #[serde(with = "nonfinite")]
     pub result: f64,
     /// The independent check of this child's results (see `verify`).
     pub verdict: Verdict,
@@ -189,6 +227,7 @@ pub struct Row {
     pub cpu_pct: f64,
     pub peak_rss_bytes: u64,
     pub rss_above_input_bytes: u64,
+    #[serde(with = "nonfinite")]
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,

@@ -24,8 +24,10 @@ use rayblas::{Config, Element};
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// The reference value of the reported result (the checksum for full products).
+    #[serde(with = "crate::measure::nonfinite")]
     pub reference: f64,
     /// How far a correct result may lie from `reference`.
+    #[serde(with = "crate::measure::nonfinite")]
     pub bound: f64,
     /// Freivalds' test of the full product: `None` for ops without one.
     pub freivalds_ok: Option<bool>,

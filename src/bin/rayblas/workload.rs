@@ -185,7 +185,18 @@ pub struct Inputs<T> {
 
 fn random<T: Element>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
     let mut rng = SmallRng::seed_from_u64(seed);
-    Array2::from_shape_fn((rows, cols), |_| T::from_f64(rng.random::<f64>()))
+    Array2::from_shape_fn((rows, cols), |_| unit_interval(rng.random::<f64>()))
+}
+
+/// `x` in [0, 1) as a `T` still in [0, 1): f64 values within half an f32 ulp of 1 would round
+/// up to exactly 1.0 in f32, so they become the largest f32 below 1 instead.
+fn unit_interval<T: Element>(x: f64) -> T {
+    let v = T::from_f64(x);
+    if v < T::one() {
+        v
+    } else {
+        T::one() - T::EPSILON / (T::one() + T::one())
+    }
 }
 
 fn read_npy<T: Element + ndarray_npy::ReadableElement>(
@@ -296,5 +307,24 @@ pub fn run_once<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<f64
         Op::Norm => cfg.norm(a).map(|v| v.to_f64()),
         Op::Max => cfg.max(a).map(|v| v.to_f64()),
         Op::Dot => cfg.dot(a, b()).map(|v| v.to_f64()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unit_interval;
+
+    #[test]
+    fn random_values_stay_below_one_in_both_dtypes() {
+        let almost_one = 1.0 - 1e-12;
+        assert_eq!(
+            almost_one as f32, 1.0,
+            "the case that used to give exactly 1.0"
+        );
+        let v: f32 = unit_interval(almost_one);
+        assert!(v < 1.0 && v == 1.0 - f32::EPSILON / 2.0, "{v}");
+        let w: f64 = unit_interval(almost_one);
+        assert_eq!(w, almost_one);
+        assert_eq!(unit_interval::<f32>(0.25), 0.25);
     }
 }
