@@ -466,3 +466,24 @@ fn a_closed_pipe_ends_quietly() {
         assert!(stderr(&o).is_empty(), "{args}: {}", stderr(&o));
     }
 }
+
+/// Every format `info` offers works: `key,value` CSV with quoted fields where needed.
+#[test]
+fn info_offers_csv_too() {
+    let o = rayblas(&["info", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("key,value"));
+    let keys: Vec<&str> = lines.map(|l| l.split(',').next().unwrap()).collect();
+    for key in [
+        "backend",
+        "version",
+        "config",
+        "threading",
+        "physical_cores",
+        "default_strategy",
+    ] {
+        assert!(keys.contains(&key), "{key} missing: {out}");
+    }
+}

@@ -1,5 +1,6 @@
 //! `rayblas info`: the linked BLAS, its threads and kernels, the CPU and the SIMD level.
 
+use crate::report::{csv_value, Format};
 use rayblas::blas::{self, BlasInfo};
 use serde::Serialize;
 
@@ -40,9 +41,10 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     })
 }
 
-pub fn print(json: bool) -> Result<(), rayblas::Error> {
+/// Prints the report as a table, one JSON object, or `key,value` CSV lines.
+pub fn print(format: Format) -> Result<(), rayblas::Error> {
     let i = gather()?;
-    if json {
+    if format == Format::Json {
         println!("{}", serde_json::to_string(&i).expect("serialisable"));
         return Ok(());
     }
@@ -69,6 +71,14 @@ pub fn print(json: bool) -> Result<(), rayblas::Error> {
         ),
         ("default_strategy", i.default_strategy.clone()),
     ];
+    if format == Format::Csv {
+        println!("key,value");
+        let warnings = b.warnings.iter().map(|w| ("warning", w.clone()));
+        for (k, v) in rows.into_iter().chain(warnings) {
+            println!("{k},{}", csv_value(&serde_json::Value::String(v)));
+        }
+        return Ok(());
+    }
     for (k, v) in rows {
         println!("{k:<17} {v}");
     }

@@ -58,7 +58,7 @@ struct FormatArg {
 enum Command {
     /// The linked BLAS (version, kernels, threads, warnings), CPU, cores and SIMD level.
     Info {
-        /// Output format (table or json).
+        /// Output format (table, json or csv).
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
@@ -175,10 +175,7 @@ fn main() -> ExitCode {
 fn dispatch(cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Info { format } => {
-            if format == Format::Csv {
-                return Err("info supports --format table or json".to_string().into());
-            }
-            info::print(format == Format::Json)?;
+            info::print(format)?;
             Ok(())
         }
         Command::Measure { spec } => {

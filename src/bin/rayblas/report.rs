@@ -40,7 +40,8 @@ pub const FIELDS: &[&str] = &[
     "ratio_to_best",
 ];
 
-fn csv_value(v: &serde_json::Value) -> String {
+/// One CSV field: quoted when it holds a comma or a quote.
+pub fn csv_value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) if s.contains([',', '"']) => {
