@@ -18,7 +18,7 @@ use crate::workload::{Inputs, Op};
 use ndarray::{Array2, ArrayView2};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::LEAF;
-use rayblas::{Config, Element};
+use rayblas::Element;
 
 /// What a check found, for one run of one strategy.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -180,19 +180,6 @@ fn freivalds<T: Element>(
             let tol = gamma * mg + f64_round * (mg + cm) + f64::MIN_POSITIVE;
             (x - y).abs() <= tol || (x.is_nan() && y.is_nan())
         })
-}
-
-/// The full product of `op` for Freivalds' test (untimed; `None` for ops without one).
-pub fn full_product<T: Element>(
-    op: Op,
-    cfg: &Config,
-    inp: &Inputs<T>,
-) -> Result<Option<Array2<T>>, rayblas::Error> {
-    Ok(match op {
-        Op::Matmul => Some(cfg.matmul(&inp.a, inp.b.as_ref().expect("inputs() made B"))?),
-        Op::Gram => Some(cfg.gram(&inp.a)?),
-        _ => None,
-    })
 }
 
 #[cfg(test)]

@@ -285,28 +285,41 @@ pub fn work<T: Element>(
     })
 }
 
-/// Runs the operation once and returns its result: the scalar, or the sum of a matrix result
-/// as its checksum.
-pub fn run_once<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<f64, rayblas::Error> {
+/// One run's answer: the reported scalar (for a matrix result, its sum as a checksum) and, for
+/// `matmul` and `gram`, the product itself, so `verify` can check the output that was measured.
+pub struct Answer<T> {
+    pub result: f64,
+    pub product: Option<Array2<T>>,
+}
+
+/// Runs the operation once.
+pub fn run_once<T: Element>(
+    op: Op,
+    cfg: &Config,
+    inp: &Inputs<T>,
+) -> Result<Answer<T>, rayblas::Error> {
     let a = &inp.a;
     let b = || inp.b.as_ref().expect("inputs() made B");
-    let checksum = |c: Array2<T>| {
-        Config::new()
-            .strategy(Strategy::Serial)
-            .sum(&c)
-            .map(|v| v.to_f64())
+    let scalar = |v: T| Answer {
+        result: v.to_f64(),
+        product: None,
+    };
+    let with_checksum = |c: Array2<T>| -> Result<Answer<T>, rayblas::Error> {
+        let sum = Config::new().strategy(Strategy::Serial).sum(&c)?;
+        Ok(Answer {
+            result: sum.to_f64(),
+            product: Some(c),
+        })
     };
     match op {
-        Op::Matmul => checksum(cfg.matmul(a, b())?),
-        Op::Gram => checksum(cfg.gram(a)?),
-        Op::GramSum => cfg.gram_reduce(a, Reduction::Sum).map(|v| v.to_f64()),
-        Op::MatmulSum => cfg
-            .matmul_reduce(a, b(), Reduction::Sum)
-            .map(|v| v.to_f64()),
-        Op::Sum => cfg.sum(a).map(|v| v.to_f64()),
-        Op::Norm => cfg.norm(a).map(|v| v.to_f64()),
-        Op::Max => cfg.max(a).map(|v| v.to_f64()),
-        Op::Dot => cfg.dot(a, b()).map(|v| v.to_f64()),
+        Op::Matmul => with_checksum(cfg.matmul(a, b())?),
+        Op::Gram => with_checksum(cfg.gram(a)?),
+        Op::GramSum => cfg.gram_reduce(a, Reduction::Sum).map(scalar),
+        Op::MatmulSum => cfg.matmul_reduce(a, b(), Reduction::Sum).map(scalar),
+        Op::Sum => cfg.sum(a).map(scalar),
+        Op::Norm => cfg.norm(a).map(scalar),
+        Op::Max => cfg.max(a).map(scalar),
+        Op::Dot => cfg.dot(a, b()).map(scalar),
     }
 }
 
