@@ -1,11 +1,16 @@
 //! Finds the system BLAS library for the chosen backend feature and fails with one clear message
 //! (naming the package to install) when it is missing, instead of a wall of linker errors.
 //!
-//! - `openblas-system`: openblas-src links it (pkg-config); here we only check that it exists.
+//! - `openblas-system`: links `-lopenblas` from the directory pkg-config gives, else from the
+//!   usual library directories. (No `openblas-src`: its build dependencies, an HTTP and TLS stack
+//!   for downloading OpenBLAS, doubled a dependent's clean build time.)
 //! - `blis-system`: links `-lblis` from the directory where it is found.
 //! - `netlib-system`: links `-lblas` from the *reference* directory (Debian:
 //!   `/usr/lib/<triple>/blas`) with an rpath to it, so Debian's alternatives cannot swap in
-//!   OpenBLAS at run time. `RAYBLAS_NETLIB_DIR` overrides the directory.
+//!   OpenBLAS at run time. `RAYBLAS_NETLIB_DIR` overrides the directory. The rpath reaches only
+//!   this package's own targets, so the directory is also passed on as `links` metadata: a
+//!   dependent's build script reads it as `DEP_RAYBLAS_NETLIB_DIR` and adds the rpath to its
+//!   binaries (the CLI's `cli/build.rs` does).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -36,10 +41,15 @@ fn main() {
         return;
     }
     match chosen[0] {
-        "openblas-system"
-            if !pkg_config_has("openblas") && find_lib(&lib_dirs(), "openblas").is_none() =>
-        {
-            missing("openblas-system", "OpenBLAS", "libopenblas-dev", "openblas");
+        "openblas-system" => {
+            let dir = pkg_config_lib_dir("openblas").or_else(|| find_lib(&lib_dirs(), "openblas"));
+            match dir {
+                Some(dir) => {
+                    println!("cargo:rustc-link-search=native={}", dir.display());
+                    println!("cargo:rustc-link-lib=dylib=openblas");
+                }
+                None => missing("openblas-system", "OpenBLAS", "libopenblas-dev", "openblas"),
+            }
         }
         "blis-system" => match find_lib(&lib_dirs(), "blis") {
             Some(dir) => {
@@ -69,6 +79,7 @@ fn main() {
                     println!("cargo:rustc-link-lib=dylib={lib}");
                     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
                     println!("cargo:rustc-env=RAYBLAS_NETLIB_DIR={}", dir.display());
+                    println!("cargo:netlib_dir={}", dir.display());
                 }
                 None => missing(
                     "netlib-system",
@@ -94,12 +105,24 @@ fn missing(feature: &str, what: &str, apt: &str, brew: &str) -> ! {
     std::process::exit(1);
 }
 
-fn pkg_config_has(name: &str) -> bool {
-    Command::new("pkg-config")
-        .args(["--exists", name])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+/// The directory pkg-config gives for `name` (its `-L`), if pkg-config knows it and the library
+/// is there.
+fn pkg_config_lib_dir(name: &str) -> Option<PathBuf> {
+    let out = Command::new("pkg-config")
+        .args(["--libs-only-L", name])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let dirs: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|f| f.strip_prefix("-L"))
+        .map(PathBuf::from)
+        .collect();
+    if dirs.is_empty() {
+        // pkg-config knows it but it sits in a default directory.
+        return find_lib(&lib_dirs(), name);
+    }
+    find_lib(&dirs, name)
 }
 
 /// Library directories to search: the multiarch directory, the usual prefixes, Homebrew.

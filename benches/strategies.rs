@@ -13,14 +13,12 @@ mod common;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ndarray::Array2;
-use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::{BlockShape, Calls, Config, Reduction, Strategy};
 use std::hint::black_box;
 use std::time::Duration;
 
 fn random(n: usize, k: usize, seed: u64) -> Array2<f64> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    Array2::from_shape_fn((n, k), |_| rng.random::<f64>())
+    rayblas::bench::uniform(n, k, seed)
 }
 
 fn cfg(strategy: &str, block: usize) -> Config {
@@ -43,7 +41,7 @@ fn one_thread_gemm_gflops() -> f64 {
 }
 
 fn report() {
-    let cores = num_cpus::get_physical().max(1) as f64;
+    let cores = rayblas::cpu::physical_cores() as f64;
     let g1 = one_thread_gemm_gflops();
     let peak = g1 * cores;
     println!(

@@ -19,6 +19,13 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 ///   row of tiles ([`BlockShape::auto`]; never dependent on the worker count);
 /// - SIMD level: given here, else `RAYBLAS_SIMD`, else the best the CPU has.
 ///
+/// # Errors every operation can return
+/// Each operation resolves the configuration first, and fails before touching the data if:
+/// - the strategy cannot run on the linked backend ([`Error::UnsupportedStrategy`]) or has a
+///   thread count of 0 ([`Error::InvalidThreads`]);
+/// - `RAYBLAS_STRATEGY` or `RAYBLAS_SIMD` is read and invalid ([`Error::Environment`]);
+/// - the SIMD level given is one this CPU lacks ([`Error::SimdUnavailable`]).
+///
 /// ```
 /// use ndarray::array;
 /// use rayblas::{BlockShape, Config, Strategy};
@@ -73,7 +80,7 @@ impl Config {
     }
 
     /// The strategy in force, resolved against the backend.
-    pub fn plan(&self) -> Result<Resolved> {
+    pub(crate) fn plan(&self) -> Result<Resolved> {
         match self.strategy {
             Some(s) => s.resolve(),
             None => Strategy::from_env()?.resolve(),
@@ -93,6 +100,9 @@ impl Config {
     }
 
     /// The SIMD level in force.
+    ///
+    /// # Errors
+    /// [`Error::SimdUnavailable`] if the level given with [`Config::simd`] is one this CPU lacks; [`Error::Environment`] if `RAYBLAS_SIMD` is invalid.
     pub fn simd_level(&self) -> Result<Level> {
         match self.simd {
             Some(l) => simd::check_level(l),
@@ -101,6 +111,9 @@ impl Config {
     }
 
     /// `A·B`.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `a` is m×k and `b` is k×n; [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range; and the configuration errors listed on [`Config`].
     pub fn matmul<'a, 'b, T: Element>(
         &self,
         a: impl AsArray<'a, T, Ix2>,
@@ -122,6 +135,9 @@ impl Config {
     }
 
     /// `C ← α·A·B + β·C`, writing into `c` (any layout, strided views included).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `a` is m×k, `b` k×n and `c` m×n; [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range; and the configuration errors listed on [`Config`].
     pub fn matmul_into<'a, 'b, T: Element>(
         &self,
         alpha: T,
@@ -135,17 +151,26 @@ impl Config {
     }
 
     /// `X·Xᵀ`, computing only tiles on and below the diagonal.
+    ///
+    /// # Errors
+    /// [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range, and the configuration errors listed on [`Config`].
     pub fn gram<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
         gram::gram(&self.execution()?, self.cut(), &x.into())
     }
 
     /// `Xᵀ·X`, computing only tiles on and below the diagonal.
+    ///
+    /// # Errors
+    /// [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range, and the configuration errors listed on [`Config`].
     pub fn gram_t<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
         let x: ArrayView2<'a, T> = x.into();
         gram::gram(&self.execution()?, self.cut(), &x.t())
     }
 
     /// `r(A·B)` without storing `A·B` (except under `Native`, which stores it as numpy does).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `a` is m×k and `b` is k×n; [`Error::EmptyReduction`] for max or min of an empty product; [`Error::DimensionTooLarge`]; and the configuration errors listed on [`Config`].
     pub fn matmul_reduce<'a, 'b, T: Element>(
         &self,
         a: impl AsArray<'a, T, Ix2>,
@@ -153,31 +178,48 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
+        crate::kernels::check_product("matmul_reduce", a.dim(), b.dim())?;
+        extreme_of_nothing(r, a.nrows() * b.ncols())?;
         fused::matmul_reduce(&self.execution()?, self.block, &a, &b, r)
     }
 
     /// `r(X·Xᵀ)` without storing `X·Xᵀ`, using its symmetry.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for max or min of an empty product; [`Error::DimensionTooLarge`]; and the configuration errors listed on [`Config`].
     pub fn gram_reduce<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
         r: Reduction,
     ) -> Result<T> {
         let x: ArrayView2<'a, T> = x.into();
+        extreme_of_nothing(r, x.nrows())?;
         fused::gram_reduce(&self.execution()?, self.block, &x, r)
     }
 
     /// Floating-point operations that [`Config::gram`] / [`Config::gram_reduce`] perform for an
-    /// n×k `X` under this configuration (see [`crate::kernels::gram_flops`]).
+    /// n×k `X` under this configuration (`2·n²·k` for a full product; about half that where the tiles below
+    /// the diagonal are skipped and the diagonal uses `syrk`), so rates can be reported against
+    /// the work actually done..
+    ///
+    /// # Errors
+    /// The configuration errors listed on [`Config`] (the count depends on the strategy).
     pub fn gram_flops(&self, n: usize, k: usize) -> Result<f64> {
         Ok(crate::kernels::gram_flops(&self.plan()?, self.block, n, k))
     }
 
     /// `sum(X·Xᵀ)`: the seed workload, `x.dot(x.T).sum()`.
+    ///
+    /// # Errors
+    /// [`Error::DimensionTooLarge`], and the configuration errors listed on [`Config`].
     pub fn gram_sum<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         self.gram_reduce(x, Reduction::Sum)
     }
 
     /// Σ xᵢⱼ (0 for an empty matrix).
+    ///
+    /// # Errors
+    /// The configuration errors listed on [`Config`].
     pub fn sum<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         Ok(reduce::full_under(
             &self.execution()?,
@@ -187,6 +229,9 @@ impl Config {
     }
 
     /// Mean of all elements; an empty matrix is an error.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for an empty matrix, and the configuration errors listed on [`Config`].
     pub fn mean<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "mean")?;
@@ -194,6 +239,9 @@ impl Config {
     }
 
     /// Σ xᵢⱼ².
+    ///
+    /// # Errors
+    /// The configuration errors listed on [`Config`].
     pub fn sum_of_squares<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         Ok(reduce::full_under(
             &self.execution()?,
@@ -204,11 +252,17 @@ impl Config {
 
     /// Frobenius norm ‖X‖₂, without overflow or underflow. Under `Native` it goes through BLAS
     /// `nrm2` when the matrix is contiguous and the backend has one.
+    ///
+    /// # Errors
+    /// The configuration errors listed on [`Config`].
     pub fn norm<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         Ok(reduce::norm_under(&self.execution()?, &x.into()))
     }
 
     /// Largest element (NaN if any is NaN); an empty matrix is an error.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for an empty matrix, and the configuration errors listed on [`Config`].
     pub fn max<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "max")?;
@@ -216,6 +270,9 @@ impl Config {
     }
 
     /// Smallest element (NaN if any is NaN); an empty matrix is an error.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for an empty matrix, and the configuration errors listed on [`Config`].
     pub fn min<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<T> {
         let x = x.into();
         reduce::non_empty(&x, "min")?;
@@ -223,6 +280,9 @@ impl Config {
     }
 
     /// `(row, col)` of the first largest element in row-major order, or of the first NaN.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for an empty matrix, and the configuration errors listed on [`Config`].
     pub fn argmax<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<(usize, usize)> {
         let x = x.into();
         reduce::non_empty(&x, "argmax")?;
@@ -231,6 +291,9 @@ impl Config {
     }
 
     /// `(row, col)` of the first smallest element in row-major order, or of the first NaN.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for an empty matrix, and the configuration errors listed on [`Config`].
     pub fn argmin<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<(usize, usize)> {
         let x = x.into();
         reduce::non_empty(&x, "argmin")?;
@@ -240,6 +303,9 @@ impl Config {
 
     /// Σ xᵢⱼ·yᵢⱼ over two matrices of one shape. Under `Native` it goes through BLAS `dot` when
     /// both are contiguous in the same order.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `x` and `y` have one shape, and the configuration errors listed on [`Config`].
     pub fn dot<'a, 'b, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -259,6 +325,9 @@ impl Config {
     /// Sum along an axis: `Axis(0)` gives one sum per column, `Axis(1)` one per row. Under
     /// `Native` a contiguous matrix goes through BLAS `gemv` with a ones vector where the backend
     /// has one.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1, and the configuration errors listed on [`Config`].
     pub fn sum_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -270,6 +339,9 @@ impl Config {
     }
 
     /// Reduction `r` along an axis. Max and min of an empty lane are errors.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1; [`Error::EmptyReduction`] for max or min over lanes of length 0; and the configuration errors listed on [`Config`].
     pub fn reduce_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -288,6 +360,9 @@ impl Config {
     }
 
     /// Mean along an axis; lanes of length 0 are an error.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1; [`Error::EmptyReduction`] for lanes of length 0; and the configuration errors listed on [`Config`].
     pub fn mean_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -303,6 +378,9 @@ impl Config {
     }
 
     /// 2-norm of each lane along an axis (scaled: no overflow or underflow).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1, and the configuration errors listed on [`Config`].
     pub fn norm_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -317,6 +395,9 @@ impl Config {
     }
 
     /// Dot product of matching lanes of `x` and `y` along an axis.
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1; [`Error::ShapeMismatch`] unless `x` and `y` have one shape; and the configuration errors listed on [`Config`].
     pub fn dot_axis<'a, 'b, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -341,6 +422,9 @@ impl Config {
     }
 
     /// Index of the first maximum of each lane along an axis (of the first NaN if any).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1; [`Error::EmptyReduction`] for lanes of length 0; and the configuration errors listed on [`Config`].
     pub fn argmax_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -350,6 +434,9 @@ impl Config {
     }
 
     /// Index of the first minimum of each lane along an axis (of the first NaN if any).
+    ///
+    /// # Errors
+    /// [`Error::Parse`] for an axis other than 0 or 1; [`Error::EmptyReduction`] for lanes of length 0; and the configuration errors listed on [`Config`].
     pub fn argmin_axis<'a, T: Element>(
         &self,
         x: impl AsArray<'a, T, Ix2>,
@@ -375,6 +462,14 @@ impl Config {
             reduce::arg_extreme(&lane, max, plan.level, false)
         }))
     }
+}
+
+/// Max and min of a product with no elements are undefined, as they are for a matrix.
+fn extreme_of_nothing(r: Reduction, product_len: usize) -> Result<()> {
+    if product_len == 0 && matches!(r, Reduction::Max | Reduction::Min) {
+        return Err(Error::EmptyReduction { op: r.name() });
+    }
+    Ok(())
 }
 
 fn check_axis(axis: Axis) -> Result<()> {

@@ -22,27 +22,53 @@
 //! # Ok::<(), rayblas::Error>(())
 //! ```
 //!
-//! Backends (one Cargo feature): `openblas-system` (default), `blis-system`, `netlib-system`,
-//! `pure-rust`. See [`blas`] for thread control, [`Strategy`] for the threading strategies.
+//! See [`Strategy`] for the threading strategies, [`blas`] for the linked library and its
+//! thread control, [`cpu`] for the cores rayblas counts, [`simd`] for the reduction kernels.
+//!
+//! ## Cargo features
+//!
+//! Exactly one backend feature; the others add to it. To choose a backend other than the
+//! default, turn the default off: `rayblas = { version = "0.1", default-features = false,
+//! features = ["blis-system"] }`.
+//!
+//! | feature | default | what it does | needs on the system |
+//! |---|---|---|---|
+//! | `openblas-system` | yes | backend: the system OpenBLAS | `libopenblas-dev` (found by pkg-config) |
+//! | `blis-system` | | backend: the system BLIS | `libblis-dev` |
+//! | `netlib-system` | | backend: the reference BLAS (single-threaded; a baseline) | `libblas-dev` |
+//! | `pure-rust` | | backend: the `gemm` crate; no system library | nothing |
+//! | `native-threading` | | makes [`Strategy::Native`] the compiled default instead of [`Strategy::Blocked`] | |
+//! | `serde` | | `Serialize` for [`blas::BlasInfo`] and [`blas::Threading`] | |
+//! | `bench` | | `rayblas::bench`: seeded random matrices, reproducible by row, and a median | |
+//!
+//! With `netlib-system`, a binary must load the reference library it was linked against, not the
+//! `libblas.so.3` that Debian's alternatives point to (often OpenBLAS). rayblas's build script
+//! passes the directory to dependents' build scripts as `DEP_RAYBLAS_NETLIB_DIR`; add
+//! `-Wl,-rpath,<that dir>` to your binary's link arguments, as the `rayblas` CLI does.
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod blas;
 mod config;
-mod cpu;
+pub mod cpu;
 mod element;
 mod error;
-pub mod kernels;
+mod kernels;
 mod plan;
 mod pool;
 pub mod simd;
-pub mod strategy;
-pub mod tiling;
+mod strategy;
+mod tiling;
 
 pub use config::Config;
 pub use element::{Dtype, Element};
 pub use error::{Error, Result};
 pub use kernels::reduce::Reduction;
-pub use strategy::Strategy;
-pub use tiling::{BlockShape, Calls, Strip, Tile, Tiling};
+pub use strategy::{Strategy, STRATEGY_ENV};
+pub use tiling::{BlockShape, Calls};
 
 use ndarray::{Array2, AsArray, Ix2};
 
@@ -52,6 +78,9 @@ use ndarray::{Array2, AsArray, Ix2};
 struct ReadmeDoctests;
 
 /// `A·B` with the default [`Config`].
+///
+/// # Errors
+/// As for the same method of [`Config`].
 pub fn matmul<'a, 'b, T: Element>(
     a: impl AsArray<'a, T, Ix2>,
     b: impl AsArray<'b, T, Ix2>,
@@ -60,11 +89,17 @@ pub fn matmul<'a, 'b, T: Element>(
 }
 
 /// `X·Xᵀ` with the default [`Config`].
+///
+/// # Errors
+/// As for the same method of [`Config`].
 pub fn gram<'a, T: Element>(x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
     Config::default().gram(x)
 }
 
 /// `sum(X·Xᵀ)`, fused, with the default [`Config`].
+///
+/// # Errors
+/// As for the same method of [`Config`].
 pub fn gram_sum<'a, T: Element>(x: impl AsArray<'a, T, Ix2>) -> Result<T> {
     Config::default().gram_sum(x)
 }

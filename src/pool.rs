@@ -2,7 +2,7 @@
 //!
 //! Workers change no BLAS setting of their own: every BLAS call aligns the calling thread's
 //! per-thread setting (OpenBLAS's OpenMP build) with the count in force as it starts
-//! (`blas::enter_call`). With pinning on, worker `i` is bound to CPU `i mod ncpus` (Linux), so its effect can be
+//! (`blas::enter_call`). With pinning on, worker `i` is bound to the `i`-th CPU the process may use (wrapping; Linux), so its effect can be
 //! measured against the default of letting the OS place threads.
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
@@ -28,7 +28,7 @@ pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
                 })
                 .start_handler(move |i| {
                     if pin {
-                        pin_to_cpu(i);
+                        crate::cpu::pin_current_thread(i);
                     }
                 })
                 .build()
@@ -37,23 +37,6 @@ pub(crate) fn get(threads: usize, pin: bool) -> Arc<ThreadPool> {
         })
         .clone()
 }
-
-#[cfg(target_os = "linux")]
-fn pin_to_cpu(index: usize) {
-    let ncpu = num_cpus::get().max(1);
-    // SAFETY: cpu_set_t is plain data; CPU_ZERO/CPU_SET write inside it, and
-    // sched_setaffinity(0, ..) only changes the calling thread's affinity. A failure leaves the
-    // thread unpinned, which is harmless.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(index % ncpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn pin_to_cpu(_index: usize) {}
 
 /// Whether the current thread is a worker of a rayon pool that is not one of rayblas's own
 /// (asked through rayon: each pool knows its own workers).

@@ -1,39 +1,42 @@
 //! Threading strategies: who runs the tiles.
 //!
-//! | strategy | tiles run by | BLAS threads per call | text |
-//! |---|---|---|---|
-//! | [`Strategy::Native`] | one call over the whole operands | `threads` (default: physical cores) | `native`, `native:4` |
-//! | [`Strategy::Blocked`] | `workers` rayon threads | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
-//! | [`Strategy::Hybrid`] | `workers` tiles at once | `blas_threads` | `hybrid:2x2`, `hybrid:2x2+pin` |
-//! | [`Strategy::Serial`] | the calling thread, in order | 1 | `serial` |
-//!
-//! The default is `Blocked` with one worker per physical core, or `Native` when the crate is
-//! built with the `native-threading` feature. `RAYBLAS_STRATEGY` in the environment overrides
-//! the default; an explicit strategy overrides both.
-//!
-//! # Cost model
-//! `Blocked` pays for splitting (each BLAS call packs its own operands, and small tiles run below
-//! the BLAS peak) and gains perfect parallelism between tiles with no synchronisation inside
-//! BLAS. `Native` lets the library split one big call, sharing packed panels between its threads.
-//! To pack less, `matmul` and `gram` make one call per [`Strip`](crate::Strip) of adjacent tiles
-//! rather than per tile ([`Calls`](crate::Calls)). Which wins depends on the library, the sizes
-//! and the machine: measure with `rayblas compare`.
-//!
-//! Under `Blocked` and `Hybrid` the calls go through a work queue: they start in a fixed order,
-//! at most `workers` at once, and a worker that finishes early takes the next one. Where that
-//! runs, and under which BLAS thread lease, is the execution plan's decision (`crate::plan`).
-//!
-//! # Nesting
-//! Called from inside a rayon pool that is not rayblas's own (a user's `par_iter`), tiles run in
-//! that pool instead of a second one, so the machine is not oversubscribed and nothing waits on a
-//! pool that cannot make progress.
+//! The user-facing explanation (table, cost model, nesting) is on [`Strategy`]; this module
+//! also resolves a strategy against the machine and the backend (`Resolved`).
 
 use crate::blas;
 use crate::error::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
-/// How the tiles of an operation are run. See the [module docs](self).
+/// How the tiles of an operation are run.
+///
+/// | strategy | tiles run by | BLAS threads per call | text |
+/// |---|---|---|---|
+/// | [`Strategy::Native`] | one call over the whole operands | `threads` (default: physical cores) | `native`, `native:4` |
+/// | [`Strategy::Blocked`] | `workers` rayon threads | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
+/// | [`Strategy::Hybrid`] | `workers` tiles at once | `blas_threads` | `hybrid:2x2`, `hybrid:2x2+pin` |
+/// | [`Strategy::Serial`] | the calling thread, in order | 1 | `serial` |
+///
+/// The default is `Blocked` with one worker per physical core, or `Native` when the crate is
+/// built with the `native-threading` feature. `RAYBLAS_STRATEGY` in the environment overrides
+/// the default; an explicit strategy overrides both.
+///
+/// # Cost model
+/// `Blocked` pays for splitting (each BLAS call packs its own operands, and small tiles run below
+/// the BLAS peak) and gains perfect parallelism between tiles with no synchronisation inside
+/// BLAS. `Native` lets the library split one big call, sharing packed panels between its threads.
+/// To pack less, `matmul` and `gram` make one call per strip of adjacent tiles
+/// rather than per tile ([`Calls`](crate::Calls)). Which wins depends on the library, the sizes
+/// and the machine: measure with `rayblas compare`.
+///
+/// Under `Blocked` and `Hybrid` the calls go through a work queue: they start in a fixed order,
+/// at most `workers` at once, and a worker that finishes early takes the next one. Where that
+/// runs, and under which BLAS thread lease, is decided in one place, the execution plan (see ARCHITECTURE.md).
+///
+/// # Nesting
+/// Called from inside a rayon pool that is not rayblas's own (a user's `par_iter`), tiles run in
+/// that pool instead of a second one, so the machine is not oversubscribed and nothing waits on a
+/// pool that cannot make progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// One BLAS call over the whole operands, threaded by the library.
@@ -83,6 +86,9 @@ impl Strategy {
     /// The variable is read once per process, on first use, like `RAYON_NUM_THREADS`. A value
     /// that does not parse is an [`Error::Environment`] naming the variable and what it accepts
     /// (not silently ignored), and every operation that would use the default returns it.
+    ///
+    /// # Errors
+    /// [`Error::Environment`] if `RAYBLAS_STRATEGY` does not parse.
     pub fn from_env() -> Result<Strategy> {
         static FROM_ENV: std::sync::OnceLock<Result<Strategy>> = std::sync::OnceLock::new();
         FROM_ENV
@@ -100,9 +106,31 @@ impl Strategy {
             .clone()
     }
 
+    /// `(workers, BLAS threads per call)` of this strategy, with its defaults filled in from
+    /// this machine ([`crate::cpu::physical_cores`]) and the linked backend: tiles in flight at
+    /// once, and the threads each BLAS call may use. Their product is the number of threads
+    /// kept busy. `serial` is `(1, 1)`; `blocked` on a 4-core machine is `(4, 1)`.
+    ///
+    /// ```
+    /// use rayblas::Strategy;
+    /// assert_eq!(Strategy::Serial.counts()?, (1, 1));
+    /// assert_eq!("hybrid:2x1".parse::<Strategy>()?.counts()?, (2, 1));
+    /// assert!("native:0".parse::<Strategy>().and_then(|s| s.counts()).is_err());
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidThreads`] for a count of 0, [`Error::UnsupportedStrategy`] when the
+    /// backend cannot run the strategy (more threads than the library allows, per-call thread
+    /// counts on a library without them).
+    pub fn counts(&self) -> Result<(usize, usize)> {
+        let r = self.resolve()?;
+        Ok((r.workers, r.blas_threads))
+    }
+
     /// Checks the strategy against the linked backend and fills in defaults.
-    pub fn resolve(&self) -> Result<Resolved> {
-        let physical = blas::threads::physical_cores();
+    pub(crate) fn resolve(&self) -> Result<Resolved> {
+        let physical = crate::cpu::physical_cores();
         let max = blas::threads::max_threads();
         let unsupported = |reason: String| Error::UnsupportedStrategy {
             strategy: self.to_string(),
@@ -276,7 +304,7 @@ impl FromStr for Strategy {
 
 /// Which kind of strategy, after resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// One threaded call.
     Native,
     /// Rayon over tiles, BLAS at one thread.
@@ -289,20 +317,54 @@ pub enum Kind {
 
 /// A strategy with every count filled in and checked against the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// The kind.
-    pub kind: Kind,
+    pub(crate) kind: Kind,
     /// Tiles in flight at once (1 for native and serial).
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// BLAS threads per call.
-    pub blas_threads: usize,
+    pub(crate) blas_threads: usize,
     /// Workers pinned to CPUs.
-    pub pin: bool,
+    pub(crate) pin: bool,
 }
 
 impl Resolved {
     /// Threads busy at once: `workers × blas_threads`.
-    pub fn total_threads(&self) -> usize {
+    pub(crate) fn total_threads(&self) -> usize {
         self.workers * self.blas_threads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_fills_defaults_and_checks_counts() {
+        let physical = crate::cpu::physical_cores();
+        let r = Strategy::Blocked {
+            workers: None,
+            pin: false,
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!((r.workers, r.blas_threads), (physical, 1));
+        let r = Strategy::Serial.resolve().unwrap();
+        assert_eq!(r.total_threads(), 1);
+        assert!(Strategy::Blocked {
+            workers: Some(0),
+            pin: false
+        }
+        .resolve()
+        .is_err());
+        assert!(Strategy::Native { threads: Some(0) }.resolve().is_err());
+        let hybrid = Strategy::Hybrid {
+            workers: 2,
+            blas_threads: 1,
+            pin: false,
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(hybrid.kind, Kind::Hybrid);
     }
 }

@@ -7,7 +7,7 @@
 //! into a view of whatever holds the data.
 
 use crate::error::{Error, Result};
-use ndarray::{s, ArrayView2, ArrayViewMut2, Axis};
+use ndarray::{ArrayViewMut2, Axis};
 use std::fmt;
 use std::ops::Range;
 use std::str::FromStr;
@@ -30,6 +30,9 @@ impl BlockShape {
     /// assert!(BlockShape::new(0, 10).is_err());
     /// # Ok::<(), rayblas::Error>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`Error::ZeroBlock`] if either side is 0.
     pub fn new(rows: usize, cols: usize) -> Result<Self> {
         if rows == 0 || cols == 0 {
             return Err(Error::ZeroBlock { rows, cols });
@@ -38,6 +41,9 @@ impl BlockShape {
     }
 
     /// A square `n × n` block.
+    ///
+    /// # Errors
+    /// [`Error::ZeroBlock`] if `n` is 0.
     pub fn square(n: usize) -> Result<Self> {
         Self::new(n, n)
     }
@@ -59,7 +65,7 @@ impl BlockShape {
     /// assert!(small.cols == 5 && (1..=3).contains(&small.rows));
     /// ```
     pub fn auto(m: usize, n: usize) -> Self {
-        let cores = crate::blas::threads::physical_cores();
+        let cores = crate::cpu::physical_cores();
         let rows = m.div_ceil(cores).clamp(1, 1000);
         let cols = n.clamp(1, 1000);
         BlockShape { rows, cols }
@@ -103,7 +109,7 @@ impl FromStr for BlockShape {
 
 /// One tile: its grid position and the rows and columns of the matrix it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Tile {
+pub(crate) struct Tile {
     /// Tile row index in the grid.
     pub ti: usize,
     /// Tile column index in the grid.
@@ -119,22 +125,9 @@ pub struct Tile {
 }
 
 impl Tile {
-    /// The tile's view of `m` (which has the tiling's shape).
-    pub fn view<'a, T>(&self, m: &ArrayView2<'a, T>) -> ArrayView2<'a, T> {
-        (*m).slice_move(s![
-            self.row0..self.row0 + self.rows,
-            self.col0..self.col0 + self.cols
-        ])
-    }
-
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.rows * self.cols
-    }
-
-    /// Whether the tile has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -145,7 +138,7 @@ impl Tile {
 /// 4000×4000 product packs every row panel of A four times over, which costs 5 % even on one
 /// thread; one call per strip of four tiles packs it once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Strip {
+pub(crate) struct Strip {
     /// The strip's rectangle: grid position of its first tile, and the rows and columns of all
     /// its tiles together.
     pub span: Tile,
@@ -164,7 +157,7 @@ pub struct Strip {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Calls {
-    /// One call per [`Strip`] of adjacent tiles (the default): each tile row is cut into the
+    /// One call per strip of adjacent tiles (the default): each tile row is cut into the
     /// fewest strips that give every physical core at least two. The cut depends on the shape,
     /// the block and the machine's core count, never on the worker count, so results stay
     /// bitwise identical for any worker count.
@@ -176,9 +169,9 @@ pub enum Calls {
 
 impl Calls {
     /// The number of strips wanted in all, for [`Tiling::strips`].
-    pub fn strips_wanted(self) -> usize {
+    pub(crate) fn strips_wanted(self) -> usize {
         match self {
-            Calls::Strips => 2 * crate::blas::threads::physical_cores(),
+            Calls::Strips => 2 * crate::cpu::physical_cores(),
             Calls::Tiles => usize::MAX,
         }
     }
@@ -228,7 +221,7 @@ pub(crate) struct Cut {
 /// # Ok::<(), rayblas::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tiling {
+pub(crate) struct Tiling {
     /// Matrix rows.
     pub nrows: usize,
     /// Matrix columns.
@@ -397,4 +390,159 @@ fn split_axis<T>(
         out.push(m);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use ndarray::Array2;
+
+    /// `(rows, cols, block rows, block cols)`: ragged edges, a block larger than the matrix, 1×N,
+    /// N×1, empty, block 1, and the benchmark's 4×4 grid.
+    const TILINGS: &[(usize, usize, usize, usize)] = &[
+        (1001, 17, 250, 4),
+        (5, 5, 10, 10),
+        (1, 9, 1, 2),
+        (9, 1, 2, 1),
+        (0, 4, 2, 2),
+        (6, 6, 1, 1),
+        (4000, 4000, 1000, 1000),
+    ];
+
+    #[test]
+    fn tiling_covers_every_element_once() {
+        for &(m, n, br, bc) in TILINGS {
+            let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
+            let mut seen = Array2::<u8>::zeros((m, n));
+            for tile in t.tiles() {
+                assert!(tile.rows >= 1 && tile.rows <= br && tile.cols >= 1 && tile.cols <= bc);
+                seen.slice_mut(ndarray::s![
+                    tile.row0..tile.row0 + tile.rows,
+                    tile.col0..tile.col0 + tile.cols
+                ])
+                .mapv_inplace(|v| v + 1);
+            }
+            assert!(seen.iter().all(|&v| v == 1), "{m}x{n} block {br}x{bc}");
+            let (gr, gc) = t.grid();
+            assert_eq!(t.tiles().count(), gr * gc);
+            assert_eq!(
+                t.lower_tiles().count(),
+                (0..gr).map(|i| gc.min(i + 1)).sum::<usize>()
+            );
+        }
+        assert_eq!(
+            Tiling::new(1001, 1001, BlockShape::square(250).unwrap())
+                .tile(4, 4)
+                .rows,
+            1
+        );
+        assert_eq!(
+            "500x250".parse::<BlockShape>().unwrap(),
+            BlockShape::new(500, 250).unwrap()
+        );
+        assert_eq!(
+            "7".parse::<BlockShape>().unwrap(),
+            BlockShape::square(7).unwrap()
+        );
+    }
+
+    #[test]
+    fn strips_cover_each_tile_of_their_runs_once_in_near_equal_parts() {
+        for &(m, n, br, bc) in TILINGS {
+            let t = Tiling::new(m, n, BlockShape::new(br, bc).unwrap());
+            let (gr, gc) = t.grid();
+            let rows: Vec<_> = (0..gr).map(|ti| (ti, 0..gc)).collect();
+            for wanted in [1, 2, 3, 4, 7, 100, usize::MAX] {
+                let strips = t.strips(&rows, wanted);
+                let what = format!("{m}x{n} block {br}x{bc} wanted {wanted}");
+                // Exactly the tiles of the matrix, each once, in row-major order.
+                let covered: Vec<_> = strips
+                    .iter()
+                    .flat_map(|s| (s.span.tj..s.span.tj + s.tiles).map(move |tj| (s.span.ti, tj)))
+                    .collect();
+                let all: Vec<_> = t.tiles().map(|x| (x.ti, x.tj)).collect();
+                assert_eq!(covered, all, "{what}");
+                for s in &strips {
+                    let (first, last) = (
+                        t.tile(s.span.ti, s.span.tj),
+                        t.tile(s.span.ti, s.span.tj + s.tiles - 1),
+                    );
+                    assert_eq!(
+                        (s.span.row0, s.span.rows),
+                        (first.row0, first.rows),
+                        "{what}"
+                    );
+                    assert_eq!(s.span.col0, first.col0, "{what}");
+                    assert_eq!(s.span.col0 + s.span.cols, last.col0 + last.cols, "{what}");
+                }
+                if gr * gc > 0 {
+                    // As many strips as wanted, if the tiles allow; near-equal within a row.
+                    assert!(strips.len() >= wanted.min(gr * gc), "{what}");
+                    for ti in 0..gr {
+                        let counts: Vec<_> = strips
+                            .iter()
+                            .filter(|s| s.span.ti == ti)
+                            .map(|s| s.tiles)
+                            .collect();
+                        assert!(
+                            counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1,
+                            "{what}"
+                        );
+                    }
+                }
+            }
+            assert_eq!(
+                t.strips(&rows, usize::MAX).len(),
+                gr * gc,
+                "one strip per tile"
+            );
+        }
+        assert_eq!("strips".parse::<Calls>().unwrap(), Calls::Strips);
+        assert_eq!("Tiles".parse::<Calls>().unwrap(), Calls::Tiles);
+        assert!(matches!("rows".parse::<Calls>(), Err(Error::Parse { .. })));
+    }
+
+    #[test]
+    fn strip_views_are_the_strips_rectangles() {
+        let mut m = Array2::<usize>::zeros((23, 31));
+        let t = Tiling::new(23, 31, BlockShape::new(5, 4).unwrap());
+        let (gr, gc) = t.grid();
+        // Runs with gaps, as the Gram product uses: the tiles left of the diagonal.
+        let runs: Vec<_> = (1..gr).map(|ti| (ti, 0..ti.min(gc))).collect();
+        let strips = t.strips(&runs, 7);
+        for (i, mut v) in t
+            .split_strips_mut(m.view_mut(), &strips)
+            .into_iter()
+            .enumerate()
+        {
+            v.fill(i + 1);
+        }
+        for (i, s) in strips.iter().enumerate() {
+            let r = s.span;
+            assert!(m
+                .slice(ndarray::s![
+                    r.row0..r.row0 + r.rows,
+                    r.col0..r.col0 + r.cols
+                ])
+                .iter()
+                .all(|&v| v == i + 1));
+        }
+        let written = m.iter().filter(|&&v| v > 0).count();
+        assert_eq!(
+            written,
+            strips.iter().map(|s| s.span.len()).sum::<usize>(),
+            "nothing outside the strips"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "out of order")]
+    fn strips_out_of_order_are_refused() {
+        let mut m = Array2::<f64>::zeros((8, 8));
+        let t = Tiling::new(8, 8, BlockShape::square(2).unwrap());
+        let mut strips = t.strips(&[(0, 0..4)], 4);
+        strips.swap(0, 1);
+        t.split_strips_mut(m.view_mut(), &strips);
+    }
 }

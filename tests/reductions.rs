@@ -322,6 +322,22 @@ fn empty_inputs() {
         assert!(matches!(r, Err(Error::EmptyReduction { .. })));
     }
     assert!(matches!(cfg.argmax(&e), Err(Error::EmptyReduction { .. })));
+    // The fused products: max/min of an empty product are undefined too (not −∞ or +∞);
+    // sums of one are 0; an inner dimension of 0 gives a product of zeros.
+    let k0 = Array2::<f64>::zeros((3, 0));
+    for r in [Reduction::Max, Reduction::Min] {
+        assert!(matches!(
+            cfg.gram_reduce(&e, r),
+            Err(Error::EmptyReduction { .. })
+        ));
+        assert!(matches!(
+            cfg.matmul_reduce(&e, e.t(), r),
+            Err(Error::EmptyReduction { .. })
+        ));
+        assert_eq!(cfg.gram_reduce(&k0, r).unwrap(), 0.0);
+    }
+    assert_eq!(cfg.gram_sum(&e).unwrap(), 0.0);
+    assert_eq!(cfg.matmul_reduce(&e, e.t(), Reduction::Sum).unwrap(), 0.0);
     assert_eq!(
         cfg.sum_axis(&e, Axis(0)).unwrap(),
         ndarray::Array1::<f64>::zeros(5)

@@ -23,10 +23,7 @@ fn info_reports_the_linked_backend() {
             assert!(info.config.contains("OpenBLAS"), "{}", info.config);
             assert!(info.version.starts_with("0."), "{}", info.version);
             assert!(info.corename.as_deref().is_some_and(|c| !c.is_empty()));
-            let slow = info
-                .corename
-                .as_deref()
-                .is_some_and(blas::coretype::is_slow_kernel);
+            let slow = info.corename.as_deref().is_some_and(blas::is_slow_kernel);
             // The slow-kernel warning appears exactly when the kernels are slow for this CPU.
             assert_eq!(
                 slow,
@@ -46,18 +43,6 @@ fn info_reports_the_linked_backend() {
         }
         "blis" => assert!(info.config.contains("BLIS")),
         _ => assert!(info.per_call_threads),
-    }
-    let json = serde_json::to_value(&info).unwrap();
-    for key in [
-        "backend",
-        "version",
-        "corename",
-        "threading",
-        "num_threads",
-        "max_threads",
-        "warnings",
-    ] {
-        assert!(json.get(key).is_some(), "missing {key} in {json}");
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 /// Re-executes with fast OpenBLAS kernels if needed, prints what is linked, and returns a
 /// one-line description. Every bench calls this before measuring anything.
 pub fn check_kernels() -> String {
-    if let Err(e) = rayblas::blas::coretype::reexec_with_fast_kernels() {
+    if let Err(e) = rayblas::blas::reexec_with_fast_kernels() {
         eprintln!("bench: could not re-execute with fast kernels: {e}");
     }
     let info = rayblas::blas::info();
@@ -27,16 +27,6 @@ pub fn check_kernels() -> String {
     line
 }
 
-pub fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
-}
-
 /// Runs each case once per round, interleaved (A B C A B C …), after one warm-up of each;
 /// returns the median seconds per case.
 pub fn interleaved(rounds: usize, cases: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
@@ -51,7 +41,7 @@ pub fn interleaved(rounds: usize, cases: &mut [(&str, &mut dyn FnMut())]) -> Vec
             times[i].push(t.elapsed().as_secs_f64());
         }
     }
-    times.into_iter().map(median).collect()
+    times.iter().map(|t| rayblas::bench::median(t)).collect()
 }
 
 /// Peak RSS of this process so far, in MiB (Linux `VmHWM`).

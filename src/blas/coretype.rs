@@ -71,7 +71,7 @@ pub fn kernel_warning(backend: &str, corename: &str) -> Option<String> {
 
 /// Environment variable set on the re-executed process so it never loops. Its value is the
 /// kernel set OpenBLAS had picked before the restart (see [`replaced_kernel`]).
-pub const REEXEC_MARKER: &str = "RAYBLAS_REEXECUTED";
+pub(crate) const REEXEC_MARKER: &str = "RAYBLAS_REEXECUTED";
 
 /// In a process that [`reexec_with_fast_kernels`] restarted: the slow kernel set OpenBLAS had
 /// picked (e.g. `Prescott`), for reports to state next to the kernels now in use.
@@ -87,6 +87,13 @@ pub fn replaced_kernel() -> Option<String> {
 /// Returns normally (doing nothing) when there is nothing to fix, when the variable is already
 /// set, or when this process is itself the re-executed one. On success it does not return. An
 /// `Err` means the exec failed; the caller can carry on with the slow kernels.
+///
+/// Hidden from the docs: restarting the host process is not something a library does to its
+/// users. It is public only for rayblas's own programs (the `rayblas` CLI crate and the
+/// criterion benches), which are separate targets and need the same check.
+///
+/// # Errors
+/// The error of the `exec` call, or of finding the current executable.
 pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
     let coretype_set = std::env::var_os("OPENBLAS_CORETYPE").is_some();
     let already = std::env::var_os(REEXEC_MARKER).is_some();
@@ -102,7 +109,7 @@ pub fn reexec_with_fast_kernels() -> std::io::Result<()> {
 
 /// The `OPENBLAS_CORETYPE` value to restart with, if the process should restart at all: only
 /// for OpenBLAS on slow kernels, when the user has not set the variable, and never twice.
-pub fn reexec_fix(
+pub(crate) fn reexec_fix(
     backend: &str,
     corename: &str,
     coretype_set: bool,

@@ -10,12 +10,15 @@
 //! | `pure-rust` | none: the `gemm` crate (AVX-512 kernels) | yes (`Parallelism` per call) | Rust |
 //!
 //! This module holds every `cfg(feature = …)` for backends. Strategies talk to the backend only
-//! through `gemm` and the thread control in [`threads`]; a backend never knows how many tiles
+//! through `gemm` and the thread control ([`limit`], [`set_num_threads`]); a backend never knows how many tiles
 //! run at once.
 
-pub mod coretype;
-pub mod threads;
+mod coretype;
+pub(crate) mod threads;
 
+#[doc(hidden)]
+pub use coretype::reexec_with_fast_kernels;
+pub use coretype::{is_slow_kernel, kernel_warning, recommended_coretype, replaced_kernel};
 pub use threads::{info, limit, num_threads, set_num_threads, BlasInfo, ThreadLimit, Threading};
 
 use crate::element::Element;
@@ -65,12 +68,6 @@ clash!("netlib-system", "pure-rust");
     allow(dead_code, unused_macros, unused_imports)
 )]
 mod cblas;
-
-// Link the system OpenBLAS (found by openblas-src's pkg-config probe).
-#[cfg(feature = "openblas-system")]
-extern crate blas_src as _;
-#[cfg(feature = "openblas-system")]
-extern crate openblas_src as _;
 
 #[cfg(feature = "openblas-system")]
 #[path = "openblas.rs"]

@@ -85,7 +85,7 @@ impl Library for Linked {
 
     fn get_num_threads() -> usize {
         match NUM_THREADS.load(Ordering::Relaxed) {
-            0 => super::threads::physical_cores(),
+            0 => crate::cpu::physical_cores(),
             n => n,
         }
     }

@@ -23,21 +23,21 @@
 use super::coretype;
 use super::{Library, Linked};
 use crate::error::{Error, Result};
-use serde::Serialize;
 use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 /// How the linked library runs its threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Threading {
     /// Built without threads.
     Serial,
     /// POSIX threads managed by the library.
     Pthreads,
     /// OpenMP threads (per-thread settings).
-    #[serde(rename = "openmp")]
+    #[cfg_attr(feature = "serde", serde(rename = "openmp"))]
     OpenMp,
     /// Rayon (the pure-Rust backend).
     Rayon,
@@ -67,7 +67,8 @@ pub(crate) struct LibraryInfo {
 }
 
 /// What is linked and how it is set up. See [`info`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BlasInfo {
     /// `openblas`, `blis`, `netlib` or `pure-rust`.
     pub backend: &'static str,
@@ -145,12 +146,6 @@ pub(crate) fn max_threads() -> usize {
     *MAX.get_or_init(Linked::max_threads)
 }
 
-/// Physical cores of this machine (cached: reading them costs a file parse).
-pub(crate) fn physical_cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| num_cpus::get_physical().max(1))
-}
-
 fn check(n: usize) -> Result<()> {
     let max = max_threads();
     if n == 0 {
@@ -210,6 +205,9 @@ fn state() -> MutexGuard<'static, LeaseState> {
 /// rayblas::blas::set_num_threads(before)?;
 /// # Ok::<(), rayblas::Error>(())
 /// ```
+///
+/// # Errors
+/// [`Error::InvalidThreads`] for 0 or more than the library's maximum ([`BlasInfo::max_threads`]).
 pub fn set_num_threads(n: usize) -> Result<()> {
     check(n)?;
     if HELD.with(|h| h.get()) > 0 {
@@ -248,6 +246,9 @@ pub struct ThreadLimit {
 /// assert_eq!(rayblas::blas::num_threads(), before);
 /// # Ok::<(), rayblas::Error>(())
 /// ```
+///
+/// # Errors
+/// [`Error::InvalidThreads`] for 0 or more than the library's maximum ([`BlasInfo::max_threads`]).
 pub fn limit(n: usize) -> Result<ThreadLimit> {
     check(n)?;
     Ok(take_lease(n, true))

@@ -116,7 +116,7 @@ fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
 /// `2·rows·cols·k` for each tile below the diagonal, and for each diagonal tile `r(r+1)k` with
 /// `syrk` (OpenBLAS, netlib) or `2r²k` with a full GEMM (BLIS, pure-rust); under `Native` the
 /// same for the whole matrix as one diagonal tile.
-pub fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
+pub(crate) fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
     let diagonal = |r: f64| {
         if blas::has_syrk() {
             r * (r + 1.0)

@@ -4,9 +4,9 @@
 
 pub(crate) mod fused;
 pub(crate) mod gram;
-pub use gram::gram_flops;
+pub(crate) use gram::gram_flops;
 pub(crate) mod matmul;
-pub mod reduce;
+pub(crate) mod reduce;
 
 use crate::error::{Error, Result};
 

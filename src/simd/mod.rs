@@ -26,6 +26,11 @@ use std::sync::OnceLock;
 
 /// Elements per leaf of the summation tree. Within a leaf each of `L` lanes adds `LEAF / L`
 /// terms in order; above the leaves, sums combine pairwise.
+///
+/// Hidden from the docs: it is an implementation detail, not a promise. It is public only
+/// because the reduction tests and the CLI's answer check derive their error bounds from the
+/// shape of the summation tree, and those live in other targets.
+#[doc(hidden)]
 pub const LEAF: usize = 4096;
 
 /// A SIMD instruction-set level, lowest first.
@@ -99,6 +104,9 @@ impl FromStr for Level {
 pub const SIMD_ENV: &str = "RAYBLAS_SIMD";
 
 /// Checks that `level` can run here.
+///
+/// # Errors
+/// [`Error::SimdUnavailable`] if this CPU lacks `level`.
 pub fn check_level(level: Level) -> Result<Level> {
     if level.available() {
         Ok(level)
@@ -119,6 +127,9 @@ pub fn check_level(level: Level) -> Result<Level> {
 /// assert!(level <= rayblas::simd::Level::best());
 /// # Ok::<(), rayblas::Error>(())
 /// ```
+///
+/// # Errors
+/// [`Error::Environment`] if `RAYBLAS_SIMD` does not parse or names a level this CPU lacks (the same error every call, as the variable is read once).
 pub fn level() -> Result<Level> {
     static LEVEL: OnceLock<Result<Level>> = OnceLock::new();
     LEVEL

@@ -2,13 +2,11 @@
 #![allow(dead_code)]
 
 use ndarray::{Array2, ArrayView2};
-use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::{Element, Strategy};
 
 /// A seeded m×n matrix with entries uniform in [-1, 1).
 pub fn random<T: Element>(m: usize, n: usize, seed: u64) -> Array2<T> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    Array2::from_shape_fn((m, n), |_| T::from_f64(rng.random::<f64>() * 2.0 - 1.0))
+    rayblas::bench::uniform::<f64>(m, n, seed).mapv(|v| T::from_f64(v * 2.0 - 1.0))
 }
 
 /// Naive product accumulated in f64, and the matching Σ|a||b| for error bounds.

@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: set-up and project chores in plain Rust (no dependencies).
+//! `cargo xtask <command>`: set-up and project chores in plain Rust (one dependency: `csv`).
 //!
 //! - `setup [--backend B|--all] [--variants]`: installs the system BLAS a backend needs when it
 //!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
@@ -6,7 +6,8 @@
 //! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`) and the
 //!   tests with every backend; the result, thread and concurrency tests again against every
 //!   OpenBLAS and BLIS build switched at run time (a missing build is an error); + the check
-//!   that two backends at once fail with a clear message.
+//!   that two backends at once fail with a clear message; the library's dependency budget;
+//!   `cargo package` of both crates.
 //! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
 //!   serial) without rebuilding, as one table with a variant column.
 
@@ -296,7 +297,7 @@ fn test(args: &[String]) -> Result<(), String> {
         let feature_args = ["--no-default-features", "--features", backend];
         check_variant_loaded(&feature_args, &dir, threading)?;
         let mut t = cargo();
-        t.arg("test").args(feature_args);
+        t.args(["test", "-p", "rayblas"]).args(feature_args);
         for name in VARIANT_TESTS {
             t.args(["--test", name]);
         }
@@ -306,6 +307,8 @@ fn test(args: &[String]) -> Result<(), String> {
     let mut flipped = cargo();
     flipped.args([
         "test",
+        "-p",
+        "rayblas",
         "--features",
         "native-threading",
         "--test",
@@ -318,6 +321,18 @@ fn test(args: &[String]) -> Result<(), String> {
     clippy.args(["clippy", "-p", "xtask", "--", "-D", "warnings"]);
     run(clippy, "clippy (xtask)")?;
     check_feature_clash()?;
+    check_dependency_budget()?;
+    let mut package = cargo();
+    package.args([
+        "package",
+        "-p",
+        "rayblas",
+        "-p",
+        "rayblas-cli",
+        "--allow-dirty",
+        "--quiet",
+    ]);
+    run(package, "cargo package (both crates, verified)")?;
     eprintln!(
         "xtask: all checks passed with every backend: {}",
         BACKENDS.join(", ")
@@ -345,12 +360,47 @@ fn check_variant_loaded(feature_args: &[&str], dir: &str, threading: &str) -> Re
     Ok(())
 }
 
+/// Most crates a dependent compiles for the library with its default features (issue 14's
+/// target: a numeric crate must not build the CLI's dependencies).
+const DEPENDENCY_BUDGET: usize = 25;
+
+/// Fails if the library's normal dependency tree grew past [`DEPENDENCY_BUDGET`] crates.
+fn check_dependency_budget() -> Result<(), String> {
+    let out = cargo()
+        .args(["tree", "-p", "rayblas", "-e", "normal", "--prefix", "none"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo tree: cannot start: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo tree failed".into());
+    }
+    let crates: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(" (*)").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!(
+        "xtask: the library's normal dependency tree has {} crates (budget {DEPENDENCY_BUDGET})",
+        crates.len()
+    );
+    if crates.len() > DEPENDENCY_BUDGET {
+        return Err(format!(
+            "the library pulls in {} crates, more than {DEPENDENCY_BUDGET}:\n{}",
+            crates.len(),
+            crates.into_iter().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(())
+}
+
 /// Two backends at once must fail with a message naming both features.
 fn check_feature_clash() -> Result<(), String> {
     eprintln!("xtask: checking that `--features blis-system` (default on) is refused clearly");
     let out = cargo()
         .args([
             "check",
+            "-p",
+            "rayblas",
             "--lib",
             "--features",
             "blis-system",
@@ -390,7 +440,7 @@ fn variants(args: &[String]) -> Result<(), String> {
     run(build, "build rayblas (release)")?;
     let exe = root().join("target/release/rayblas");
     let multiarch = multiarch();
-    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut rows: Vec<(String, Row)> = Vec::new();
     let mut failed = Vec::new();
     for variant in ["pthread", "openmp", "serial"] {
         let dir = PathBuf::from(format!("/usr/lib/{multiarch}/openblas-{variant}"));
@@ -409,11 +459,16 @@ fn variants(args: &[String]) -> Result<(), String> {
             .stderr(Stdio::inherit())
             .output()
             .map_err(|e| e.to_string())?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let mut lines = text.lines();
-        let header = lines.next().unwrap_or("").to_string();
-        for l in lines {
-            rows.push((variant.to_string(), format!("{header}\n{l}")));
+        let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
+        let header = reader.headers().map_err(|e| e.to_string())?.clone();
+        for record in reader.records() {
+            let record = record.map_err(|e| format!("{variant}: compare's CSV: {e}"))?;
+            let fields = header
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
+            rows.push((variant.to_string(), fields));
         }
         if !out.status.success() {
             failed.push(format!("{variant}: compare exited with {}", out.status));
@@ -427,8 +482,11 @@ fn variants(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// One row of `rayblas compare --format csv`: column name → value.
+type Row = std::collections::HashMap<String, String>;
+
 /// One table: variant, strategy, threading reported by the library, rate, CPU %, RSS, vs best.
-fn print_variant_table(rows: &[(String, String)]) {
+fn print_variant_table(rows: &[(String, Row)]) {
     let cols = [
         "strategy",
         "threading",
@@ -445,21 +503,10 @@ fn print_variant_table(rows: &[(String, String)]) {
     let mut table = vec![std::iter::once("variant".to_string())
         .chain(cols.iter().map(|c| c.to_string()))
         .collect::<Vec<_>>()];
-    for (variant, csv) in rows {
-        let mut lines = csv.lines();
-        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-        let values: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-        let get = |name: &str| {
-            header
-                .iter()
-                .position(|h| *h == name)
-                .and_then(|i| values.get(i))
-                .map(|v| v.to_string())
-                .unwrap_or_default()
-        };
+    for (variant, fields) in rows {
         let mut row = vec![variant.clone()];
         for c in cols {
-            let v = get(c);
+            let v = fields.get(c).cloned().unwrap_or_default();
             row.push(match c {
                 "wall_s" | "gflops" | "gbps" | "cpu_pct" | "ratio_to_best" => {
                     v.parse::<f64>().map(|x| format!("{x:.3}")).unwrap_or(v)

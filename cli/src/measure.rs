@@ -5,6 +5,7 @@
 use crate::sys;
 use crate::verify::{self, Verdict};
 use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
+use rayblas::bench::median;
 use rayblas::{BlockShape, Config, Element, Strategy};
 use serde::{Deserialize, Serialize};
 use std::process::{Command, Stdio};
@@ -96,7 +97,7 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         .parse()
         .map_err(|e: rayblas::Error| e.to_string())?;
     let cfg = Config::new().strategy(strategy).block(block).calls(calls);
-    let plan = cfg.plan().map_err(|e| e.to_string())?;
+    let (workers, blas_threads) = strategy.counts().map_err(|e| e.to_string())?;
     let inp: Inputs<T> = workload::inputs(w, shape)?;
     let input_rss = sys::current_rss();
     let (m, k) = inp.a.dim();
@@ -136,8 +137,8 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         verdict,
         flops,
         bytes,
-        workers: plan.workers,
-        blas_threads: plan.blas_threads,
+        workers,
+        blas_threads,
         m,
         k,
         n,
@@ -239,19 +240,6 @@ pub struct Row {
     /// The result of every repeat with the check of its child (applied in `finish`).
     #[serde(skip)]
     pub results: Vec<(f64, Verdict)>,
-}
-
-pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        0.5 * (s[n / 2 - 1] + s[n / 2])
-    }
 }
 
 /// Aggregates the children of one strategy into a row (ratio and agreement filled in later).

@@ -1,6 +1,6 @@
 //! `rayblas info`: the linked BLAS, its threads and kernels, the CPU and the SIMD level.
 
-use crate::report::{csv_value, Format};
+use crate::report::{csv_text, Format};
 use rayblas::blas::{self, BlasInfo};
 use serde::Serialize;
 
@@ -33,8 +33,8 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: cpu_model(),
-        logical_cores: num_cpus::get(),
-        physical_cores: num_cpus::get_physical(),
+        logical_cores: rayblas::cpu::logical_cores(),
+        physical_cores: rayblas::cpu::physical_cores(),
         simd: rayblas::simd::level()?.to_string(),
         simd_best: rayblas::simd::Level::best().to_string(),
         default_strategy: rayblas::Strategy::from_env()?.to_string(),
@@ -56,7 +56,7 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         ("corename", b.corename.clone().unwrap_or_else(|| "-".into())),
         (
             "corename_replaced",
-            rayblas::blas::coretype::replaced_kernel().unwrap_or_else(|| "-".into()),
+            rayblas::blas::replaced_kernel().unwrap_or_else(|| "-".into()),
         ),
         ("threading", b.threading.name().to_string()),
         ("num_threads", b.num_threads.to_string()),
@@ -72,11 +72,12 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         ("default_strategy", i.default_strategy.clone()),
     ];
     if format == Format::Csv {
-        println!("key,value");
         let warnings = b.warnings.iter().map(|w| ("warning", w.clone()));
-        for (k, v) in rows.into_iter().chain(warnings) {
-            println!("{k},{}", csv_value(&serde_json::Value::String(v)));
-        }
+        let records = std::iter::once(("key", "value".to_string()))
+            .chain(rows)
+            .chain(warnings)
+            .map(|(k, v)| [k.to_string(), v]);
+        print!("{}", csv_text(records));
         return Ok(());
     }
     for (k, v) in rows {

@@ -3,7 +3,6 @@
 
 use clap::{Args, ValueEnum};
 use ndarray::Array2;
-use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::{BlockShape, Calls, Config, Element, Reduction, Strategy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -183,22 +182,6 @@ pub struct Inputs<T> {
     pub b: Option<Array2<T>>,
 }
 
-fn random<T: Element>(rows: usize, cols: usize, seed: u64) -> Array2<T> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    Array2::from_shape_fn((rows, cols), |_| unit_interval(rng.random::<f64>()))
-}
-
-/// `x` in [0, 1) as a `T` still in [0, 1): f64 values within half an f32 ulp of 1 would round
-/// up to exactly 1.0 in f32, so they become the largest f32 below 1 instead.
-fn unit_interval<T: Element>(x: f64) -> T {
-    let v = T::from_f64(x);
-    if v < T::one() {
-        v
-    } else {
-        T::one() - T::EPSILON / (T::one() + T::one())
-    }
-}
-
 fn read_npy<T: Element + ndarray_npy::ReadableElement>(
     path: &PathBuf,
 ) -> Result<Array2<T>, String> {
@@ -229,15 +212,15 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
 ) -> Result<Inputs<T>, String> {
     let a = match &w.input {
         Some(p) => read_npy::<T>(p)?,
-        None => random::<T>(s.m, s.k, w.seed),
+        None => rayblas::bench::uniform::<T>(s.m, s.k, w.seed),
     };
     let b = if w.op.needs_b() {
         Some(match &w.input_b {
             Some(p) => read_npy::<T>(p)?,
             None if w.input.is_some() && w.op != Op::Dot => a.t().to_owned(),
             None if w.input.is_some() => a.clone(),
-            None if w.op == Op::Dot => random::<T>(s.m, s.k, w.seed + 1),
-            None => random::<T>(s.k, s.n, w.seed + 1),
+            None if w.op == Op::Dot => rayblas::bench::uniform::<T>(s.m, s.k, w.seed + 1),
+            None => rayblas::bench::uniform::<T>(s.k, s.n, w.seed + 1),
         })
     } else {
         None
@@ -320,24 +303,5 @@ pub fn run_once<T: Element>(
         Op::Norm => cfg.norm(a).map(scalar),
         Op::Max => cfg.max(a).map(scalar),
         Op::Dot => cfg.dot(a, b()).map(scalar),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::unit_interval;
-
-    #[test]
-    fn random_values_stay_below_one_in_both_dtypes() {
-        let almost_one = 1.0 - 1e-12;
-        assert_eq!(
-            almost_one as f32, 1.0,
-            "the case that used to give exactly 1.0"
-        );
-        let v: f32 = unit_interval(almost_one);
-        assert!(v < 1.0 && v == 1.0 - f32::EPSILON / 2.0, "{v}");
-        let w: f64 = unit_interval(almost_one);
-        assert_eq!(w, almost_one);
-        assert_eq!(unit_interval::<f32>(0.25), 0.25);
     }
 }

@@ -187,11 +187,9 @@ mod tests {
     use super::*;
 
     fn inputs(m: usize, k: usize, n: usize) -> Inputs<f64> {
-        let mut rng = SmallRng::seed_from_u64(3);
-        let mut r = |rows, cols| Array2::from_shape_fn((rows, cols), |_| rng.random::<f64>());
         Inputs {
-            a: r(m, k),
-            b: Some(r(k, n)),
+            a: rayblas::bench::uniform(m, k, 3),
+            b: Some(rayblas::bench::uniform(k, n, 4)),
         }
     }
 

@@ -95,11 +95,7 @@ fn compare_json_rows_agree_and_carry_every_field() {
         assert!(r["peak_rss_bytes"].as_u64().unwrap() > 0);
     }
     // The library computes the same seed value.
-    let x = {
-        use rand::{rngs::SmallRng, Rng, SeedableRng};
-        let mut rng = SmallRng::seed_from_u64(42);
-        ndarray::Array2::<f64>::from_shape_fn((96, 96), |_| rng.random::<f64>())
-    };
+    let x = rayblas::bench::uniform::<f64>(96, 96, 42);
     let want = x.dot(&x.t()).sum();
     let got = rows[0]["result"].as_f64().unwrap();
     assert!((got - want).abs() <= 1e-10 * want, "{got} vs {want}");

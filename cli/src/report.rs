@@ -40,27 +40,41 @@ pub const FIELDS: &[&str] = &[
     "ratio_to_best",
 ];
 
-/// One CSV field: quoted when it holds a comma or a quote.
-pub fn csv_value(v: &serde_json::Value) -> String {
+/// One CSV field's text (the csv crate quotes it where needed): empty for a missing value.
+fn csv_field(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) if s.contains([',', '"']) => {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        }
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
 }
 
+/// `records` as CSV text (RFC 4180 quoting, `\n` line ends).
+pub fn csv_text<I, R>(records: I) -> String
+where
+    I: IntoIterator<Item = R>,
+    R: IntoIterator,
+    R::Item: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for r in records {
+        w.write_record(r)
+            .expect("writing CSV into memory cannot fail");
+    }
+    let bytes = w.into_inner().expect("flushing into memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 fields is UTF-8")
+}
+
 /// The rows as CSV: the header ([`FIELDS`]) and one line per row.
 pub fn csv(rows: &[Row]) -> String {
-    let mut out = FIELDS.join(",") + "\n";
-    for row in rows {
+    let header = FIELDS.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    let lines = rows.iter().map(|row| {
         let v = serde_json::to_value(row).expect("serialisable");
-        let line: Vec<String> = FIELDS.iter().map(|f| csv_value(&v[*f])).collect();
-        out += &(line.join(",") + "\n");
-    }
-    out
+        FIELDS.iter().map(|f| csv_field(&v[*f])).collect::<Vec<_>>()
+    });
+    csv_text(std::iter::once(header).chain(lines))
 }
 
 fn mib(b: u64) -> String {
@@ -176,7 +190,7 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
 /// The kernel set for a header: the name, plus what rayblas replaced it for when it restarted
 /// itself with `OPENBLAS_CORETYPE`.
 pub fn kernel_label(corename: &str) -> String {
-    match rayblas::blas::coretype::replaced_kernel() {
+    match rayblas::blas::replaced_kernel() {
         Some(slow) => format!("{corename} [rayblas replaced OpenBLAS's pick {slow}]"),
         None => corename.to_string(),
     }

@@ -159,7 +159,7 @@ fn main() -> ExitCode {
         }
     };
     if !cli.keep_blas_core {
-        if let Err(e) = rayblas::blas::coretype::reexec_with_fast_kernels() {
+        if let Err(e) = rayblas::blas::reexec_with_fast_kernels() {
             eprintln!("rayblas: could not restart with faster OpenBLAS kernels ({e}); continuing");
         }
     }
@@ -249,7 +249,7 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     }
     for s in list {
         let st: rayblas::Strategy = s.parse()?;
-        st.resolve()?;
+        st.counts()?;
     }
     Ok(())
 }
@@ -263,7 +263,7 @@ pub fn peak(w: &WorkloadArgs) -> Result<f64, Failure> {
         return Ok(f64::NAN);
     }
     let one = measure::single_core_gemm_gflops(w.dtype)?;
-    Ok(one * num_cpus::get_physical().max(1) as f64)
+    Ok(one * rayblas::cpu::physical_cores().max(1) as f64)
 }
 
 pub fn progress(total: u64) -> ProgressBar {
