@@ -212,14 +212,7 @@ pub(crate) struct Cut {
 
 /// A grid of tiles over an `nrows × ncols` matrix.
 ///
-/// ```
-/// use rayblas::{BlockShape, Tiling};
-/// let t = Tiling::new(1001, 10, BlockShape::new(250, 4)?);
-/// assert_eq!(t.grid(), (5, 3));
-/// let last = t.tiles().last().unwrap();
-/// assert_eq!((last.rows, last.cols), (1, 2)); // ragged edges
-/// # Ok::<(), rayblas::Error>(())
-/// ```
+/// (Examples: `grid_and_ragged_edges` and `strips_of_a_square_grid` in the tests below.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Tiling {
     /// Matrix rows.
@@ -279,19 +272,6 @@ impl Tiling {
     /// per tile if it has fewer tiles than that. Runs of equal length thus give at least
     /// `wanted` strips in all when they have the tiles. The strips come in the order of the
     /// runs, left to right within each.
-    ///
-    /// ```
-    /// use rayblas::{BlockShape, Tiling};
-    /// let t = Tiling::new(4000, 4000, BlockShape::square(1000)?);
-    /// let rows: Vec<_> = (0..4).map(|ti| (ti, 0..4)).collect();
-    /// // Four runs and at least 8 strips wanted: each tile row in two strips of 1000×2000.
-    /// let s = t.strips(&rows, 8);
-    /// assert_eq!(s.len(), 8);
-    /// assert!(s.iter().all(|s| s.tiles == 2 && s.span.cols == 2000));
-    /// // `usize::MAX` wanted: one strip per tile.
-    /// assert_eq!(t.strips(&rows, usize::MAX).len(), 16);
-    /// # Ok::<(), rayblas::Error>(())
-    /// ```
     pub fn strips(&self, runs: &[(usize, Range<usize>)], wanted: usize) -> Vec<Strip> {
         let per_run = wanted.div_ceil(runs.len().max(1)).max(1);
         let mut out = Vec::new();
@@ -397,6 +377,26 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use ndarray::Array2;
+
+    #[test]
+    fn grid_and_ragged_edges() {
+        let t = Tiling::new(1001, 10, BlockShape::new(250, 4).unwrap());
+        assert_eq!(t.grid(), (5, 3));
+        let last = t.tiles().last().unwrap();
+        assert_eq!((last.rows, last.cols), (1, 2));
+    }
+
+    #[test]
+    fn strips_of_a_square_grid() {
+        let t = Tiling::new(4000, 4000, BlockShape::square(1000).unwrap());
+        let rows: Vec<_> = (0..4).map(|ti| (ti, 0..4)).collect();
+        // Four runs and at least 8 strips wanted: each tile row in two strips of 1000×2000.
+        let s = t.strips(&rows, 8);
+        assert_eq!(s.len(), 8);
+        assert!(s.iter().all(|s| s.tiles == 2 && s.span.cols == 2000));
+        // `usize::MAX` wanted: one strip per tile.
+        assert_eq!(t.strips(&rows, usize::MAX).len(), 16);
+    }
 
     /// `(rows, cols, block rows, block cols)`: ragged edges, a block larger than the matrix, 1×N,
     /// N×1, empty, block 1, and the benchmark's 4×4 grid.
