@@ -178,8 +178,6 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
-        crate::kernels::check_product("matmul_reduce", a.dim(), b.dim())?;
-        extreme_of_nothing(r, a.nrows() * b.ncols())?;
         fused::matmul_reduce(&self.execution()?, self.block, &a, &b, r)
     }
 
@@ -193,7 +191,6 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let x: ArrayView2<'a, T> = x.into();
-        extreme_of_nothing(r, x.nrows())?;
         fused::gram_reduce(&self.execution()?, self.block, &x, r)
     }
 
@@ -350,11 +347,8 @@ impl Config {
     ) -> Result<Array1<T>> {
         let x = x.into();
         check_axis(axis)?;
-        if matches!(r, Reduction::Max | Reduction::Min)
-            && x.len_of(axis) == 0
-            && x.len_of(Axis(1 - axis.index())) > 0
-        {
-            return Err(Error::EmptyReduction { op: r.name() });
+        if x.len_of(Axis(1 - axis.index())) > 0 {
+            reduce::defined_over(r, x.len_of(axis))?;
         }
         Ok(reduce::axis_under(&self.execution()?, &x, axis, r))
     }
@@ -462,14 +456,6 @@ impl Config {
             reduce::arg_extreme(&lane, max, plan.level, false)
         }))
     }
-}
-
-/// Max and min of a product with no elements are undefined, as they are for a matrix.
-fn extreme_of_nothing(r: Reduction, product_len: usize) -> Result<()> {
-    if product_len == 0 && matches!(r, Reduction::Max | Reduction::Min) {
-        return Err(Error::EmptyReduction { op: r.name() });
-    }
-    Ok(())
 }
 
 fn check_axis(axis: Axis) -> Result<()> {

@@ -73,6 +73,7 @@ pub(crate) fn matmul_reduce<T: Element>(
 ) -> Result<T> {
     check_product("matmul_reduce", a.dim(), b.dim())?;
     let (m, n) = (a.dim().0, b.dim().1);
+    reduce::defined_over(r, m * n)?;
     let level = plan.level;
     if plan.strategy.kind == Kind::Native {
         let mut c = Array2::<T>::zeros((m, n));
@@ -103,6 +104,7 @@ pub(crate) fn gram_reduce<T: Element>(
     x: &impl TileSource<T>,
     r: Reduction,
 ) -> Result<T> {
+    reduce::defined_over(r, x.dim().0)?;
     if plan.strategy.kind == Kind::Native {
         let g = gram(plan, Cut::default(), x)?;
         return Ok(reduce_native(plan, &g, r));

@@ -466,6 +466,15 @@ fn vertical<T: Element>(
     fixed_tree(lo, hi, shape, &leaf, &combine, par)
 }
 
+/// Max and min of no elements are undefined (sums of none are 0): an error for `r` over `len`
+/// elements, for the fused products and the per-lane reductions, as `non_empty` is for a matrix.
+pub(crate) fn defined_over(r: Reduction, len: usize) -> Result<()> {
+    if len == 0 && matches!(r, Reduction::Max | Reduction::Min) {
+        return Err(Error::EmptyReduction { op: r.name() });
+    }
+    Ok(())
+}
+
 /// Errors for reductions that need at least one element.
 pub(crate) fn non_empty<T>(x: &ArrayView2<'_, T>, op: &'static str) -> Result<()> {
     if x.is_empty() {
