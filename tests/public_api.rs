@@ -25,7 +25,7 @@ fn is_pub(v: &Visibility) -> bool {
     matches!(v, Visibility::Public(_))
 }
 
-/// `#[cfg(..)]` and `#[doc(hidden)]` as a prefix.
+/// `#[cfg(..)]` and `#[doc(hidden)]` of a `pub use`, as a prefix of the item it re-exports.
 fn marks(attrs: &[Attribute]) -> String {
     let mut out = String::new();
     for a in attrs {
@@ -198,17 +198,9 @@ fn walk(items: Vec<Item>, dir: &Path, path: &str, reachable: bool, out: &mut Vec
                             dir.join(m.ident.to_string()).join("mod.rs")
                         }
                     });
-                    // A backend module is declared once per backend feature: read each file.
-                    if out.iter().any(|x| x.path == child && file.exists()) {
-                        let mut extra = Vec::new();
-                        load(&file, &child, child_reachable, &mut extra);
-                        out.extend(extra.into_iter().map(|mut x| {
-                            x.path = format!("{} [{}]", x.path, file.display());
-                            x
-                        }));
-                    } else {
-                        load(&file, &child, child_reachable, out);
-                    }
+                    // A module declared once per backend feature (`#[path]`) is read once per
+                    // file, under the same path.
+                    load(&file, &child, child_reachable, out);
                 }
             }
         }
@@ -272,7 +264,7 @@ fn public_api() -> BTreeSet<String> {
     for m in modules.iter().filter(|m| m.reachable) {
         for item in &m.items {
             if let Some((name, vis)) = name_and_vis(item) {
-                if is_pub(vis) && !matches!(item, Item::Use(_)) {
+                if is_pub(vis) {
                     public_names.insert(name.clone());
                     lines.insert(line(&format!("{}::{name}", m.path), item));
                 }
@@ -324,8 +316,9 @@ fn public_api() -> BTreeSet<String> {
             if !shown {
                 continue;
             }
+            // `render` keeps an impl's `cfg` and `doc(hidden)` attributes itself.
             if trait_name.is_some() {
-                lines.insert(format!("{}{}", marks(&i.attrs), render(item)));
+                lines.insert(render(item));
                 continue;
             }
             // Inherent impls: one line per public method or constant.
@@ -334,7 +327,7 @@ fn public_api() -> BTreeSet<String> {
                 one.items = vec![member.clone()];
                 let text = render(&Item::Impl(one));
                 if text.contains("pub ") {
-                    lines.insert(format!("{}{}", marks(&i.attrs), text));
+                    lines.insert(text);
                 }
             }
         }
@@ -368,7 +361,7 @@ fn name_and_vis(item: &Item) -> Option<(String, &Visibility)> {
         Item::Static(x) => (x.ident.to_string(), &x.vis),
         Item::Type(x) => (x.ident.to_string(), &x.vis),
         Item::Mod(x) => (x.ident.to_string(), &x.vis),
-        Item::Use(x) => (String::new(), &x.vis),
+        // `pub use` is listed under the name it re-exports (see `reexports`).
         _ => return None,
     })
 }

@@ -29,6 +29,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The rows of `--format json` output: one JSON object per line.
+fn json_rows(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn info_json_has_the_promised_keys() {
     let o = rayblas(&["info", "--format", "json"]);
@@ -79,10 +87,7 @@ fn compare_json_rows_agree_and_carry_every_field() {
         "100",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_rows(&o);
     assert_eq!(rows.len(), strategies.split(',').count());
     let fields = "op dtype m k n block calls strategy backend corename threading workers blas_threads repeat wall_s wall_min_s wall_max_s gflops gbps peak_pct cpu_pct peak_rss_bytes result agrees";
     for r in &rows {
@@ -433,10 +438,7 @@ fn nan_and_inf_results_are_reported_and_agree() {
             "json",
         ]);
         assert!(o.status.success(), "{op} {want}: {}", stderr(&o));
-        let rows: Vec<serde_json::Value> = stdout(&o)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let rows = json_rows(&o);
         assert_eq!(rows.len(), 3);
         for r in rows {
             assert_eq!(r["result"], want, "{op}: {r}");
