@@ -67,7 +67,7 @@ pub use config::Config;
 pub use element::{Dtype, Element};
 pub use error::{Error, Result};
 pub use kernels::reduce::Reduction;
-pub use strategy::{Strategy, STRATEGY_ENV};
+pub use strategy::{DefaultCount, Strategy, STRATEGY_ENV, WORKERS_ENV};
 pub use tiling::{BlockShape, Calls};
 
 use ndarray::{Array2, AsArray, Ix2};

@@ -12,13 +12,16 @@ use std::str::FromStr;
 ///
 /// | strategy | tiles run by | BLAS threads per call | text |
 /// |---|---|---|---|
-/// | [`Strategy::Native`] | one call over the whole operands | `threads` (default: physical cores) | `native`, `native:4` |
-/// | [`Strategy::Blocked`] | `workers` rayon threads | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
+/// | [`Strategy::Native`] | one call over the whole operands | `threads` (default: the library's variable, e.g. `OPENBLAS_NUM_THREADS`, else physical cores) | `native`, `native:4` |
+/// | [`Strategy::Blocked`] | `workers` rayon threads (default: `RAYON_NUM_THREADS`, else physical cores) | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
 /// | [`Strategy::Hybrid`] | `workers` tiles at once | `blas_threads` | `hybrid:2x2`, `hybrid:2x2+pin` |
 /// | [`Strategy::Serial`] | the calling thread, in order | 1 | `serial` |
 ///
 /// The default is `Blocked` with one worker per physical core, or `Native` when the crate is
-/// built with the `native-threading` feature. `RAYBLAS_STRATEGY` in the environment overrides
+/// built with the `native-threading` feature. Physical cores are those of the process's affinity
+/// mask, so `taskset -c 0` means one; the standard variables `RAYON_NUM_THREADS` and the
+/// library's own (e.g. `OPENBLAS_NUM_THREADS`) set the default counts when they are set
+/// ([`Strategy::default_workers`], [`Strategy::default_native_threads`]). `RAYBLAS_STRATEGY` in the environment overrides
 /// the default; an explicit strategy overrides both.
 ///
 /// # Cost model
@@ -41,12 +44,12 @@ use std::str::FromStr;
 pub enum Strategy {
     /// One BLAS call over the whole operands, threaded by the library.
     Native {
-        /// Library threads (`None`: one per physical core).
+        /// Library threads (`None`: [`Strategy::default_native_threads`]).
         threads: Option<usize>,
     },
     /// Rayon workers over tiles, BLAS pinned to one thread for the whole operation.
     Blocked {
-        /// Worker threads (`None`: one per physical core).
+        /// Worker threads (`None`: [`Strategy::default_workers`]).
         workers: Option<usize>,
         /// Bind worker `i` to CPU `i`.
         pin: bool,
@@ -67,6 +70,68 @@ pub enum Strategy {
 
 /// The environment variable that overrides the default strategy.
 pub const STRATEGY_ENV: &str = "RAYBLAS_STRATEGY";
+
+/// The environment variable that sets the default worker count of `blocked`, as it sets the
+/// size of rayon's global pool.
+pub const WORKERS_ENV: &str = "RAYON_NUM_THREADS";
+
+/// A default thread count and where it came from, for reports such as `rayblas info`.
+///
+/// ```
+/// let d = rayblas::Strategy::default_workers()?;
+/// assert!(d.count >= 1);
+/// println!("blocked runs {} workers ({})", d.count, d.source);
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct DefaultCount {
+    /// The count.
+    pub count: usize,
+    /// Where it came from: `RAYON_NUM_THREADS=1`, or the physical cores in the affinity mask.
+    pub source: String,
+}
+
+/// A thread-count variable's value: `None` when unset, empty or 0 (which rayon and OpenBLAS
+/// read as "choose for me"), the count when it is a positive integer (OpenMP's list form
+/// `4,2` gives its first level), an [`Error::Environment`] otherwise.
+fn env_count(var: &'static str, value: Option<&str>) -> Result<Option<usize>> {
+    let Some(raw) = value else { return Ok(None) };
+    let first = raw.split(',').next().unwrap_or("").trim();
+    if first.is_empty() {
+        return Ok(None);
+    }
+    match first.parse::<usize>() {
+        Ok(0) => Ok(None),
+        Ok(n) => Ok(Some(n)),
+        Err(_) => Err(Error::Environment {
+            var,
+            value: raw.to_string(),
+            reason: "expected a positive integer thread count".to_string(),
+        }),
+    }
+}
+
+/// The first of `vars` that is set to a count, or the physical cores of the affinity mask.
+fn default_from(vars: &[&'static str]) -> Result<DefaultCount> {
+    for &var in vars {
+        let value = std::env::var(var).ok();
+        if let Some(count) = env_count(var, value.as_deref())? {
+            return Ok(DefaultCount {
+                count,
+                source: format!("{var}={count}"),
+            });
+        }
+    }
+    let physical = crate::cpu::physical_cores();
+    Ok(DefaultCount {
+        count: physical,
+        source: format!(
+            "physical cores among the {} CPUs of the affinity mask",
+            crate::cpu::logical_cores()
+        ),
+    })
+}
 
 impl Strategy {
     /// The compiled-in default: `Blocked` (or `Native` with the `native-threading` feature).
@@ -106,8 +171,41 @@ impl Strategy {
             .clone()
     }
 
+    /// The worker count of `blocked` when none is given: `RAYON_NUM_THREADS` if it is set to a
+    /// positive integer, else one per physical core the process may use
+    /// ([`crate::cpu::physical_cores`]). Read once per process.
+    ///
+    /// # Errors
+    /// [`Error::Environment`] if `RAYON_NUM_THREADS` is set to something other than a count.
+    pub fn default_workers() -> Result<DefaultCount> {
+        static WORKERS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
+        WORKERS.get_or_init(|| default_from(&[WORKERS_ENV])).clone()
+    }
+
+    /// The thread count of `native` when none is given: the linked library's own variable
+    /// ([`blas::THREAD_ENV`], e.g. `OPENBLAS_NUM_THREADS`) if set, else one per physical core
+    /// the process may use; capped at what the library allows. Read once per process.
+    ///
+    /// # Errors
+    /// [`Error::Environment`] if the first of those variables that is set is not a count.
+    pub fn default_native_threads() -> Result<DefaultCount> {
+        static THREADS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
+        THREADS
+            .get_or_init(|| {
+                let mut d = default_from(blas::THREAD_ENV)?;
+                let max = blas::threads::max_threads();
+                if d.count > max {
+                    d.source = format!("{}, capped at the library's {max}", d.source);
+                    d.count = max;
+                }
+                Ok(d)
+            })
+            .clone()
+    }
+
     /// `(workers, BLAS threads per call)` of this strategy, with its defaults filled in from
-    /// this machine ([`crate::cpu::physical_cores`]) and the linked backend: tiles in flight at
+    /// [`Strategy::default_workers`] and [`Strategy::default_native_threads`] and checked
+    /// against the linked backend: tiles in flight at
     /// once, and the threads each BLAS call may use. Their product is the number of threads
     /// kept busy. `serial` is `(1, 1)`; `blocked` on a 4-core machine is `(4, 1)`.
     ///
@@ -122,7 +220,8 @@ impl Strategy {
     /// # Errors
     /// [`Error::InvalidThreads`] for a count of 0, [`Error::UnsupportedStrategy`] when the
     /// backend cannot run the strategy (more threads than the library allows, per-call thread
-    /// counts on a library without them).
+    /// counts on a library without them), [`Error::Environment`] when a default comes from a
+    /// thread-count variable that does not parse.
     pub fn counts(&self) -> Result<(usize, usize)> {
         let r = self.resolve()?;
         Ok((r.workers, r.blas_threads))
@@ -130,7 +229,6 @@ impl Strategy {
 
     /// Checks the strategy against the linked backend and fills in defaults.
     pub(crate) fn resolve(&self) -> Result<Resolved> {
-        let physical = crate::cpu::physical_cores();
         let max = blas::threads::max_threads();
         let unsupported = |reason: String| Error::UnsupportedStrategy {
             strategy: self.to_string(),
@@ -149,7 +247,11 @@ impl Strategy {
         };
         let r = match *self {
             Strategy::Native { threads } => {
-                let t = positive(threads.unwrap_or(physical.min(max)), "native threads")?;
+                let t = match threads {
+                    Some(t) => t,
+                    None => Self::default_native_threads()?.count,
+                };
+                let t = positive(t, "native threads")?;
                 if t > max {
                     return Err(unsupported(format!(
                         "the library allows at most {max} threads"
@@ -164,7 +266,13 @@ impl Strategy {
             }
             Strategy::Blocked { workers, pin } => Resolved {
                 kind: Kind::Blocked,
-                workers: positive(workers.unwrap_or(physical), "workers")?,
+                workers: positive(
+                    match workers {
+                        Some(w) => w,
+                        None => Self::default_workers()?.count,
+                    },
+                    "workers",
+                )?,
                 blas_threads: 1,
                 pin,
             },
@@ -340,8 +448,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thread_variables_parse_like_the_libraries_read_them() {
+        let v = "RAYON_NUM_THREADS";
+        assert_eq!(env_count(v, None).unwrap(), None);
+        assert_eq!(env_count(v, Some("")).unwrap(), None);
+        assert_eq!(env_count(v, Some("0")).unwrap(), None);
+        assert_eq!(env_count(v, Some(" 3 ")).unwrap(), Some(3));
+        assert_eq!(env_count(v, Some("4,2")).unwrap(), Some(4));
+        let e = env_count(v, Some("many")).unwrap_err().to_string();
+        assert!(e.contains("RAYON_NUM_THREADS") && e.contains("many"), "{e}");
+    }
+
+    #[test]
     fn resolution_fills_defaults_and_checks_counts() {
-        let physical = crate::cpu::physical_cores();
+        let physical = Strategy::default_workers().unwrap().count;
         let r = Strategy::Blocked {
             workers: None,
             pin: false,

@@ -1,5 +1,6 @@
 //! `rayblas info`: the linked BLAS, its threads and kernels, the CPU and the SIMD level.
 
+use crate::provenance;
 use crate::report::{csv_text, Format};
 use rayblas::blas::{self, BlasInfo};
 use serde::Serialize;
@@ -14,30 +15,45 @@ pub struct MachineInfo {
     pub physical_cores: usize,
     pub simd: String,
     pub simd_best: String,
+    pub affinity: String,
+    pub os: String,
+    pub rayblas_version: String,
+    pub rayblas_commit: String,
+    /// The strategy used when none is given, and where that came from.
     pub default_strategy: String,
-}
-
-pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+    pub default_strategy_source: String,
+    /// The worker count of `blocked` and the thread count of `native` when none is given.
+    pub default_workers: usize,
+    pub default_workers_source: String,
+    pub default_native_threads: usize,
+    pub default_native_threads_source: String,
 }
 
 pub fn gather() -> Result<MachineInfo, rayblas::Error> {
+    let strategy_source = match std::env::var(rayblas::STRATEGY_ENV) {
+        Ok(v) if !v.trim().is_empty() => format!("{}={v}", rayblas::STRATEGY_ENV),
+        _ => format!("compiled default ({} unset)", rayblas::STRATEGY_ENV),
+    };
+    let workers = rayblas::Strategy::default_workers()?;
+    let threads = rayblas::Strategy::default_native_threads()?;
+    let p = provenance::gather();
     Ok(MachineInfo {
         blas: blas::info(),
-        cpu: cpu_model(),
-        logical_cores: rayblas::cpu::logical_cores(),
-        physical_cores: rayblas::cpu::physical_cores(),
+        cpu: p.cpu_model,
+        logical_cores: p.logical_cores,
+        physical_cores: p.physical_cores,
         simd: rayblas::simd::level()?.to_string(),
         simd_best: rayblas::simd::Level::best().to_string(),
+        affinity: p.affinity,
+        os: p.os,
+        rayblas_version: p.rayblas_version,
+        rayblas_commit: p.rayblas_commit,
         default_strategy: rayblas::Strategy::from_env()?.to_string(),
+        default_strategy_source: strategy_source,
+        default_workers: workers.count,
+        default_workers_source: workers.source,
+        default_native_threads: threads.count,
+        default_native_threads_source: threads.source,
     })
 }
 
@@ -65,11 +81,31 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         ("cpu", i.cpu.clone()),
         ("logical_cores", i.logical_cores.to_string()),
         ("physical_cores", i.physical_cores.to_string()),
+        ("affinity", i.affinity.clone()),
         (
             "simd",
             format!("{} (best available: {})", i.simd, i.simd_best),
         ),
-        ("default_strategy", i.default_strategy.clone()),
+        ("os", i.os.clone()),
+        (
+            "rayblas",
+            format!("{} ({})", i.rayblas_version, i.rayblas_commit),
+        ),
+        (
+            "default_strategy",
+            format!("{} ({})", i.default_strategy, i.default_strategy_source),
+        ),
+        (
+            "default_workers",
+            format!("{} ({})", i.default_workers, i.default_workers_source),
+        ),
+        (
+            "default_native_threads",
+            format!(
+                "{} ({})",
+                i.default_native_threads, i.default_native_threads_source
+            ),
+        ),
     ];
     if format == Format::Csv {
         let warnings = b.warnings.iter().map(|w| ("warning", w.clone()));
@@ -81,13 +117,13 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         return Ok(());
     }
     for (k, v) in rows {
-        println!("{k:<17} {v}");
+        println!("{k:<22} {v}");
     }
     if b.warnings.is_empty() {
-        println!("{:<17} none", "warnings");
+        println!("{:<22} none", "warnings");
     }
     for w in &b.warnings {
-        println!("{:<17} {w}", "warning");
+        println!("{:<22} {w}", "warning");
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 
 mod info;
 mod measure;
+mod provenance;
+mod replay;
 mod report;
 mod sweep;
 mod sys;
@@ -13,26 +15,40 @@ mod workload;
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use measure::{ChildResult, ChildSpec, Row};
+use measure::{ChildResult, ChildSpec, Context, Peak, Row};
 use report::Format;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use workload::WorkloadArgs;
 
 const AFTER_HELP: &str = "\
-Rates: matrix ops report GFLOP/s counting the flops really performed: matmul 2·m·n·k; gram and \
-gram-sum 2·rows·cols·k for each computed tile on and below the diagonal (about half of 2·m²·k), \
-or under native m(m+1)k with syrk (OpenBLAS, netlib) and 2m²k with a full GEMM (BLIS, pure-rust). \
-Reductions report GB/s of input read. % peak = GFLOP/s / (one-thread GEMM GFLOP/s measured at start \
-× physical cores), or --peak. CPU % is user+sys CPU time / wall time, as top shows it (200 % = two \
-cores busy). Peak RSS is the measuring process's; 'above input' subtracts the RSS once the inputs exist.
+Columns: W×T = workers × BLAS threads per call. time/run is the median over samples; fast ops run \
+many times per sample (at least 20 ms each) and up to 10 samples per process. GFLOP/s and % peak \
+count the op's useful flops (matmul 2·m·n·k; gram and gram-sum m·(m+1)·k, one triangle), so the \
+faster strategy always rates higher; 'done GFLOP/s' counts the flops really performed (whole \
+diagonal tiles, or 2·m²·k where gram is a full GEMM: BLIS, pure-rust). Reductions report GB/s of \
+input read. % peak = GFLOP/s / (one-thread GEMM GFLOP/s measured at start × physical cores), or \
+--peak. CPU % = CPU time / wall time over the timed samples (200 % = two cores busy). RSS is the \
+measuring process's peak; '+input' is what it grew after the inputs existed. vs best = time / \
+fastest time (1.00x is the fastest).
+
+Output: --format table (warnings and a legend go to stderr), csv (a header line, then one line \
+per strategy), or json (JSON Lines: one object per strategy and line). Rows carry the workload, \
+the seed or the input files with their SHA-256, the peak and its source, and the machine, OS, \
+rayblas build and BLAS library; `rayblas compare --replay rows.jsonl` measures saved rows again.
 
 Strategies: native[:T] (one BLAS call, T library threads), blocked[:W][+pin] (W rayon workers over \
 tiles, BLAS at one thread), hybrid:WxT[+pin] (W tiles at once, T BLAS threads each; BLIS and \
-pure-rust only), serial. Every strategy's result is checked against the inputs: full products by Freivalds' test (C·r \
+pure-rust only), serial. Defaults: W from RAYON_NUM_THREADS, T from the library's variable (e.g. \
+OPENBLAS_NUM_THREADS), else the physical cores of the affinity mask (`rayblas info` says which). \
+Every strategy's result is checked against the inputs: full products by Freivalds' test (C·r \
 against A·(B·r) for a random r) and their checksum against 1ᵀA·B1, reductions against an f64 \
 reference, each within a bound derived from the shapes and the dtype; a row that fails is marked \
 DIFFERS and the exit code is 1.
+
+Warnings (stderr, and in each row): the machine was busy (other processes' CPU time on our CPUs, \
+from /proc/stat), times spread widely, more threads than cores, BLAS calls serialised, a thread \
+variable overridden by an explicit count.
 
 If OpenBLAS runs its slow generic kernels (e.g. Prescott) and OPENBLAS_CORETYPE is unset, rayblas \
 restarts itself once with the right value (reports then name both kernel sets); --keep-blas-core turns that off.";
@@ -79,6 +95,13 @@ enum Command {
         /// Comma-separated strategies (default: native,blocked,serial, plus hybrid:1x2 where the backend has per-call threads).
         #[arg(long)]
         strategies: Option<String>,
+        /// Measure the rows of a saved `--format json` output again (same workloads, strategies,
+        /// inputs and repeats) and show old and new side by side.
+        #[arg(long, value_name = "ROWS.jsonl", conflicts_with_all = [
+            "op", "n", "m", "k", "block", "calls", "dtype", "seed", "input", "input_b",
+            "repeat", "warmup", "peak", "strategies",
+        ])]
+        replay: Option<std::path::PathBuf>,
         #[command(flatten)]
         format: FormatArg,
     },
@@ -107,6 +130,12 @@ enum Command {
         #[arg(long)]
         spec: String,
     },
+    /// Internal: the one-thread GEMM rate, in a process of its own.
+    #[command(hide = true)]
+    MeasurePeak {
+        #[arg(long, value_enum)]
+        dtype: workload::DtypeArg,
+    },
 }
 
 /// A failure: message and exit code.
@@ -134,28 +163,11 @@ fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        // clap's own message, whole: the error, its hints (did you mean, possible values) and
+        // the usage. Help and version go to stdout with exit 0, errors to stderr with exit 2.
         Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::from(2)
-                } else {
-                    ExitCode::SUCCESS
-                };
-            }
-            let text = e.render().to_string();
-            let line = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments");
-            eprintln!("rayblas: {}", line.trim_start_matches("error: ").trim());
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
     if !cli.keep_blas_core {
@@ -178,6 +190,10 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             info::print(format)?;
             Ok(())
         }
+        Command::MeasurePeak { dtype } => {
+            println!("{}", measure::single_core_gemm_gflops(dtype)?);
+            Ok(())
+        }
         Command::Measure { spec } => {
             let r = measure::child_main(&spec)?;
             println!("{}", serde_json::to_string(&r).expect("serialisable"));
@@ -195,12 +211,18 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             compare(&workload, vec![s], format.format).map(|_| ())
         }
         Command::Compare {
+            replay: Some(path),
+            format,
+            ..
+        } => replay::run(&path, format.format),
+        Command::Compare {
             workload,
             strategies,
             format,
+            replay: None,
         } => {
             let list = match strategies {
-                Some(s) => split_list(&s),
+                Some(s) => split_list("--strategies", &s)?,
                 None => default_strategies(),
             };
             compare(&workload, list, format.format).map(|_| ())
@@ -223,11 +245,14 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
     }
 }
 
-fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(|x| x.trim().to_string())
-        .filter(|x| !x.is_empty())
-        .collect()
+/// A comma-separated list of `flag`; an empty item (`native,,blocked`, a trailing comma) is an
+/// error rather than dropped, since it is usually a typo.
+pub fn split_list(flag: &str, s: &str) -> Result<Vec<String>, Failure> {
+    let items: Vec<String> = s.split(',').map(|x| x.trim().to_string()).collect();
+    if items.iter().any(|x| x.is_empty()) {
+        return Err(format!("{flag} has an empty item in `{s}`").into());
+    }
+    Ok(items)
 }
 
 fn default_strategies() -> Vec<String> {
@@ -254,16 +279,48 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The peak GFLOP/s for "% of peak".
-pub fn peak(w: &WorkloadArgs) -> Result<f64, Failure> {
+/// The peak GFLOP/s for "% of peak", and where it came from.
+pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
     if let Some(p) = w.peak {
-        return Ok(p);
+        return Ok(Peak {
+            gflops: p,
+            source: "--peak".into(),
+        });
     }
     if !w.op.is_product() {
-        return Ok(f64::NAN);
+        return Ok(Peak {
+            gflops: f64::NAN,
+            source: String::new(),
+        });
     }
-    let one = measure::single_core_gemm_gflops(w.dtype)?;
-    Ok(one * rayblas::cpu::physical_cores().max(1) as f64)
+    // In a process of its own: a GEMM here would raise this process's RSS, which the
+    // measuring processes it starts inherit as their peak (Linux keeps ru_maxrss across exec),
+    // and leave BLAS threads that compete with them.
+    let one = measure::spawn_peak(w.dtype)?;
+    let cores = rayblas::cpu::physical_cores().max(1);
+    Ok(Peak {
+        gflops: one * cores as f64,
+        source: format!(
+            "measured: one-thread {} GEMM {one:.1} GFLOP/s × {cores} physical cores",
+            w.dtype.name()
+        ),
+    })
+}
+
+/// What all rows of one command share: the peak, the environment, the inputs' hashes.
+pub fn context(w: &WorkloadArgs) -> Result<Context, Failure> {
+    let hash = |p: &Option<std::path::PathBuf>| {
+        p.as_deref()
+            .map(provenance::file_sha256)
+            .transpose()
+            .map_err(Failure::from)
+    };
+    Ok(Context {
+        peak: peak(w)?,
+        provenance: provenance::gather(),
+        input_sha256: hash(&w.input)?,
+        input_b_sha256: hash(&w.input_b)?,
+    })
 }
 
 pub fn progress(total: u64) -> ProgressBar {
@@ -287,11 +344,10 @@ pub fn measure_interleaved(
     let mut results: Vec<Vec<ChildResult>> = vec![Vec::new(); configs.len()];
     for _round in 0..w.repeat {
         for (i, (strategy, wl)) in configs.iter().enumerate() {
-            pb.set_message(format!("{strategy} block {}", wl.block));
+            pb.set_message(format!("{strategy} block {}", wl.block_text()));
             let spec = ChildSpec {
                 workload: wl.clone(),
                 strategy: strategy.clone(),
-                timed: 1,
             };
             results[i].push(measure::spawn_child(&spec)?);
             pb.inc(1);
@@ -303,28 +359,42 @@ pub fn measure_interleaved(
 
 fn compare(w: &WorkloadArgs, list: Vec<String>, format: Format) -> Result<Vec<Row>, Failure> {
     w.validate()?;
+    w.check_used(&list, false)?;
     check_strategies(&list)?;
+    let rows = measure_rows(w, &list)?;
+    report::print(&rows, format);
+    fail_if_wrong(&rows)?;
+    Ok(rows)
+}
+
+/// Exit code 1 with the wrong rows named, if any row failed its check.
+pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
+    if rows.iter().all(|r| r.agrees) {
+        return Ok(());
+    }
+    Err(Failure(
+        format!("wrong results from: {}", measure::wrong_rows(rows)),
+        1,
+    ))
+}
+
+/// Measures `list` on `w` (checked already) and returns the finished rows.
+pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failure> {
     if w.input.is_some() {
         // Read the files once here so a bad file is reported before any measuring.
         check_inputs(w)?;
     }
-    let peak = peak(w)?;
+    let mut ctx = context(w)?;
     let configs: Vec<(String, WorkloadArgs)> =
         list.iter().map(|s| (s.clone(), w.clone())).collect();
     let results = measure_interleaved(w, &configs)?;
+    ctx.provenance = provenance::gather();
     let mut rows: Vec<Row> = list
         .iter()
         .zip(&results)
-        .map(|(s, runs)| measure::aggregate(w, s, runs, peak))
+        .map(|(s, runs)| measure::aggregate(w, s, runs, &ctx))
         .collect();
-    let agree = measure::finish(&mut rows);
-    report::print(&rows, format, peak);
-    if !agree {
-        return Err(Failure(
-            format!("wrong results from: {}", measure::wrong_rows(&rows)),
-            1,
-        ));
-    }
+    measure::finish(&mut rows);
     Ok(rows)
 }
 

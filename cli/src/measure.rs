@@ -2,6 +2,7 @@
 //! strategy's memory never shows in another's row and every process starts cold alike; rounds
 //! interleave the strategies (A B C A B C …) so drifts of a shared machine hit all of them.
 
+use crate::provenance::Provenance;
 use crate::sys;
 use crate::verify::{self, Verdict};
 use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
@@ -51,15 +52,25 @@ pub mod nonfinite {
 /// What a child sends back (one JSON line on stdout).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChildResult {
+    /// Seconds per run, one value per sample (a sample times `iters` runs back to back).
     pub wall_s: Vec<f64>,
+    /// CPU seconds (user + system, all threads) per run, one value per sample.
     pub cpu_s: Vec<f64>,
+    /// Runs per sample.
+    pub iters: usize,
+    /// Wall seconds of all samples together.
+    pub timed_wall_s: f64,
+    /// CPU seconds that other processes (and a hypervisor's other guests) took from this
+    /// process's CPUs while it was timed; `None` where `/proc/stat` is unreadable.
+    pub foreign_cpu_s: Option<f64>,
     pub peak_rss_bytes: u64,
     pub input_rss_bytes: u64,
     #[serde(with = "nonfinite")]
     pub result: f64,
     /// The independent check of this child's results (see `verify`).
     pub verdict: Verdict,
-    pub flops: f64,
+    pub useful_flops: f64,
+    pub performed_flops: f64,
     pub bytes: f64,
     pub workers: usize,
     pub blas_threads: usize,
@@ -74,10 +85,31 @@ pub struct ChildResult {
 pub struct ChildSpec {
     pub workload: WorkloadArgs,
     pub strategy: String,
-    pub timed: usize,
 }
 
-/// Runs in the child: build inputs, warm up, time `timed` runs.
+/// A sample lasts at least this long (a timer tick is 1–4 ms; CPU time of other threads is
+/// accounted at ticks), so fast ops run many times per sample, as criterion batches them.
+const SAMPLE_MIN_S: f64 = 0.02;
+/// A process takes up to this many samples while their total stays under `CHILD_BUDGET_S`.
+const MAX_SAMPLES: usize = 10;
+const CHILD_BUDGET_S: f64 = 0.2;
+
+/// How many runs per sample and samples per process, from the time of one warm run: one run
+/// per sample and one sample for ops of 0.2 s and more (as before); many runs per sample below
+/// 20 ms, and up to 10 samples while they fit in 0.2 s.
+pub fn plan_samples(seconds_per_run: f64) -> (usize, usize) {
+    if !(seconds_per_run.is_finite() && seconds_per_run > 0.0) {
+        return (1, 1);
+    }
+    let iters = (SAMPLE_MIN_S / seconds_per_run).ceil().clamp(1.0, 1e8) as usize;
+    let sample = iters as f64 * seconds_per_run;
+    let samples = (CHILD_BUDGET_S / sample)
+        .floor()
+        .clamp(1.0, MAX_SAMPLES as f64) as usize;
+    (iters, samples)
+}
+
+/// Runs in the child: build inputs, warm up, time the samples.
 pub fn child_main(spec_json: &str) -> Result<ChildResult, String> {
     let spec: ChildSpec =
         serde_json::from_str(spec_json).map_err(|e| format!("bad measure spec: {e}"))?;
@@ -106,37 +138,67 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         (_, Op::Gram | Op::GramSum) => m,
         _ => k,
     };
-    let (flops, bytes) = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+    let work = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+    let run = || workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string());
     // The last run's answer, product included, for the check below. It is dropped before each
-    // run (outside the timing), so two products never coexist.
+    // run (outside the timing when a sample is one run), so two products never coexist.
     let mut last = None;
-    for _ in 0..w.warmup {
+    // Warm-up: the runs asked for, and for fast ops on until 20 ms have passed, which also
+    // gives the time per run that sizes the samples.
+    let warm = Instant::now();
+    let mut warm_runs = 0usize;
+    while warm_runs < w.warmup
+        || (w.warmup > 0 && warm.elapsed().as_secs_f64() < SAMPLE_MIN_S && warm_runs < 1 << 20)
+    {
         drop(last.take());
-        last = Some(workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string())?);
+        last = Some(run()?);
+        warm_runs += 1;
     }
+    let (iters, samples) = if warm_runs == 0 {
+        (1, 1)
+    } else {
+        plan_samples(warm.elapsed().as_secs_f64() / warm_runs as f64)
+    };
     let (mut wall_s, mut cpu_s) = (Vec::new(), Vec::new());
-    for _ in 0..spec.timed {
-        drop(last.take());
+    let cpus = rayblas::cpu::allowed_cpus();
+    let busy0 = sys::busy_cpu_seconds(cpus);
+    let (own0, _) = sys::rusage();
+    let timed = Instant::now();
+    for _ in 0..samples {
+        if iters == 1 {
+            drop(last.take());
+        }
         let (c0, _) = sys::rusage();
         let t0 = Instant::now();
-        let answer = workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
-        wall_s.push(t0.elapsed().as_secs_f64());
-        cpu_s.push(sys::rusage().0 - c0);
-        last = Some(answer);
+        for _ in 0..iters {
+            drop(last.take());
+            last = Some(run()?);
+        }
+        wall_s.push(t0.elapsed().as_secs_f64() / iters as f64);
+        cpu_s.push((sys::rusage().0 - c0) / iters as f64);
     }
-    let peak_rss_bytes = sys::rusage().1;
+    let timed_wall_s = timed.elapsed().as_secs_f64();
+    let (own1, peak_rss_bytes) = sys::rusage();
+    let foreign_cpu_s = match (busy0, sys::busy_cpu_seconds(cpus)) {
+        (Some(b0), Some(b1)) => Some((b1 - b0 - (own1 - own0)).max(0.0)),
+        _ => None,
+    };
     // The check reads the output of the last measured run, not a run of its own.
     let (result, product) = last.map_or((f64::NAN, None), |a| (a.result, a.product));
     let verdict = verify::check(w.op, &inp, product.as_ref());
     Ok(ChildResult {
         wall_s,
         cpu_s,
+        iters,
+        timed_wall_s,
+        foreign_cpu_s,
         peak_rss_bytes,
         input_rss_bytes: input_rss,
         result,
         verdict,
-        flops,
-        bytes,
+        useful_flops: work.useful_flops,
+        performed_flops: work.performed_flops,
+        bytes: work.bytes,
         workers,
         blas_threads,
         m,
@@ -145,10 +207,23 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     })
 }
 
-/// Runs one child and parses its answer.
+/// Runs one child and parses its answer. A child that dies is reported with how it died (its
+/// signal or exit status) and its last message.
 pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let out = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if rayblas::blas::BACKEND == "openblas" {
+        // OpenBLAS starts its thread pool when it loads, and idle pool threads spin for about
+        // 0.1 s before they sleep: CPU time the strategy did not ask for. Starting the library
+        // with the threads the strategy uses (1 for blocked and serial) keeps it out.
+        let strategy: Strategy = spec
+            .strategy
+            .parse()
+            .map_err(|e: rayblas::Error| e.to_string())?;
+        let (_, threads) = strategy.counts().map_err(|e| e.to_string())?;
+        cmd.env("OPENBLAS_NUM_THREADS", threads.to_string());
+    }
+    let out = cmd
         .arg("--keep-blas-core")
         .arg("measure")
         .arg("--spec")
@@ -174,6 +249,27 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
         .map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
+}
+
+/// [`single_core_gemm_gflops`] in a child process (`rayblas measure-peak`).
+pub fn spawn_peak(dtype: DtypeArg) -> Result<f64, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    let out = Command::new(exe)
+        .args(["--keep-blas-core", "measure-peak", "--dtype", dtype.name()])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot start the peak measurement: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().parse::<f64>() {
+        Ok(v) if out.status.success() && v > 0.0 => Ok(v),
+        _ => Err(format!(
+            "the peak measurement failed ({}): {}; give --peak",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
 }
 
 /// The one-thread GEMM rate of this machine (GFLOP/s), for "% of peak": a serial square GEMM of
@@ -207,94 +303,297 @@ pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
     }
 }
 
-/// One row of a comparison: a strategy's measurements aggregated over its rounds.
-#[derive(Debug, Clone, Serialize)]
+/// The peak GFLOP/s that "% of peak" divides by, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Peak {
+    pub gflops: f64,
+    pub source: String,
+}
+
+/// What every row of one command shares: the peak, the environment and the input files' hashes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub peak: Peak,
+    pub provenance: Provenance,
+    pub input_sha256: Option<String>,
+    pub input_b_sha256: Option<String>,
+}
+
+/// One row of a comparison: a strategy's measurements aggregated over its processes, with
+/// everything a rerun needs (the workload, the environment, the peak and its source).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub op: String,
     pub dtype: String,
     pub m: usize,
     pub k: usize,
     pub n: usize,
+    /// The block asked for (`uses_block` says whether the strategy cuts into blocks at all).
     pub block: String,
+    pub uses_block: bool,
     pub calls: String,
     pub strategy: String,
-    pub backend: String,
-    pub corename: String,
-    pub threading: String,
     pub workers: usize,
     pub blas_threads: usize,
+    /// The seed of random inputs (`None` when every operand comes from a file).
+    pub seed: Option<u64>,
+    pub input: Option<String>,
+    pub input_sha256: Option<String>,
+    pub input_b: Option<String>,
+    pub input_b_sha256: Option<String>,
+    /// Warm-up runs per process, measuring processes, samples in all and runs per sample.
+    pub warmup: usize,
     pub repeat: usize,
+    pub samples: usize,
+    pub iters: usize,
+    /// Seconds per run: median, min and max over all samples; spread = (max − min) / median.
     pub wall_s: f64,
     pub wall_min_s: f64,
     pub wall_max_s: f64,
+    pub spread_pct: f64,
+    /// Interquartile range over the median, % (NaN below 4 samples).
+    #[serde(with = "nonfinite")]
+    pub iqr_pct: f64,
+    /// Flops per run: the op's minimum (`useful`) and what this strategy computes.
+    pub useful_flops: f64,
+    pub performed_flops: f64,
+    /// Useful and performed GFLOP/s (products), GB/s of input read (reductions).
     pub gflops: Option<f64>,
+    pub performed_gflops: Option<f64>,
     pub gbps: Option<f64>,
+    /// The peak, where it came from, and the useful and performed rates as % of it.
+    pub peak_gflops: Option<f64>,
+    pub peak_source: String,
     pub peak_pct: Option<f64>,
+    pub performed_peak_pct: Option<f64>,
+    /// CPU time / wall time over the timed samples (200 = two cores busy).
     pub cpu_pct: f64,
+    /// Cores' worth of CPU that other processes took from this process's CPUs while it ran.
+    pub foreign_cpu_cores: Option<f64>,
     pub peak_rss_bytes: u64,
     pub rss_above_input_bytes: u64,
     #[serde(with = "nonfinite")]
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
+    /// What makes this row's figures doubtful (busy machine, wide spread, oversubscription…).
+    pub warnings: Vec<String>,
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// The result of every repeat with the check of its child (applied in `finish`).
     #[serde(skip)]
     pub results: Vec<(f64, Verdict)>,
 }
 
+/// A spread (max − min over the median) above this is worth a warning.
+const WIDE_SPREAD_PCT: f64 = 20.0;
+/// Other processes using more than this many cores during a row make it doubtful. Below it the
+/// figure is noise: `/proc/stat` is sampled at timer ticks, and an op of microseconds whose
+/// pool threads wake and sleep constantly shows up to about 0.35 cores there on an idle machine.
+const BUSY_CORES: f64 = 0.5;
+
 /// Aggregates the children of one strategy into a row (ratio and agreement filled in later).
-pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], peak_gflops: f64) -> Row {
-    let info = rayblas::blas::info();
+pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &Context) -> Row {
     let walls: Vec<f64> = runs.iter().flat_map(|r| r.wall_s.iter().copied()).collect();
     let cpus: Vec<f64> = runs.iter().flat_map(|r| r.cpu_s.iter().copied()).collect();
+    // Runs behind each sample, to weigh per-run figures back into totals.
+    let iter_counts: Vec<f64> = runs
+        .iter()
+        .flat_map(|r| r.wall_s.iter().map(|_| r.iters as f64))
+        .collect();
     let wall = median(&walls);
+    let (wall_min, wall_max) = (
+        walls.iter().copied().fold(f64::INFINITY, f64::min),
+        walls.iter().copied().fold(0.0, f64::max),
+    );
     let first = &runs[0];
     let is_product = w.op.is_product();
-    let gflops = is_product.then(|| first.flops / wall / 1e9);
-    let peak_rss = runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0);
-    let above = runs
+    let peak = ctx.peak.gflops;
+    let gflops = is_product.then(|| first.useful_flops / wall / 1e9);
+    let performed_gflops = is_product.then(|| first.performed_flops / wall / 1e9);
+    let timed: f64 = runs.iter().map(|r| r.timed_wall_s).sum();
+    let foreign = runs
         .iter()
-        .map(|r| r.peak_rss_bytes.saturating_sub(r.input_rss_bytes))
-        .max()
-        .unwrap_or(0);
-    Row {
+        .map(|r| r.foreign_cpu_s)
+        .sum::<Option<f64>>()
+        .map(|f| f / timed.max(f64::MIN_POSITIVE));
+    let mut iters: Vec<f64> = runs.iter().map(|r| r.iters as f64).collect();
+    iters.sort_by(f64::total_cmp);
+    let spread_pct = 100.0 * (wall_max - wall_min) / wall;
+    let mut row = Row {
         op: w.op.name().to_string(),
         dtype: w.dtype.name().to_string(),
         m: first.m,
         k: first.k,
         n: first.n,
-        block: w.block.clone(),
+        block: w.block_text().to_string(),
+        uses_block: is_product && workload::uses_block(strategy),
         calls: w
             .effective_calls()
             .map(|c| c.to_string())
             .unwrap_or_default(),
         strategy: strategy.to_string(),
-        backend: info.backend.to_string(),
-        corename: info.corename.unwrap_or_else(|| "-".into()),
-        threading: info.threading.name().to_string(),
         workers: first.workers,
         blas_threads: first.blas_threads,
-        repeat: walls.len(),
+        seed: w.input.is_none().then(|| w.seed()),
+        input: w.input.as_ref().map(|p| p.display().to_string()),
+        input_sha256: ctx.input_sha256.clone(),
+        input_b: w.input_b.as_ref().map(|p| p.display().to_string()),
+        input_b_sha256: ctx.input_b_sha256.clone(),
+        warmup: w.warmup,
+        repeat: runs.len(),
+        samples: walls.len(),
+        iters: iters[iters.len() / 2] as usize,
         wall_s: wall,
-        wall_min_s: walls.iter().copied().fold(f64::INFINITY, f64::min),
-        wall_max_s: walls.iter().copied().fold(0.0, f64::max),
+        wall_min_s: wall_min,
+        wall_max_s: wall_max,
+        spread_pct,
+        iqr_pct: iqr_pct(&walls, wall),
+        useful_flops: first.useful_flops,
+        performed_flops: first.performed_flops,
         gflops,
+        performed_gflops,
         gbps: (!is_product).then(|| first.bytes / wall / 1e9),
-        peak_pct: gflops.map(|g| 100.0 * g / peak_gflops),
+        peak_gflops: is_product.then_some(peak),
+        peak_source: if is_product {
+            ctx.peak.source.clone()
+        } else {
+            String::new()
+        },
+        peak_pct: gflops.map(|g| 100.0 * g / peak),
+        performed_peak_pct: performed_gflops.map(|g| 100.0 * g / peak),
+        // Over all timed samples together, not per sample: CPU time of threads other than the
+        // caller is accounted at timer ticks, so short windows over- or under-count it.
         cpu_pct: 100.0
-            * median(
-                &cpus
-                    .iter()
-                    .zip(&walls)
-                    .map(|(c, w)| c / w)
-                    .collect::<Vec<_>>(),
-            ),
-        peak_rss_bytes: peak_rss,
-        rss_above_input_bytes: above,
+            * cpus
+                .iter()
+                .zip(&iter_counts)
+                .map(|(c, n)| c * n)
+                .sum::<f64>()
+            / walls
+                .iter()
+                .zip(&iter_counts)
+                .map(|(w, n)| w * n)
+                .sum::<f64>(),
+        foreign_cpu_cores: foreign,
+        peak_rss_bytes: runs.iter().map(|r| r.peak_rss_bytes).max().unwrap_or(0),
+        rss_above_input_bytes: runs
+            .iter()
+            .map(|r| r.peak_rss_bytes.saturating_sub(r.input_rss_bytes))
+            .max()
+            .unwrap_or(0),
         result: first.result,
         agrees: true,
         ratio_to_best: 1.0,
+        warnings: Vec::new(),
+        provenance: ctx.provenance.clone(),
         results: runs.iter().map(|r| (r.result, r.verdict)).collect(),
+    };
+    row.warnings = warnings(&row);
+    row
+}
+
+/// (q3 − q1) / median in %, with quartiles by linear interpolation; NaN below 4 values.
+fn iqr_pct(values: &[f64], median: f64) -> f64 {
+    if values.len() < 4 {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| {
+        let x = p * (v.len() - 1) as f64;
+        let (i, f) = (x.floor() as usize, x.fract());
+        v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
+    };
+    100.0 * (q(0.75) - q(0.25)) / median
+}
+
+/// What makes a row's figures doubtful, each as one sentence.
+fn warnings(row: &Row) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(f) = row.foreign_cpu_cores.filter(|&f| f > BUSY_CORES) {
+        out.push(format!(
+            "the machine was busy: other processes took {f:.2} cores' worth of CPU time from \
+             this run's CPUs (/proc/stat); rerun when it is idle"
+        ));
+    }
+    // With many samples, the middle half's spread (robust to a stray outlier); with few, the
+    // whole range.
+    let (spread, what) = if row.iqr_pct.is_finite() && row.samples >= 4 {
+        (row.iqr_pct, "the middle half of the times spans")
+    } else {
+        (row.spread_pct, "times spread by")
+    };
+    if row.samples >= 2 && spread > WIDE_SPREAD_PCT {
+        out.push(format!(
+            "{what} {spread:.0} % of the median (all: {}–{}); raise --repeat or rerun",
+            crate::report::seconds(row.wall_min_s),
+            crate::report::seconds(row.wall_max_s)
+        ));
+    }
+    let threads = row.workers * row.blas_threads;
+    if threads > row.provenance.logical_cores {
+        out.push(format!(
+            "{} runs {threads} threads on {} logical cores: oversubscribed, so slower than it \
+             could be",
+            row.strategy, row.provenance.logical_cores
+        ));
+    }
+    if row.workers > 1 && !rayblas::blas::reentrant() && row.op_makes_blas_calls() {
+        out.push(format!(
+            "the linked BLAS ({}) is not reentrant: {}'s {} workers make their BLAS calls one \
+             at a time",
+            row.provenance.threading, row.strategy, row.workers
+        ));
+    }
+    out.extend(env_overrides(&row.strategy));
+    out
+}
+
+/// Warnings for a strategy whose explicit counts override a thread variable that is set.
+pub fn env_overrides(strategy: &str) -> Vec<String> {
+    let set = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty() && v.trim() != "0")
+    };
+    let mut out = Vec::new();
+    let mut check = |vars: &[&str], asked: usize, what: &str| {
+        if let Some((var, v)) = vars.iter().find_map(|var| set(var).map(|v| (*var, v))) {
+            if v.split(',').next().map(str::trim) != Some(asked.to_string().as_str()) {
+                out.push(format!(
+                    "{var}={v} is set, but {strategy} asks for {asked} {what}; the strategy wins"
+                ));
+            }
+        }
+    };
+    match strategy.parse::<Strategy>() {
+        Ok(Strategy::Blocked {
+            workers: Some(w), ..
+        }) => check(&[rayblas::WORKERS_ENV], w, "workers"),
+        Ok(Strategy::Native { threads: Some(t) }) => {
+            check(rayblas::blas::THREAD_ENV, t, "BLAS threads")
+        }
+        Ok(Strategy::Hybrid {
+            workers,
+            blas_threads,
+            ..
+        }) => {
+            check(&[rayblas::WORKERS_ENV], workers, "workers");
+            check(rayblas::blas::THREAD_ENV, blas_threads, "BLAS threads");
+        }
+        _ => {}
+    }
+    out
+}
+
+impl Row {
+    /// Whether the op goes through BLAS at all (reductions are rayblas's own SIMD kernels).
+    fn op_makes_blas_calls(&self) -> bool {
+        matches!(
+            self.op.as_str(),
+            "matmul" | "gram" | "gram-sum" | "matmul-sum"
+        )
     }
 }
 

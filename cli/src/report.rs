@@ -10,7 +10,8 @@ pub enum Format {
     Json,
 }
 
-/// CSV / JSON field order (also the CSV header).
+/// CSV / JSON field order (also the CSV header): the workload, the figures, then the
+/// environment (see `Row` and `Provenance` for what each means).
 pub const FIELDS: &[&str] = &[
     "op",
     "dtype",
@@ -18,26 +19,56 @@ pub const FIELDS: &[&str] = &[
     "k",
     "n",
     "block",
+    "uses_block",
     "calls",
     "strategy",
-    "backend",
-    "corename",
-    "threading",
     "workers",
     "blas_threads",
+    "seed",
+    "input",
+    "input_sha256",
+    "input_b",
+    "input_b_sha256",
+    "warmup",
     "repeat",
+    "samples",
+    "iters",
     "wall_s",
     "wall_min_s",
     "wall_max_s",
+    "spread_pct",
+    "iqr_pct",
+    "useful_flops",
+    "performed_flops",
     "gflops",
+    "performed_gflops",
     "gbps",
+    "peak_gflops",
+    "peak_source",
     "peak_pct",
+    "performed_peak_pct",
     "cpu_pct",
+    "foreign_cpu_cores",
     "peak_rss_bytes",
     "rss_above_input_bytes",
     "result",
     "agrees",
     "ratio_to_best",
+    "warnings",
+    "recorded_at",
+    "rayblas_version",
+    "rayblas_commit",
+    "cpu_model",
+    "logical_cores",
+    "physical_cores",
+    "affinity",
+    "os",
+    "backend",
+    "backend_version",
+    "corename",
+    "corename_replaced",
+    "threading",
+    "simd",
 ];
 
 /// One CSV field's text (the csv crate quotes it where needed): empty for a missing value.
@@ -45,6 +76,9 @@ fn csv_field(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => {
+            items.iter().map(csv_field).collect::<Vec<_>>().join("; ")
+        }
         other => other.to_string(),
     }
 }
@@ -81,19 +115,55 @@ fn mib(b: u64) -> String {
     format!("{:.0}", b as f64 / (1024.0 * 1024.0))
 }
 
-/// Prints rows in `format` to stdout.
-pub fn print(rows: &[Row], format: Format, peak_gflops: f64) {
+/// A duration with a unit that keeps three or four significant digits: `9.73 s`, `12.5 ms`,
+/// `840 µs`, `95.2 ns`.
+pub fn seconds(s: f64) -> String {
+    let (v, unit) = if !s.is_finite() || s >= 1.0 {
+        (s, "s")
+    } else if s >= 1e-3 {
+        (s * 1e3, "ms")
+    } else if s >= 1e-6 {
+        (s * 1e6, "µs")
+    } else {
+        (s * 1e9, "ns")
+    };
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.digits$} {unit}")
+}
+
+/// A result as the table shows it: positions as (row, col), values with 10 digits.
+pub fn result_text(row: &Row) -> String {
+    if matches!(row.op.as_str(), "argmax" | "argmin") && row.result.is_finite() && row.k > 0 {
+        let i = row.result as usize;
+        format!("({}, {})", i / row.k, i % row.k)
+    } else {
+        format!("{:.10e}", row.result)
+    }
+}
+
+/// Prints rows in `format` to stdout; for the table, warnings and the legend follow on stderr.
+pub fn print(rows: &[Row], format: Format) {
     match format {
         Format::Json => rows
             .iter()
             .for_each(|r| println!("{}", serde_json::to_string(r).expect("serialisable"))),
         Format::Csv => print!("{}", csv(rows)),
-        Format::Table => print_table(rows, peak_gflops),
+        Format::Table => {
+            print_table(rows);
+            print_legend(rows);
+        }
     }
+    print_warnings(rows);
 }
 
-fn print_table(rows: &[Row], peak_gflops: f64) {
-    let Some(first) = rows.first() else { return };
+/// The header line over a table: op, shape, calls, backend and the peak with its source.
+pub fn header(first: &Row) -> String {
     let product = first.gflops.is_some();
     let calls = match first.calls.as_str() {
         "strips" => " | one BLAS call per strip of tiles",
@@ -101,60 +171,30 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
         _ => "",
     };
     // Reductions are rated in GB/s; the GFLOP/s peak is not measured for them.
-    let peak = if product && peak_gflops.is_finite() {
-        format!(" | peak {peak_gflops:.1} GFLOP/s")
-    } else {
-        String::new()
+    let peak = match first.peak_gflops {
+        Some(p) if product && p.is_finite() => {
+            format!(" | peak {p:.1} GFLOP/s ({})", first.peak_source)
+        }
+        _ => String::new(),
     };
-    println!(
-        "{} {} m={} k={} n={}{calls} | backend {} ({}, {}){peak}",
+    let p = &first.provenance;
+    format!(
+        "{} {} m={} k={} n={}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
         first.op,
         first.dtype,
         first.m,
         first.k,
         first.n,
-        first.backend,
-        kernel_label(&first.corename),
-        first.threading,
-    );
-    let mut table: Vec<Vec<String>> = vec![vec![
-        "strategy".into(),
-        "block".into(),
-        "threads".into(),
-        "wall s (median)".into(),
-        "min-max s".into(),
-        if product {
-            "GFLOP/s".into()
-        } else {
-            "GB/s".into()
-        },
-        if product { "% peak".into() } else { "".into() },
-        "CPU %".into(),
-        "peak RSS MiB".into(),
-        "above input".into(),
-        "result".into(),
-        "vs best".into(),
-    ]];
-    for r in rows {
-        table.push(vec![
-            r.strategy.clone(),
-            r.block.clone(),
-            format!("{}x{}", r.workers, r.blas_threads),
-            format!("{:.4}", r.wall_s),
-            format!("{:.4}-{:.4}", r.wall_min_s, r.wall_max_s),
-            format!("{:.2}", r.gflops.or(r.gbps).unwrap_or(f64::NAN)),
-            r.peak_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
-            format!("{:.0}", r.cpu_pct),
-            mib(r.peak_rss_bytes),
-            mib(r.rss_above_input_bytes),
-            format!(
-                "{:.10e}{}",
-                r.result,
-                if r.agrees { "" } else { " DIFFERS" }
-            ),
-            format!("{:.2}x", r.ratio_to_best),
-        ]);
-    }
+        p.backend,
+        kernel_label(&p.corename, &p.corename_replaced),
+        p.threading,
+        p.cpu_model,
+        p.logical_cores,
+    )
+}
+
+/// Lays out `table` (first row the header) with aligned columns and a rule under the header.
+pub fn print_aligned(table: &[Vec<String>]) {
     let widths: Vec<usize> = (0..table[0].len())
         .map(|c| {
             table
@@ -170,10 +210,11 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
             .zip(&widths)
             .enumerate()
             .map(|(c, (s, w))| {
+                let pad = w.saturating_sub(s.chars().count());
                 if c == 0 {
-                    format!("{s:<w$}")
+                    format!("{s}{}", " ".repeat(pad))
                 } else {
-                    format!("{s:>w$}")
+                    format!("{}{s}", " ".repeat(pad))
                 }
             })
             .collect();
@@ -187,11 +228,93 @@ fn print_table(rows: &[Row], peak_gflops: f64) {
     }
 }
 
+fn print_table(rows: &[Row]) {
+    let Some(first) = rows.first() else { return };
+    let product = first.gflops.is_some();
+    println!("{}", header(first));
+    let mut table: Vec<Vec<String>> = vec![vec![
+        "strategy".into(),
+        "block".into(),
+        "W×T".into(),
+        "time/run".into(),
+        "min–max".into(),
+        "runs".into(),
+        if product { "GFLOP/s" } else { "GB/s" }.into(),
+        if product { "% peak" } else { "" }.into(),
+        if product { "done GFLOP/s" } else { "" }.into(),
+        "CPU %".into(),
+        "RSS MiB".into(),
+        "+input MiB".into(),
+        "result".into(),
+        "vs best".into(),
+    ]];
+    for r in rows {
+        table.push(vec![
+            format!(
+                "{}{}",
+                r.strategy,
+                if r.warnings.is_empty() { "" } else { " (!)" }
+            ),
+            if r.uses_block {
+                r.block.clone()
+            } else {
+                "-".into()
+            },
+            format!("{}×{}", r.workers, r.blas_threads),
+            seconds(r.wall_s),
+            format!("{}–{}", seconds(r.wall_min_s), seconds(r.wall_max_s)),
+            format!("{}×{}", r.samples, r.iters),
+            format!("{:.2}", r.gflops.or(r.gbps).unwrap_or(f64::NAN)),
+            r.peak_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            r.performed_gflops
+                .map(|g| format!("{g:.2}"))
+                .unwrap_or_default(),
+            format!("{:.0}", r.cpu_pct),
+            mib(r.peak_rss_bytes),
+            mib(r.rss_above_input_bytes),
+            format!(
+                "{}{}",
+                result_text(r),
+                if r.agrees { "" } else { " DIFFERS" }
+            ),
+            format!("{:.2}x", r.ratio_to_best),
+        ]);
+    }
+    print_aligned(&table);
+}
+
+/// What the columns mean, on stderr so that stdout stays the table.
+fn print_legend(rows: &[Row]) {
+    let Some(first) = rows.first() else { return };
+    let rate = if first.gflops.is_some() {
+        "GFLOP/s and % peak count the op's useful flops (matmul 2mnk, gram m(m+1)k), so the \
+         faster strategy always rates higher; done GFLOP/s counts what it computed (whole \
+         diagonal tiles, or 2m²k for a full-GEMM gram)."
+    } else {
+        "GB/s = bytes of input read once per run / time."
+    };
+    eprintln!(
+        "W×T: workers × BLAS threads per call. time/run: median over samples (runs = samples × \
+         runs per sample). {rate} CPU %: CPU time / wall time while timed (200 = 2 cores). \
+         RSS: peak of the measuring process; +input: above its RSS once the inputs existed. \
+         vs best: time / fastest time (1.00x = fastest). (!) = see the warnings."
+    );
+}
+
+/// Each row's warnings, on stderr.
+fn print_warnings(rows: &[Row]) {
+    for r in rows {
+        for w in &r.warnings {
+            eprintln!("rayblas: warning: {}: {w}", r.strategy);
+        }
+    }
+}
+
 /// The kernel set for a header: the name, plus what rayblas replaced it for when it restarted
 /// itself with `OPENBLAS_CORETYPE`.
-pub fn kernel_label(corename: &str) -> String {
-    match rayblas::blas::replaced_kernel() {
-        Some(slow) => format!("{corename} [rayblas replaced OpenBLAS's pick {slow}]"),
-        None => corename.to_string(),
+pub fn kernel_label(corename: &str, replaced: &str) -> String {
+    match replaced {
+        "" | "-" => corename.to_string(),
+        slow => format!("{corename} [rayblas replaced OpenBLAS's pick {slow}]"),
     }
 }

@@ -3,21 +3,17 @@
 
 use crate::measure::{self, Row};
 use crate::report::{self, Format};
+use crate::workload::uses_block;
 use crate::workload::WorkloadArgs;
-use crate::{check_strategies, measure_interleaved, peak, Failure};
+use crate::{check_strategies, context, measure_interleaved, provenance, split_list, Failure};
 use plotters::prelude::*;
 use std::path::Path;
 
 fn parse_counts(what: &str, s: &str) -> Result<Vec<String>, Failure> {
-    let v: Vec<String> = s
-        .split(',')
-        .map(|x| x.trim().to_string())
-        .filter(|x| !x.is_empty())
-        .collect();
-    if v.is_empty() {
+    if s.trim().is_empty() {
         return Err(format!("--{what} needs at least one value").into());
     }
-    Ok(v)
+    split_list(&format!("--{what}"), s)
 }
 
 /// Expands strategy templates over worker counts. `native` expands only to thread counts the
@@ -68,22 +64,36 @@ pub fn run(
         })
         .collect::<Result<_, _>>()?;
     let list = expand(&parse_counts("strategies", strategies)?, &workers);
+    w.check_used(&list, true)?;
+    if !w.op.is_product() {
+        return Err(format!(
+            "sweep varies the block size, which {} does not use (it is split by rows); use compare",
+            w.op.name()
+        )
+        .into());
+    }
     check_strategies(&list)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let peak = peak(w)?;
+    let mut ctx = context(w)?;
+    // Strategies that make one call over the whole operands (native) do not depend on the
+    // block: they are measured once and drawn as a horizontal line.
     let mut configs = Vec::new();
-    for b in &blocks {
+    for (i, b) in blocks.iter().enumerate() {
         for s in &list {
+            if i > 0 && !uses_block(s) {
+                continue;
+            }
             let mut wl = w.clone();
-            wl.block = b.clone();
+            wl.block = Some(b.clone());
             configs.push((s.clone(), wl));
         }
     }
     let results = measure_interleaved(w, &configs)?;
+    ctx.provenance = provenance::gather();
     let mut rows: Vec<Row> = configs
         .iter()
         .zip(&results)
-        .map(|((s, wl), runs)| measure::aggregate(wl, s, runs, peak))
+        .map(|((s, wl), runs)| measure::aggregate(wl, s, runs, &ctx))
         .collect();
     let agree = measure::finish(&mut rows);
     let csv_path = out.join("sweep.csv");
@@ -91,7 +101,7 @@ pub fn run(
         .map_err(|e| format!("{}: {e}", csv_path.display()))?;
     let svg_path = out.join("sweep.svg");
     plot(&rows, &list, &svg_path).map_err(|e| format!("{}: {e}", svg_path.display()))?;
-    report::print(&rows, format, peak);
+    report::print(&rows, format);
     eprintln!(
         "rayblas: wrote {} and {}",
         csv_path.display(),
@@ -121,6 +131,7 @@ fn plot(
     let rate = |r: &Row| r.gflops.or(r.gbps).unwrap_or(0.0);
     let x_max = rows
         .iter()
+        .filter(|r| r.uses_block)
         .map(|r| block_side(&r.block))
         .fold(1.0, f64::max)
         * 1.1;
@@ -130,7 +141,13 @@ fn plot(
     let first = &rows[0];
     let title = format!(
         "{} {} m={} k={} n={} ({}, {})",
-        first.op, first.dtype, first.m, first.k, first.n, first.backend, first.corename
+        first.op,
+        first.dtype,
+        first.m,
+        first.k,
+        first.n,
+        first.provenance.backend,
+        first.provenance.corename
     );
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -147,9 +164,27 @@ fn plot(
         .draw()?;
     for (i, s) in strategies.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let mut pts: Vec<(f64, f64)> = rows
+        let mine: Vec<&Row> = rows.iter().filter(|r| &r.strategy == s).collect();
+        if let [one] = mine[..] {
+            if !one.uses_block {
+                // Measured once: a dashed line across all block sizes.
+                let y = rate(one);
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(0.0, y), (x_max, y)],
+                        8,
+                        6,
+                        color.stroke_width(2),
+                    ))?
+                    .label(format!("{s} (no blocks)"))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                    });
+                continue;
+            }
+        }
+        let mut pts: Vec<(f64, f64)> = mine
             .iter()
-            .filter(|r| &r.strategy == s)
             .map(|r| (block_side(&r.block), rate(r)))
             .collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -8,10 +8,22 @@ pub fn rusage() -> (f64, u64) {
         libc::getrusage(libc::RUSAGE_SELF, &mut ru);
         ru
     };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    let cpu = secs(ru.ru_utime) + secs(ru.ru_stime);
     // Linux reports ru_maxrss in KiB.
-    (cpu, ru.ru_maxrss.max(0) as u64 * 1024)
+    (process_cpu_seconds(), ru.ru_maxrss.max(0) as u64 * 1024)
+}
+
+/// CPU seconds of all threads of this process, from `CLOCK_PROCESS_CPUTIME_ID`: it includes
+/// what threads running right now on other CPUs have used so far, where getrusage's figure
+/// can lag by what they ran since their last accounting (a large share when a pool's threads
+/// wake and sleep thousands of times a second).
+fn process_cpu_seconds() -> f64 {
+    // SAFETY: clock_gettime writes one timespec into the zero-initialised value we pass.
+    let t = unsafe {
+        let mut t: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t);
+        t
+    };
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
 }
 
 /// Current resident set size in bytes (Linux: /proc/self/statm), 0 where unknown.
@@ -26,4 +38,47 @@ pub fn current_rss() -> u64 {
         })
         .map(|pages| pages * page)
         .unwrap_or(0)
+}
+
+/// Time the given CPUs spent busy since boot, in seconds, from `/proc/stat`: user, nice, system
+/// and steal (time a hypervisor gave to other machines). Interrupt time is left out: waking
+/// threads thousands of times a second (a fast op's pool) raises it on its own. `None` where
+/// unknown.
+/// Minus this process's own CPU time, the change over a run is what others took from it.
+pub fn busy_cpu_seconds(cpus: &[usize]) -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let mut jiffies = 0u64;
+    let mut seen = 0;
+    for line in stat.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(cpu) = fields
+            .next()
+            .and_then(|name| name.strip_prefix("cpu"))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        if !cpus.contains(&cpu) {
+            continue;
+        }
+        let v: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal …
+        if v.len() < 8 {
+            return None;
+        }
+        jiffies += v[0] + v[1] + v[2] + v[7];
+        seen += 1;
+    }
+    (seen > 0).then(|| jiffies as f64 / clock_ticks_per_second())
+}
+
+/// The unit of `/proc/stat` (USER_HZ, 100 on Linux).
+fn clock_ticks_per_second() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
 }

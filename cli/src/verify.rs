@@ -110,7 +110,7 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verd
                 freivalds_ok: c.map(|c| freivalds(&a, &b, c, eps)),
             }
         }
-        Op::Sum | Op::Dot => {
+        Op::Sum | Op::Dot | Op::Mean => {
             let (reference, magnitude) = if op == Op::Dot {
                 b.iter()
                     .zip(elements())
@@ -121,9 +121,16 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verd
             } else {
                 elements().fold((0.0, 0.0), |(s, mg), x| (s + x, mg + x.abs()))
             };
+            // The mean is the sum divided once more (one more rounding of T).
+            let scale = if op == Op::Mean {
+                len.max(1) as f64
+            } else {
+                1.0
+            };
+            let depth = tree_depth(len) + f64::from(u8::from(op == Op::Mean));
             Verdict {
-                reference,
-                bound: (2.0 * tree_depth(len) * eps + f64_round(len)) * magnitude,
+                reference: reference / scale,
+                bound: (2.0 * depth * eps + f64_round(len)) * magnitude / scale,
                 freivalds_ok: None,
             }
         }
@@ -135,19 +142,52 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verd
                 freivalds_ok: None,
             }
         }
-        Op::Max => Verdict {
-            // NaN anywhere makes the max NaN, as numpy does.
-            reference: elements().fold(f64::NEG_INFINITY, |x, v| {
-                if x.is_nan() || v.is_nan() {
-                    f64::NAN
+        Op::Max | Op::Min => Verdict {
+            // NaN anywhere makes the result NaN, as numpy does.
+            reference: elements().fold(
+                if op == Op::Max {
+                    f64::NEG_INFINITY
                 } else {
-                    x.max(v)
-                }
-            }),
+                    f64::INFINITY
+                },
+                |x, v| {
+                    if x.is_nan() || v.is_nan() {
+                        f64::NAN
+                    } else if op == Op::Max {
+                        x.max(v)
+                    } else {
+                        x.min(v)
+                    }
+                },
+            ),
+            bound: 0.0,
+            freivalds_ok: None,
+        },
+        Op::Argmax | Op::Argmin => Verdict {
+            reference: first_extreme(elements(), op == Op::Argmax) as f64,
             bound: 0.0,
             freivalds_ok: None,
         },
     }
+}
+
+/// Row-major position of the first NaN, else of the first largest (`max`) or smallest element,
+/// as numpy's argmax/argmin define it.
+fn first_extreme(values: impl Iterator<Item = f64>, max: bool) -> usize {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, v) in values.enumerate() {
+        if v.is_nan() {
+            return i;
+        }
+        let better = match best {
+            None => true,
+            Some((_, b)) => (max && v > b) || (!max && v < b),
+        };
+        if better {
+            best = Some((i, v));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
 }
 
 /// Freivalds' test in f64: for a random r in [-1, 1)ⁿ, every |(C·r)ᵢ − (A·(B·r))ᵢ| must be
@@ -244,5 +284,18 @@ mod tests {
         assert!(!v.accepts(1.0));
         let s = check(Op::Sum, &inp, None);
         assert!(s.accepts(f64::NAN) && !s.accepts(0.0));
+        assert_eq!(check(Op::Argmin, &inp, None).reference, 13.0);
+    }
+
+    #[test]
+    fn positions_are_the_first_extreme_in_row_major_order() {
+        let a = ndarray::array![[1.0, 5.0, 0.5], [5.0, 0.5, 2.0]];
+        let inp = Inputs { a, b: None };
+        assert!(check(Op::Argmax, &inp, None).accepts(1.0));
+        assert!(!check(Op::Argmax, &inp, None).accepts(3.0));
+        assert!(check(Op::Argmin, &inp, None).accepts(2.0));
+        assert!(check(Op::Min, &inp, None).accepts(0.5));
+        let mean = check(Op::Mean, &inp, None);
+        assert!(mean.accepts(14.0 / 6.0) && !mean.accepts(14.0 / 6.0 + 1e-12));
     }
 }

@@ -25,6 +25,14 @@ pub enum Op {
     Norm,
     /// Largest element of X (m×k).
     Max,
+    /// Smallest element of X (m×k).
+    Min,
+    /// Mean of X (m×k).
+    Mean,
+    /// Position of the first largest element of X (m×k), row-major; reported as (row, col).
+    Argmax,
+    /// Position of the first smallest element of X (m×k), row-major; reported as (row, col).
+    Argmin,
     /// Σ x∘y over X and Y (both m×k).
     Dot,
 }
@@ -39,8 +47,33 @@ impl Op {
             Op::Sum => "sum",
             Op::Norm => "norm",
             Op::Max => "max",
+            Op::Min => "min",
+            Op::Mean => "mean",
+            Op::Argmax => "argmax",
+            Op::Argmin => "argmin",
             Op::Dot => "dot",
         }
+    }
+
+    /// Whether the result is a position (reported as the row-major flat index).
+    pub fn is_position(self) -> bool {
+        matches!(self, Op::Argmax | Op::Argmin)
+    }
+
+    /// Whether the op is undefined on an empty matrix.
+    pub fn needs_elements(self) -> bool {
+        matches!(self, Op::Max | Op::Min | Op::Mean | Op::Argmax | Op::Argmin)
+    }
+
+    /// Whether the op has a third size n (B's columns).
+    pub fn has_n(self) -> bool {
+        matches!(self, Op::Matmul | Op::MatmulSum)
+    }
+
+    /// Whether `--calls` means something for the op (the fused ops always make one call per
+    /// tile; reductions make none).
+    pub fn takes_calls(self) -> bool {
+        matches!(self, Op::Matmul | Op::Gram)
     }
 
     /// Matrix products are rated in GFLOP/s; reductions in GB/s.
@@ -75,49 +108,62 @@ impl DtypeArg {
     }
 }
 
-/// Workload options shared by `run`, `compare` and `sweep`.
+/// The square size when neither `--n` nor the separate sizes are given.
+pub const DEFAULT_N: usize = 4000;
+/// The block when `--block` is not given.
+pub const DEFAULT_BLOCK: &str = "500";
+/// The seed when `--seed` is not given.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Workload options shared by `run`, `compare` and `sweep`. Options left out are `None`, so an
+/// option given where the op or the inputs make no use of it is an error ([`Self::check_used`]),
+/// not silently ignored.
 #[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct WorkloadArgs {
     /// Operation.
     #[arg(long, value_enum, default_value = "gram-sum")]
     pub op: Op,
-    /// Square size: sets m, k and n unless given separately.
-    #[arg(long, default_value_t = 4000)]
-    pub n: usize,
+    /// Square size: sets m, k and n unless given separately [default: 4000].
+    #[arg(long)]
+    pub n: Option<usize>,
     /// Rows of A / X (default: --n).
     #[arg(long)]
     pub m: Option<usize>,
     /// Inner dimension: columns of A / X, rows of B (default: --n).
     #[arg(long)]
     pub k: Option<usize>,
-    /// Block (tile) shape: N or RxC.
-    #[arg(long, default_value = "500")]
-    pub block: String,
+    /// Block (tile) shape: N or RxC [default: 500]. Products only; `native` does not use it.
+    #[arg(long)]
+    pub block: Option<String>,
     /// Tiles per BLAS call for matmul and gram: `strips` (adjacent tiles of a tile row in one
-    /// call, the library default) or `tiles` (one call per tile). The fused ops always make one
-    /// call per tile.
-    #[arg(long, default_value = "strips")]
-    pub calls: String,
+    /// call, the library default) or `tiles` (one call per tile) [default: strips]. The fused
+    /// ops always make one call per tile.
+    #[arg(long)]
+    pub calls: Option<String>,
     /// Element type.
     #[arg(long, value_enum, default_value = "f64")]
     pub dtype: DtypeArg,
-    /// Seed of the random inputs (uniform in [0, 1), as numpy/dask `random`).
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+    /// Seed of the random inputs (uniform in [0, 1), as numpy/dask `random`) [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Read A (or X) from a 2-D .npy file of the chosen dtype instead of generating it.
     #[arg(long)]
     pub input: Option<PathBuf>,
-    /// Read B (or Y) from a .npy file (default for products: random, or Aᵀ for matmul with --input).
+    /// Read B (or Y) from a .npy file, with --input, for matmul, matmul-sum and dot. Without
+    /// it, B is Aᵀ for matmul and matmul-sum and Y is A itself for dot.
     #[arg(long)]
     pub input_b: Option<PathBuf>,
-    /// Timed repetitions per strategy.
+    /// Measuring processes per strategy. Each times one run, or, for fast ops, several samples
+    /// of many runs (at least 20 ms per sample).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
-    /// Untimed runs before the timed ones (per process).
+    /// Untimed runs before the timed ones (per process); fast ops warm up for at least 20 ms.
+    /// 0 times one cold run per process.
     #[arg(long, default_value_t = 1)]
     pub warmup: usize,
-    /// Peak GFLOP/s for the % of peak column (default: one-thread GEMM measured at start × physical cores).
-    #[arg(long)]
+    /// Peak GFLOP/s for the % of peak column (default: one-thread GEMM measured at start ×
+    /// physical cores). Products only.
+    #[arg(long, allow_negative_numbers = true)]
     pub peak: Option<f64>,
 }
 
@@ -130,34 +176,130 @@ pub struct Shape {
 }
 
 impl WorkloadArgs {
+    /// The block shape's text, after its default.
+    pub fn block_text(&self) -> &str {
+        self.block.as_deref().unwrap_or(DEFAULT_BLOCK)
+    }
+
+    /// The calls' text, after its default.
+    pub fn calls_text(&self) -> &str {
+        self.calls.as_deref().unwrap_or("strips")
+    }
+
+    /// The seed of the random inputs, after its default.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(DEFAULT_SEED)
+    }
+
+    /// Refuses options that this op, these inputs or these strategies would ignore, so a run
+    /// never measures something other than what was asked. `sweep` passes `sweep = true` (it
+    /// takes its blocks from `--blocks`).
+    pub fn check_used(&self, strategies: &[String], sweep: bool) -> Result<(), String> {
+        let op = self.op.name();
+        let given = |v: bool, flag: &str, why: String| {
+            if v {
+                Err(format!("{flag} does not apply here: {why}"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.input.is_some() {
+            for (v, flag) in [
+                (self.n.is_some(), "--n"),
+                (self.m.is_some(), "--m"),
+                (self.k.is_some(), "--k"),
+            ] {
+                given(v, flag, "with --input the sizes come from the file".into())?;
+            }
+            given(
+                self.seed.is_some(),
+                "--seed",
+                "with --input no operand is random".into(),
+            )?;
+        } else {
+            given(
+                self.input_b.is_some(),
+                "--input-b",
+                "it needs --input (both operands from files)".into(),
+            )?;
+            given(
+                self.n.is_some() && self.m.is_some() && self.k.is_some() && !self.op.has_n(),
+                "--n",
+                format!("--m and --k are given and {op} has no third size"),
+            )?;
+        }
+        given(
+            self.input_b.is_some() && !self.op.needs_b(),
+            "--input-b",
+            format!("{op} takes one matrix"),
+        )?;
+        given(
+            self.calls.is_some() && !self.op.takes_calls(),
+            "--calls",
+            if self.op.is_product() {
+                format!("{op} always makes one BLAS call per tile")
+            } else {
+                format!("{op} makes no BLAS calls")
+            },
+        )?;
+        given(
+            self.peak.is_some() && !self.op.is_product(),
+            "--peak",
+            format!("{op} is rated in GB/s, not against a GFLOP/s peak"),
+        )?;
+        if self.block.is_some() {
+            given(
+                !self.op.is_product(),
+                "--block",
+                format!("{op} is split by rows, not into tiles"),
+            )?;
+            given(
+                sweep,
+                "--block",
+                "sweep takes its block sizes from --blocks".into(),
+            )?;
+            given(
+                !strategies.is_empty() && strategies.iter().all(|s| !uses_block(s)),
+                "--block",
+                "native makes one BLAS call over the whole operands".into(),
+            )?;
+        }
+        Ok(())
+    }
+
     /// What one BLAS call covers under the tiled strategies, for this op: `--calls` for matmul
     /// and gram, a tile for the fused ops (always), `None` for reductions (no BLAS calls) or a
     /// `--calls` that does not parse (which `validate` reports).
     pub fn effective_calls(&self) -> Option<Calls> {
         match self.op {
-            Op::Matmul | Op::Gram => self.calls.parse().ok(),
+            Op::Matmul | Op::Gram => self.calls_text().parse().ok(),
             Op::MatmulSum | Op::GramSum => Some(Calls::Tiles),
-            Op::Sum | Op::Norm | Op::Max | Op::Dot => None,
+            _ => None,
         }
     }
 
     /// Checks sizes, the block and the calls; returns the shape, the block and the calls.
     pub fn validate(&self) -> Result<(Shape, BlockShape, Calls), String> {
         let block: BlockShape = self
-            .block
+            .block_text()
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
         let calls: Calls = self
-            .calls
+            .calls_text()
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
         if self.repeat == 0 {
             return Err("--repeat must be at least 1".into());
         }
+        let square = self.n.unwrap_or(DEFAULT_N);
         let shape = Shape {
-            m: self.m.unwrap_or(self.n),
-            k: self.k.unwrap_or(self.n),
-            n: self.n,
+            m: self.m.unwrap_or(square),
+            k: self.k.unwrap_or(square),
+            n: if self.op.has_n() {
+                square
+            } else {
+                self.m.unwrap_or(square)
+            },
         };
         if self.input.is_none() && (shape.m == 0 || shape.k == 0 || shape.n == 0) {
             return Err(format!(
@@ -176,6 +318,11 @@ impl WorkloadArgs {
     }
 }
 
+/// Whether a strategy cuts the operands into blocks (`native` makes one call over them).
+pub fn uses_block(strategy: &str) -> bool {
+    !matches!(strategy.parse::<Strategy>(), Ok(Strategy::Native { .. }))
+}
+
 /// The inputs of one run, in the chosen dtype.
 pub struct Inputs<T> {
     pub a: Array2<T>,
@@ -185,24 +332,24 @@ pub struct Inputs<T> {
 fn read_npy<T: Element + ndarray_npy::ReadableElement>(
     path: &PathBuf,
 ) -> Result<Array2<T>, String> {
-    let a: Array2<T> = ndarray_npy::read_npy(path).map_err(|e| {
-        let detail = e.to_string();
-        let hint = if detail.contains("type") || detail.contains("descr") {
-            format!(
-                " (expected a 2-D {} array; use --dtype to match the file)",
+    use ndarray_npy::ReadNpyError;
+    ndarray_npy::read_npy(path).map_err(|e| {
+        let what = match &e {
+            ReadNpyError::WrongNdim(_, ndim) => format!(
+                "holds a {ndim}-D array; rayblas needs a 2-D matrix (in numpy, \
+                 x.reshape(1, -1) makes a row, x.reshape(-1, 1) a column)"
+            ),
+            ReadNpyError::WrongDescriptor(descr) => format!(
+                "holds elements of type {descr}, not {}: pass --dtype to match the file, \
+                 or convert it (x.astype('float64'))",
                 T::DTYPE.name()
-            )
-        } else if detail.contains("ndim")
-            || detail.contains("shape")
-            || detail.contains("dimension")
-        {
-            " (expected a 2-D array)".to_string()
-        } else {
-            String::new()
+            ),
+            ReadNpyError::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
+            ReadNpyError::Io(io) => io.to_string(),
+            other => other.to_string(),
         };
-        format!("{}: {detail}{hint}", path.display())
-    })?;
-    Ok(a)
+        format!("{}: {what}", path.display())
+    })
 }
 
 /// Builds (or reads) the inputs. Never inside the timing.
@@ -212,15 +359,16 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
 ) -> Result<Inputs<T>, String> {
     let a = match &w.input {
         Some(p) => read_npy::<T>(p)?,
-        None => rayblas::bench::uniform::<T>(s.m, s.k, w.seed),
+        None => rayblas::bench::uniform::<T>(s.m, s.k, w.seed()),
     };
     let b = if w.op.needs_b() {
         Some(match &w.input_b {
             Some(p) => read_npy::<T>(p)?,
+            // Documented on --input-b: Aᵀ for the products, A itself for dot.
             None if w.input.is_some() && w.op != Op::Dot => a.t().to_owned(),
             None if w.input.is_some() => a.clone(),
-            None if w.op == Op::Dot => rayblas::bench::uniform::<T>(s.m, s.k, w.seed + 1),
-            None => rayblas::bench::uniform::<T>(s.k, s.n, w.seed + 1),
+            None if w.op == Op::Dot => rayblas::bench::uniform::<T>(s.m, s.k, w.seed() + 1),
+            None => rayblas::bench::uniform::<T>(s.k, s.n, w.seed() + 1),
         })
     } else {
         None
@@ -242,29 +390,57 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
             ));
         }
     }
-    if a.is_empty() && w.op == Op::Max {
-        return Err("max of an empty matrix is undefined".into());
+    if a.is_empty() && w.op.needs_elements() {
+        return Err(format!(
+            "{} of an empty matrix is undefined (A is {}x{})",
+            w.op.name(),
+            a.nrows(),
+            a.ncols()
+        ));
     }
     Ok(Inputs { a, b })
 }
 
-/// The work one run does: flops (products) and bytes read.
-pub fn work<T: Element>(
-    op: Op,
-    cfg: &Config,
-    inp: &Inputs<T>,
-) -> Result<(f64, f64), rayblas::Error> {
+/// The work of one run: flops (products) and bytes of input read.
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    /// The op's minimum flops, whatever computes it: matmul 2·m·n·k; gram and gram-sum
+    /// m·(m+1)·k (only one triangle of the symmetric product, as `syrk` computes it).
+    pub useful_flops: f64,
+    /// The flops this strategy and backend really perform: whole tiles on and below the diagonal
+    /// for a tiled gram, 2·m²·k for a full-GEMM gram (BLIS, pure-rust under `native`).
+    pub performed_flops: f64,
+    /// Bytes of input read once.
+    pub bytes: f64,
+}
+
+/// The work one run does under `cfg`.
+pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<Work, rayblas::Error> {
     let (m, k) = inp.a.dim();
     let sz = std::mem::size_of::<T>() as f64;
     let n = inp.b.as_ref().map(|b| b.ncols()).unwrap_or(0);
+    let (mf, kf, nf) = (m as f64, k as f64, n as f64);
     Ok(match op {
-        Op::Matmul | Op::MatmulSum => (
-            2.0 * m as f64 * n as f64 * k as f64,
-            sz * (m * k + k * n) as f64,
-        ),
-        Op::Gram | Op::GramSum => (cfg.gram_flops(m, k)?, sz * (m * k) as f64),
-        Op::Sum | Op::Norm | Op::Max => (0.0, sz * (m * k) as f64),
-        Op::Dot => (0.0, 2.0 * sz * (m * k) as f64),
+        Op::Matmul | Op::MatmulSum => Work {
+            useful_flops: 2.0 * mf * nf * kf,
+            performed_flops: 2.0 * mf * nf * kf,
+            bytes: sz * (mf * kf + kf * nf),
+        },
+        Op::Gram | Op::GramSum => Work {
+            useful_flops: mf * (mf + 1.0) * kf,
+            performed_flops: cfg.gram_flops(m, k)?,
+            bytes: sz * mf * kf,
+        },
+        Op::Dot => Work {
+            useful_flops: 0.0,
+            performed_flops: 0.0,
+            bytes: 2.0 * sz * mf * kf,
+        },
+        _ => Work {
+            useful_flops: 0.0,
+            performed_flops: 0.0,
+            bytes: sz * mf * kf,
+        },
     })
 }
 
@@ -302,6 +478,20 @@ pub fn run_once<T: Element>(
         Op::Sum => cfg.sum(a).map(scalar),
         Op::Norm => cfg.norm(a).map(scalar),
         Op::Max => cfg.max(a).map(scalar),
+        Op::Min => cfg.min(a).map(scalar),
+        Op::Mean => cfg.mean(a).map(scalar),
+        Op::Argmax | Op::Argmin => {
+            let (i, j) = if op == Op::Argmax {
+                cfg.argmax(a)?
+            } else {
+                cfg.argmin(a)?
+            };
+            // Row-major flat index: exact in an f64 below 2⁵³ elements.
+            Ok(Answer {
+                result: (i * a.ncols() + j) as f64,
+                product: None,
+            })
+        }
         Op::Dot => cfg.dot(a, b()).map(scalar),
     }
 }

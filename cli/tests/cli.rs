@@ -147,6 +147,26 @@ fn reference(op: &str, a: &Array2<f64>, b: &Array2<f64>, d: &Array2<f64>) -> (f6
             let m = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (m, m.abs())
         }
+        "min" => {
+            let m = a.iter().copied().fold(f64::INFINITY, f64::min);
+            (m, m.abs())
+        }
+        "mean" => (a.mean().unwrap(), abs(a).mean().unwrap()),
+        // Row-major position of the first extreme, as the CLI reports it.
+        "argmax" | "argmin" => {
+            let best = a
+                .iter()
+                .copied()
+                .enumerate()
+                .fold((0, a[[0, 0]]), |b, (i, v)| {
+                    if (op == "argmax" && v > b.1) || (op == "argmin" && v < b.1) {
+                        (i, v)
+                    } else {
+                        b
+                    }
+                });
+            (best.0 as f64, 0.0)
+        }
         "dot" => ((a * d).sum(), (abs(a) * abs(d)).sum()),
         _ => unreachable!("{op}"),
     }
@@ -188,6 +208,10 @@ fn run_every_op_and_dtype_gives_the_reference_value() {
             "sum",
             "norm",
             "max",
+            "min",
+            "mean",
+            "argmax",
+            "argmin",
             "dot",
         ] {
             let mut args = vec![
@@ -196,19 +220,20 @@ fn run_every_op_and_dtype_gives_the_reference_value() {
                 op,
                 "--dtype",
                 dtype,
-                "--block",
-                "16x8",
                 "--repeat",
                 "1",
                 "--format",
                 "json",
-                "--peak",
-                "10",
-                "--calls",
-                calls,
                 "--input",
                 pa.to_str().unwrap(),
             ];
+            // Only the options the op uses: any other is an error.
+            if matches!(op, "matmul" | "gram" | "gram-sum" | "matmul-sum") {
+                args.extend(["--block", "16x8", "--peak", "10"]);
+            }
+            if matches!(op, "matmul" | "gram") {
+                args.extend(["--calls", calls]);
+            }
             match op {
                 "matmul" | "matmul-sum" => args.extend(["--input-b", pb.to_str().unwrap()]),
                 "dot" => args.extend(["--input-b", pd.to_str().unwrap()]),
@@ -238,10 +263,7 @@ fn run_every_op_and_dtype_gives_the_reference_value() {
 #[test]
 fn bad_input_is_one_line_and_exit_2() {
     let cases: &[&[&str]] = &[
-        &["compare", "--op", "nope"],
         &["compare", "--n", "0"],
-        &["compare", "--n", "-3"],
-        &["compare", "--n", "ten"],
         &["compare", "--block", "0"],
         &["compare", "--calls", "rows"],
         &["compare", "--strategies", "fast"],
@@ -249,6 +271,20 @@ fn bad_input_is_one_line_and_exit_2() {
         &["run", "--strategy", "native:100000"],
         &["run", "--input", "/nonexistent/a.npy"],
         &["sweep", "--workers", "0"],
+        &["compare", "--peak", "-5"],
+        &["compare", "--strategies", "native,,blocked"],
+        &["compare", "--strategies", "blocked,"],
+        &["sweep", "--blocks", "100,,200"],
+        // Options the op, the inputs or the strategies would ignore.
+        &["run", "--op", "sum", "--block", "100"],
+        &["run", "--op", "sum", "--peak", "10"],
+        &["run", "--op", "norm", "--calls", "tiles"],
+        &["run", "--op", "gram-sum", "--calls", "tiles"],
+        &["run", "--op", "gram", "--n", "10", "--m", "10", "--k", "10"],
+        &["run", "--input-b", "/tmp/b.npy"],
+        &["run", "--strategy", "native", "--block", "100"],
+        &["sweep", "--block", "100"],
+        &["sweep", "--op", "sum"],
     ];
     for args in cases {
         let o = rayblas(args);
@@ -265,11 +301,52 @@ fn bad_input_is_one_line_and_exit_2() {
         );
         assert!(stdout(&o).is_empty(), "{args:?}: nothing on stdout");
     }
+    for (args, says) in [
+        (&["compare", "--peak", "-5"][..], "positive"),
+        (
+            &["run", "--op", "sum", "--block", "100"],
+            "--block does not apply",
+        ),
+        (
+            &["compare", "--strategies", "native,,blocked"],
+            "empty item",
+        ),
+    ] {
+        let err = stderr(&rayblas(args));
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     if !rayblas::blas::per_call_threads() {
         let o = rayblas(&["compare", "--strategies", "hybrid:2x2"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
     }
+}
+
+/// Argument errors keep clap's whole message: the hint, the possible values, the usage.
+#[test]
+fn argument_errors_keep_clap_hints() {
+    for (args, says) in [
+        (&["run", "--strategies", "serial"][..], "--strategy"),
+        (&["compare", "--op", "nope"], "gram-sum"),
+        (&["compare", "--n", "ten"], "invalid digit"),
+        (&["compare", "--n", "-3"], "'-3'"),
+        (
+            &["compare", "--replay", "x.jsonl", "--n", "5"],
+            "cannot be used with",
+        ),
+    ] {
+        let o = rayblas(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = stderr(&o);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            err.contains("For more information, try '--help'"),
+            "{args:?}: {err}"
+        );
+        assert!(stdout(&o).is_empty());
+    }
+    let err = stderr(&rayblas(&["compare", "--op", "nope"]));
+    assert!(err.contains("possible values"), "{err}");
 }
 
 #[test]
@@ -306,12 +383,25 @@ fn npy_inputs_and_their_errors() {
         "f32",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("a64.npy"), "{}", stderr(&o));
-    // Wrong rank.
+    let err = stderr(&o);
+    assert!(
+        err.contains("a64.npy") && err.contains("<f8") && err.contains("--dtype"),
+        "{err}"
+    );
+    // Wrong rank: said plainly, with no dtype hint.
     let one_d = dir.join("v.npy");
     ndarray_npy::write_npy(&one_d, &ndarray::Array1::<f64>::zeros(5)).unwrap();
     let o = rayblas(&["run", "--input", one_d.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("1-D") && err.contains("2-D") && !err.contains("--dtype"),
+        "{err}"
+    );
+    // Sizes come from the file: --n with --input is refused, not ignored.
+    let o = rayblas(&["run", "--input", f64_path.to_str().unwrap(), "--n", "7"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--n does not apply"), "{}", stderr(&o));
     // Corrupt file.
     let bad = dir.join("bad.npy");
     std::fs::write(&bad, b"\x93NUMPY garbage").unwrap();
@@ -347,15 +437,20 @@ fn sweep_writes_csv_and_svg() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
-    // 2 blocks × (blocked:1, blocked:2, native:1, native:2), native:2 only where the library has 2 threads.
+    // 2 blocks × (blocked:1, blocked:2), and native:1, native:2 once each (they use no
+    // block), native:2 only where the library has 2 threads.
     let natives = if rayblas::blas::info().max_threads >= 2 {
         2
     } else {
         1
     };
-    assert_eq!(csv.lines().count(), 1 + 2 * (2 + natives), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 2 + natives, "{csv}");
     let svg = std::fs::read_to_string(dir.join("sweep.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("blocked:2"));
+    assert!(
+        svg.contains("native:1 (no blocks)"),
+        "native drawn as a line"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -389,7 +484,7 @@ fn table_header_says_what_a_call_covers_and_no_nan() {
     let common = [
         "run", "--n", "64", "--block", "16", "--repeat", "1", "--peak", "10",
     ];
-    let sum = header(&[&common[..], &["--op", "sum"]].concat());
+    let sum = header(&["run", "--n", "64", "--repeat", "1", "--op", "sum"]);
     assert!(!sum.contains("NaN") && !sum.contains("call"), "{sum}");
     let matmul = header(&[&common[..], &["--op", "matmul"]].concat());
     assert!(
@@ -431,8 +526,6 @@ fn nan_and_inf_results_are_reported_and_agree() {
             "--strategies",
             "serial,blocked,native",
             "--repeat",
-            "1",
-            "--peak",
             "1",
             "--format",
             "json",
@@ -484,4 +577,328 @@ fn info_offers_csv_too() {
     ] {
         assert!(keys.contains(&key), "{key} missing: {out}");
     }
+}
+
+fn run_json(vars: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .args(["--format", "json"])
+        .env_remove("RAYBLAS_STRATEGY")
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap()
+}
+
+/// The affinity mask and the standard thread variables set the defaults, `info` says which, and
+/// an explicit count that overrides a variable is named in the row's warnings.
+#[test]
+fn thread_variables_and_the_affinity_mask_set_the_defaults() {
+    let info = run_json(&[("RAYON_NUM_THREADS", "1")], &["info"]);
+    assert_eq!(info["default_workers"], 1);
+    assert_eq!(info["default_workers_source"], "RAYON_NUM_THREADS=1");
+    let row = run_json(
+        &[("RAYON_NUM_THREADS", "1")],
+        &[
+            "run",
+            "--strategy",
+            "blocked",
+            "--n",
+            "64",
+            "--block",
+            "16",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+        ],
+    );
+    assert_eq!(row["workers"], 1);
+    let row = run_json(
+        &[("RAYON_NUM_THREADS", "1")],
+        &[
+            "run",
+            "--strategy",
+            "blocked:2",
+            "--n",
+            "64",
+            "--block",
+            "16",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+        ],
+    );
+    let warnings = row["warnings"].to_string();
+    assert!(
+        warnings.contains("RAYON_NUM_THREADS=1 is set"),
+        "{warnings}"
+    );
+    if let Some(var) = rayblas::blas::THREAD_ENV.first() {
+        let info = run_json(&[(var, "1")], &["info"]);
+        assert_eq!(info["default_native_threads"], 1);
+        assert_eq!(info["default_native_threads_source"], format!("{var}=1"));
+    }
+    let o = rayblas_with("RAYON_NUM_THREADS", "lots", &["info"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("RAYON_NUM_THREADS"), "{}", stderr(&o));
+    // One CPU in the mask: one worker by default, and a peak for one core.
+    if rayblas::cpu::logical_cores() >= 2 {
+        let exe = env!("CARGO_BIN_EXE_rayblas");
+        let o = Command::new("taskset")
+            .args([
+                "-c", "0", exe, "run", "--n", "64", "--block", "16", "--repeat", "1",
+            ])
+            .args(["--strategy", "blocked", "--format", "json"])
+            .env_remove("RAYBLAS_STRATEGY")
+            .env_remove("RAYON_NUM_THREADS")
+            .output();
+        if let Some(o) = o.ok().filter(|o| o.status.success()) {
+            let row: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+            assert_eq!(row["workers"], 1, "{row}");
+            assert_eq!(row["logical_cores"], 1);
+            assert!(
+                row["peak_source"]
+                    .as_str()
+                    .unwrap()
+                    .contains("× 1 physical"),
+                "{row}"
+            );
+        }
+    }
+}
+
+/// Sub-millisecond ops are timed in batches long enough to measure, CPU % stays within what
+/// the cores can give, and each row says what it did: useful and performed flops, samples,
+/// seed, peak and its source, the environment.
+#[test]
+fn rows_are_measured_long_enough_and_say_how() {
+    let row = run_json(&[], &["run", "--op", "sum", "--n", "10", "--repeat", "2"]);
+    assert!(row["iters"].as_u64().unwrap() > 1, "{row}");
+    assert!(row["wall_s"].as_f64().unwrap() > 0.0);
+    let cores = row["logical_cores"].as_f64().unwrap();
+    assert!(row["cpu_pct"].as_f64().unwrap() <= 125.0 * cores, "{row}");
+    for key in [
+        "seed",
+        "warmup",
+        "samples",
+        "peak_source",
+        "rayblas_version",
+        "rayblas_commit",
+        "cpu_model",
+        "affinity",
+        "os",
+        "backend_version",
+        "corename",
+        "threading",
+        "recorded_at",
+    ] {
+        assert!(!row[key].is_null(), "{key} missing: {row}");
+    }
+    assert_eq!(row["seed"], 42);
+    // gram: useful m(m+1)k, one triangle; a native gram through a full GEMM (no syrk in
+    // BLIS and pure-rust) performs 2m²k, and its useful rate is the lower one.
+    let row = run_json(
+        &[],
+        &[
+            "run",
+            "--op",
+            "gram",
+            "--n",
+            "64",
+            "--strategy",
+            "native",
+            "--repeat",
+            "1",
+            "--peak",
+            "7",
+        ],
+    );
+    let useful = row["useful_flops"].as_f64().unwrap();
+    assert_eq!(useful, 64.0 * 65.0 * 64.0);
+    let performed = row["performed_flops"].as_f64().unwrap();
+    if rayblas::blas::has_syrk() {
+        assert_eq!(performed, useful);
+    } else {
+        assert_eq!(performed, 2.0 * 64.0 * 64.0 * 64.0);
+        assert!(row["performed_gflops"].as_f64().unwrap() > row["gflops"].as_f64().unwrap());
+    }
+    assert_eq!(row["peak_source"], "--peak");
+    // The table names its units; a fast op is not printed as 0.0000.
+    let o = rayblas(&["run", "--op", "sum", "--n", "10", "--repeat", "1"]);
+    let table = stdout(&o);
+    assert!(
+        table.contains("W×T") && !table.contains("0.0000 "),
+        "{table}"
+    );
+    assert!(
+        stderr(&o).contains("workers × BLAS threads"),
+        "legend: {}",
+        stderr(&o)
+    );
+}
+
+/// Threads beyond the cores and a busy machine are warned about.
+#[test]
+fn oversubscription_and_a_busy_machine_are_warned_about() {
+    let cores = rayblas::cpu::logical_cores();
+    let many = format!("blocked:{}", cores + 1);
+    let row = run_json(
+        &[],
+        &[
+            "run",
+            "--strategy",
+            &many,
+            "--n",
+            "64",
+            "--block",
+            "16",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+        ],
+    );
+    assert!(
+        row["warnings"].to_string().contains("oversubscribed"),
+        "{row}"
+    );
+    // Busy loops on every CPU while a reduction is measured: the row says the machine was busy.
+    let hogs: Vec<_> = (0..cores)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let row = run_json(
+        &[],
+        &[
+            "run",
+            "--op",
+            "sum",
+            "--n",
+            "2000",
+            "--repeat",
+            "3",
+            "--strategy",
+            "serial",
+        ],
+    );
+    for mut h in hogs {
+        h.kill().ok();
+        h.wait().ok();
+    }
+    assert!(row["foreign_cpu_cores"].as_f64().unwrap() > 0.3, "{row}");
+    assert!(row["warnings"].to_string().contains("busy"), "{row}");
+}
+
+/// On OpenBLAS's single-threaded build (Debian installs it beside the others), a tiled
+/// strategy's calls are serialised, and the row says so.
+#[test]
+fn serialised_blas_calls_are_warned_about() {
+    let dir = "/usr/lib/x86_64-linux-gnu/openblas-serial";
+    if rayblas::blas::BACKEND != "openblas" || !std::path::Path::new(dir).exists() {
+        return;
+    }
+    let row = run_json(
+        &[("LD_LIBRARY_PATH", dir)],
+        &[
+            "run",
+            "--strategy",
+            "blocked:2",
+            "--n",
+            "64",
+            "--block",
+            "16",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+        ],
+    );
+    assert!(
+        row["warnings"].to_string().contains("one at a time"),
+        "{row}"
+    );
+}
+
+/// Saved rows replay: the same workload measured again, old and new side by side; an input
+/// file that changed since is refused.
+#[test]
+fn compare_replays_saved_rows() {
+    let dir = std::env::temp_dir().join(format!("rayblas-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let a = Array2::<f64>::from_shape_fn((40, 24), |(i, j)| (i * 3 + j) as f64 / 97.0);
+    let input = dir.join("a.npy");
+    ndarray_npy::write_npy(&input, &a).unwrap();
+    let rows_path = dir.join("rows.jsonl");
+    let o = rayblas(&[
+        "compare",
+        "--op",
+        "gram",
+        "--input",
+        input.to_str().unwrap(),
+        "--block",
+        "8",
+        "--strategies",
+        "serial,blocked",
+        "--repeat",
+        "1",
+        "--peak",
+        "3",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&rows_path, &o.stdout).unwrap();
+    let first = &json_rows(&o)[0];
+    assert_eq!(first["input"], input.to_str().unwrap());
+    assert_eq!(
+        first["input_sha256"],
+        rayblas_cli_sha256(&std::fs::read(&input).unwrap())
+    );
+    let o = rayblas(&["compare", "--replay", rows_path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(
+        table.contains("old time") && table.contains("new time"),
+        "{table}"
+    );
+    assert!(
+        table.contains("serial") && table.contains("blocked"),
+        "{table}"
+    );
+    let o = rayblas(&[
+        "compare",
+        "--replay",
+        rows_path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let new = json_rows(&o);
+    assert_eq!(new.len(), 2);
+    assert_eq!(new[1]["block"], "8");
+    assert_eq!(new[1]["peak_gflops"], 3.0);
+    // Changed input: refused.
+    ndarray_npy::write_npy(&input, &(&a * 2.0)).unwrap();
+    let o = rayblas(&["compare", "--replay", rows_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("changed since"), "{}", stderr(&o));
+    std::fs::write(&rows_path, "{\"op\": 1}\n").unwrap();
+    let o = rayblas(&["compare", "--replay", rows_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("rows.jsonl:1"), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn rayblas_cli_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -170,6 +170,7 @@ pub(crate) struct Linked;
 
 impl Library for Linked {
     const NAME: &str = "blis";
+    const THREAD_ENV: &[&str] = &["BLIS_NUM_THREADS", "OMP_NUM_THREADS"];
     const INT_MAX: usize = i64::MAX as usize;
 
     /// BLIS takes any positive strides; a dimension of length 1 may have any stride.

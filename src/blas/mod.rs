@@ -116,6 +116,9 @@ pub(crate) trait Library {
     /// Whether per-call threads come from the caller's rayon pool (pure-rust's gemm), so a
     /// strategy must give the call a pool with room for them.
     const CALL_THREADS_FROM_RAYON: bool = false;
+    /// The environment variables that set the library's own default thread count, first one
+    /// wins (the library reads them when it loads).
+    const THREAD_ENV: &'static [&'static str];
     /// Whether an operand `rows × cols` with strides `rs`, `cs` can be passed without a copy.
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool;
     /// Whether calls may run from several threads at once.
@@ -224,6 +227,11 @@ pub fn has_syrk() -> bool {
 /// Whether per-call threads come from the caller's rayon pool (pure-rust: `gemm` runs its
 /// `Parallelism::Rayon(t)` there), so a strategy must give the call a pool with room for them.
 pub(crate) const CALL_THREADS_FROM_RAYON: bool = Linked::CALL_THREADS_FROM_RAYON;
+
+/// The environment variables the linked library reads for its default thread count, in the
+/// order it reads them (e.g. `OPENBLAS_NUM_THREADS`, then `GOTO_NUM_THREADS`, then
+/// `OMP_NUM_THREADS` for OpenBLAS). The default thread count of `native` follows them.
+pub const THREAD_ENV: &[&str] = Linked::THREAD_ENV;
 
 /// The largest dimension or leading dimension the backend's integer type holds.
 pub const INT_MAX: usize = Linked::INT_MAX;

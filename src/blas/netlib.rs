@@ -21,6 +21,7 @@ pub(crate) struct Linked;
 
 impl Library for Linked {
     const NAME: &str = "netlib";
+    const THREAD_ENV: &[&str] = &[];
     const INT_MAX: usize = i32::MAX as usize;
     const HAS_SYRK: bool = true;
 

@@ -106,6 +106,11 @@ pub(crate) struct Linked;
 
 impl Library for Linked {
     const NAME: &str = "openblas";
+    const THREAD_ENV: &[&str] = &[
+        "OPENBLAS_NUM_THREADS",
+        "GOTO_NUM_THREADS",
+        "OMP_NUM_THREADS",
+    ];
     const INT_MAX: usize = i32::MAX as usize;
     const HAS_SYRK: bool = true;
 

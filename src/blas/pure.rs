@@ -55,6 +55,7 @@ pub(crate) struct Linked;
 
 impl Library for Linked {
     const NAME: &str = "pure-rust";
+    const THREAD_ENV: &[&str] = &["RAYON_NUM_THREADS"];
     const INT_MAX: usize = isize::MAX as usize;
     const CALL_THREADS_FROM_RAYON: bool = true;
 
