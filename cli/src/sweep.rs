@@ -63,8 +63,8 @@ pub fn run(
             Ok(n) => Ok(n),
         })
         .collect::<Result<_, _>>()?;
-    let list = expand(&parse_counts("strategies", strategies)?, &workers);
-    w.check_used(&list, true)?;
+    let templates = parse_counts("strategies", strategies)?;
+    w.check_used(&templates, true)?;
     if !w.op.is_product() {
         return Err(format!(
             "sweep varies the block size, which {} does not use (it is split by rows); use compare",
@@ -72,6 +72,7 @@ pub fn run(
         )
         .into());
     }
+    let list = expand(&templates, &workers);
     check_strategies(&list)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut ctx = context(w)?;
