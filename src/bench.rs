@@ -14,7 +14,10 @@
 //! assert_eq!(median(&[3.0, 1.0, 2.0, 10.0]), 2.5);
 //! ```
 
-use crate::element::Element;
+use crate::element::{Dtype, Element};
+use crate::error::{Error, Result};
+use crate::simd::fma_loop::{FmaLoop, CHAINS};
+use crate::simd::Level;
 use ndarray::{Array2, Axis};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayon::prelude::*;
@@ -98,4 +101,119 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0]), 2.5);
         assert!(median(&[]).is_nan());
     }
+}
+
+/// The FMA-loop limit of this machine: what its cores reach on fused multiply-adds alone, the
+/// ceiling every GEMM sits under. Measured by [`fma_peak`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FmaPeak {
+    /// Element type.
+    pub dtype: Dtype,
+    /// The SIMD level whose registers the loop used.
+    pub level: Level,
+    /// GFLOP/s of one thread alone.
+    pub one_thread_gflops: f64,
+    /// Threads run at once for [`FmaPeak::gflops`].
+    pub threads: usize,
+    /// GFLOP/s of `threads` threads at once (an FMA counts 2 flops).
+    pub gflops: f64,
+}
+
+/// Measures the FMA-loop peak for `dtype`: one thread alone, then `threads` at once (pass the
+/// physical core count), each running 12 independent chains of FMAs in the widest registers
+/// the CPU has ([`crate::simd::level`]), best of three runs of about 0.1 s. Every chain's final
+/// value is checked exactly, so chains a compiler merged or skipped cannot inflate the figure.
+///
+/// ```no_run
+/// let peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, rayblas::cpu::physical_cores())?;
+/// println!("{:.1} GFLOP/s per core, {:.1} on {}", peak.one_thread_gflops, peak.gflops, peak.threads);
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Environment`] if `RAYBLAS_SIMD` is invalid, [`Error::InvalidThreads`] for 0
+/// threads, [`Error::Measurement`] if a chain's final value is not what its steps give.
+pub fn fma_peak(dtype: Dtype, threads: usize) -> Result<FmaPeak> {
+    if threads == 0 {
+        return Err(Error::InvalidThreads {
+            requested: 0,
+            reason: "the FMA loop needs at least one thread".into(),
+        });
+    }
+    let level = crate::simd::level()?;
+    let (one, all) = match dtype {
+        Dtype::F64 => fma_rates::<f64>(level, threads)?,
+        Dtype::F32 => fma_rates::<f32>(level, threads)?,
+    };
+    Ok(FmaPeak {
+        dtype,
+        level,
+        one_thread_gflops: one,
+        threads,
+        gflops: all,
+    })
+}
+
+/// (one thread, `threads` at once) in GFLOP/s.
+fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64, f64)> {
+    let lanes = T::lanes(level);
+    // Steps of 2⁻²⁰ from below 2 stay exact while values stay below 16 (f32 has 24 bits).
+    let step = T::from_f64(2f64.powi(-20));
+    let max_iters: u64 = 13 << 20;
+    let run = |iters: u64, id: usize| -> Result<f64> {
+        let mut x: Vec<T> = (0..CHAINS * lanes)
+            .map(|i| T::from_f64(1.0 + (i + id) as f64 / 1024.0))
+            .collect();
+        let start = x.clone();
+        let one = std::hint::black_box(T::one());
+        let t = std::time::Instant::now();
+        T::run(level, &mut x, one, std::hint::black_box(step), iters);
+        let seconds = t.elapsed().as_secs_f64();
+        let grown = T::from_f64(iters as f64 * 2f64.powi(-20));
+        if x.iter().zip(&start).any(|(v, s)| *v != *s + grown) {
+            return Err(Error::Measurement(format!(
+                "the FMA loop's chains did not each run {iters} steps ({level})"
+            )));
+        }
+        Ok((CHAINS * lanes) as f64 * 2.0 * iters as f64 / seconds / 1e9)
+    };
+    // Calibrate to about 0.1 s, then the best of three.
+    let mut iters: u64 = 1 << 12;
+    loop {
+        let t = std::time::Instant::now();
+        run(iters, 0)?;
+        let s = t.elapsed().as_secs_f64();
+        if s > 0.02 || iters >= max_iters {
+            iters = ((iters as f64 * 0.1 / s.max(1e-9)) as u64).clamp(1, max_iters);
+            break;
+        }
+        iters = (iters * 4).min(max_iters);
+    }
+    let mut one = 0.0f64;
+    for _ in 0..3 {
+        one = one.max(run(iters, 0)?);
+    }
+    let mut all = 0.0f64;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        let rates: Vec<Result<f64>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|id| s.spawn(move || run(iters, id)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Measurement("an FMA thread panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        for r in rates {
+            r?;
+        }
+        let wall = t.elapsed().as_secs_f64();
+        all = all.max(threads as f64 * (CHAINS * lanes) as f64 * 2.0 * iters as f64 / wall / 1e9);
+    }
+    Ok((one, all))
 }

@@ -16,7 +16,9 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
 /// - strategy: given here, else `RAYBLAS_STRATEGY`, else the compiled default (`blocked`, or
 ///   `native` with the `native-threading` feature);
 /// - block: given here, else at most 1000×1000 and small enough to give every physical core a
-///   row of tiles ([`BlockShape::auto`]; never dependent on the worker count);
+///   row of tiles ([`BlockShape::auto`]; never dependent on the worker count). The block is the
+///   largest tile: tile rows are evened out so the cores get equal work
+///   ([`Config::balance_for`]);
 /// - SIMD level: given here, else `RAYBLAS_SIMD`, else the best the CPU has.
 ///
 /// # Errors every operation can return
@@ -44,6 +46,7 @@ pub struct Config {
     strategy: Option<Strategy>,
     block: Option<BlockShape>,
     calls: Calls,
+    balance: Option<std::num::NonZeroUsize>,
     simd: Option<Level>,
 }
 
@@ -73,6 +76,29 @@ impl Config {
         self
     }
 
+    /// Evens tiles out for `cores` cores instead of this machine's physical core count.
+    ///
+    /// The block is the largest tile: tile rows are evened out so their count is a multiple of
+    /// the core count and the cores get equal work (5000 rows in blocks of 1000 on 2 cores
+    /// become 6 rows of 834, not 5 rows that leave one core idle for a fifth of the time). So
+    /// the cut, and the last bits of a tiled result, depend on the shape, the block and this
+    /// count, never on the worker count. Give the same count on every machine for results that
+    /// agree bit for bit between machines with different core counts.
+    ///
+    /// ```
+    /// use rayblas::{BlockShape, Config};
+    /// use std::num::NonZeroUsize;
+    /// let x = ndarray::Array2::<f64>::from_elem((50, 3), 0.5);
+    /// let two = NonZeroUsize::new(2).unwrap();
+    /// let cfg = Config::new().block(BlockShape::square(16)?).balance_for(two);
+    /// assert_eq!(cfg.gram_sum(&x)?, 50.0 * 50.0 * 0.75);
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    pub fn balance_for(mut self, cores: std::num::NonZeroUsize) -> Self {
+        self.balance = Some(cores);
+        self
+    }
+
     /// Uses the reduction kernels of `level` (checked against the CPU when an operation runs).
     pub fn simd(mut self, level: Level) -> Self {
         self.simd = Some(level);
@@ -96,6 +122,7 @@ impl Config {
         Cut {
             block: self.block,
             calls: self.calls,
+            balance: self.balance,
         }
     }
 
@@ -178,7 +205,7 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
-        fused::matmul_reduce(&self.execution()?, self.block, &a, &b, r)
+        fused::matmul_reduce(&self.execution()?, self.cut(), &a, &b, r)
     }
 
     /// `r(X·Xᵀ)` without storing `X·Xᵀ`, using its symmetry.
@@ -191,7 +218,7 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let x: ArrayView2<'a, T> = x.into();
-        fused::gram_reduce(&self.execution()?, self.block, &x, r)
+        fused::gram_reduce(&self.execution()?, self.cut(), &x, r)
     }
 
     /// Floating-point operations that [`Config::gram`] / [`Config::gram_reduce`] perform for an
@@ -202,7 +229,7 @@ impl Config {
     /// # Errors
     /// The configuration errors listed on [`Config`] (the count depends on the strategy).
     pub fn gram_flops(&self, n: usize, k: usize) -> Result<f64> {
-        Ok(crate::kernels::gram_flops(&self.plan()?, self.block, n, k))
+        Ok(crate::kernels::gram_flops(&self.plan()?, self.cut(), n, k))
     }
 
     /// `sum(X·Xᵀ)`: the seed workload, `x.dot(x.T).sum()`.

@@ -104,6 +104,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A measurement of the machine (the FMA-loop peak) did not check out.
+    #[error("measurement failed: {0}")]
+    Measurement(String),
 }
 
 /// `Result` with the library's [`Error`](enum@Error).

@@ -157,6 +157,34 @@ impl Plan {
         self.each(items, |item| f(item, t))
     }
 
+    /// [`Plan::tiles`], started largest first: the work queue then hands the small items to
+    /// whoever finishes early, so the workers finish together (longest-processing-time order).
+    /// Results still come back in item order, so a combine over them stays fixed.
+    pub(crate) fn tiles_largest_first<I, R, F>(
+        &self,
+        items: Vec<I>,
+        cost: impl Fn(&I) -> f64,
+        f: F,
+    ) -> Vec<R>
+    where
+        I: Send,
+        R: Send,
+        F: Fn(I, usize) -> R + Sync + Send,
+    {
+        let n = items.len();
+        let mut order: Vec<(usize, I)> = items.into_iter().enumerate().collect();
+        // Stable: equal costs keep item order.
+        order.sort_by(|a, b| cost(&b.1).total_cmp(&cost(&a.1)));
+        let (index, sorted): (Vec<usize>, Vec<I>) = order.into_iter().unzip();
+        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+        for (i, r) in index.into_iter().zip(self.tiles(sorted, f)) {
+            out[i] = Some(r);
+        }
+        out.into_iter()
+            .map(|r| r.expect("every item ran once"))
+            .collect()
+    }
+
     /// Runs `f` on every item of work that makes no BLAS call (copies), without a lease, on
     /// the strategy's workers (under `native`, on as many as the call had); results in item
     /// order.

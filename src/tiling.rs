@@ -55,7 +55,8 @@ impl BlockShape {
     /// count of the strategy, so a blocked result is bitwise the same for any worker count with
     /// the default block too. (It took the worker count until issue 16: `blocked:3` and
     /// `blocked:7` then cut other tiles than `blocked:2` and gave other bits.) Pass an explicit
-    /// block for bits that also agree between machines with different core counts.
+    /// block and [`Config::balance_for`](crate::Config::balance_for) for bits that also agree
+    /// between machines with different core counts.
     ///
     /// ```
     /// use rayblas::BlockShape;
@@ -158,9 +159,10 @@ pub(crate) struct Strip {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Calls {
     /// One call per strip of adjacent tiles (the default): each tile row is cut into the
-    /// fewest strips that give every physical core at least two. The cut depends on the shape,
-    /// the block and the machine's core count, never on the worker count, so results stay
-    /// bitwise identical for any worker count.
+    /// fewest strips that give every core at least two. The cut depends on the shape, the
+    /// block and the core count it balances for (the machine's physical cores, or
+    /// [`Config::balance_for`](crate::Config::balance_for)), never on the worker count, so
+    /// results stay bitwise identical for any worker count.
     #[default]
     Strips,
     /// One call per tile, each repacking its panels: the plain per-tile experiment.
@@ -168,10 +170,10 @@ pub enum Calls {
 }
 
 impl Calls {
-    /// The number of strips wanted in all, for [`Tiling::strips`].
-    pub(crate) fn strips_wanted(self) -> usize {
+    /// The number of strips wanted in all, for [`Tiling::strips`], on `cores` cores.
+    pub(crate) fn strips_wanted(self, cores: usize) -> usize {
         match self {
-            Calls::Strips => 2 * crate::cpu::physical_cores(),
+            Calls::Strips => 2 * cores,
             Calls::Tiles => usize::MAX,
         }
     }
@@ -202,12 +204,39 @@ impl FromStr for Calls {
     }
 }
 
+/// The side of near-equal bands over `len` rows (or columns) with at most `max` each, so many
+/// that their count is a multiple of `cores`: the bands then divide evenly among the cores.
+///
+/// A 5000-row product with block 1000 on 2 cores would otherwise have 5 bands, 3 against 2 (0.83
+/// of the machine); this gives 6 of 834 (the last 830). When the block already divides evenly,
+/// as 4000 rows in bands of 1000 on 2 cores, the bands are the block's. The side depends on the
+/// shape, the block and the machine's core count, never on the worker count.
+pub(crate) fn balanced_side(len: usize, max: usize, cores: usize) -> usize {
+    let max = max.max(1);
+    if len == 0 {
+        return max;
+    }
+    let cores = cores.max(1);
+    let bands = len.div_ceil(max).div_ceil(cores) * cores;
+    len.div_ceil(bands.min(len))
+}
+
 /// How an operation is cut up: the block (or `None` for [`BlockShape::auto`]) and how many
 /// tiles one BLAS call covers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Cut {
     pub block: Option<BlockShape>,
     pub calls: Calls,
+    /// The core count tiles are evened out for (`None`: this machine's physical cores).
+    pub balance: Option<std::num::NonZeroUsize>,
+}
+
+impl Cut {
+    /// The core count tile rows are evened out for.
+    pub fn balance(&self) -> usize {
+        self.balance
+            .map_or_else(crate::cpu::physical_cores, |n| n.get())
+    }
 }
 
 /// A grid of tiles over an `nrows × ncols` matrix.
@@ -377,6 +406,31 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use ndarray::Array2;
+
+    #[test]
+    fn balanced_sides_divide_among_the_cores() {
+        // (len, block, cores) → side; the band count ⌈len/side⌉ is a multiple of the cores
+        // (or len itself), and no band is larger than the block.
+        for (len, block, cores, side) in [
+            (5000, 1000, 2, 834),
+            (4000, 1000, 2, 1000),
+            (1500, 1000, 2, 750),
+            (3000, 2000, 2, 1500),
+            (2500, 500, 2, 417),
+            (5000, 250, 2, 250),
+            (8000, 2000, 4, 2000),
+            (3, 1000, 4, 1),
+            (0, 500, 2, 500),
+        ] {
+            let got = balanced_side(len, block, cores);
+            assert_eq!(got, side, "{len} {block} {cores}");
+            assert!(got <= block);
+            if len > 0 {
+                let bands = len.div_ceil(got);
+                assert!(bands % cores == 0 || bands == len, "{len} {block} {cores}");
+            }
+        }
+    }
 
     #[test]
     fn grid_and_ragged_edges() {

@@ -13,11 +13,12 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (40, 3, 1),  // N×1
     (1, 30, 45), // 1×N
     (45, 30, 1),
-    (64, 1, 64),  // k = 1
-    (0, 4, 3),    // empty rows
-    (3, 0, 4),    // empty inner: C = 0
-    (5, 6, 0),    // empty columns
-    (61, 17, 23), // ragged tiles with block 8
+    (64, 1, 64),   // k = 1
+    (0, 4, 3),     // empty rows
+    (3, 0, 4),     // empty inner: C = 0
+    (5, 6, 0),     // empty columns
+    (61, 17, 23),  // ragged tiles with block 8
+    (20, 2000, 9), // thin: k split among the cores
 ];
 
 fn blocks() -> Vec<Option<BlockShape>> {
@@ -291,6 +292,41 @@ fn blocked_results_are_bitwise_identical_for_any_worker_count() {
     }
 }
 
+/// Thin products (small outputs, long k) split k among the cores the cut balances for: the
+/// answer is right and bitwise the same for any worker count.
+#[test]
+fn thin_products_split_k_and_stay_bitwise_identical() {
+    let x = random::<f64>(30, 5000, 31);
+    let y = random::<f64>(5000, 17, 32);
+    let two = std::num::NonZeroUsize::new(2).unwrap();
+    let run = |s: &str| {
+        let cfg = Config::new()
+            .strategy(s.parse().unwrap())
+            .block(BlockShape::square(8).unwrap())
+            .balance_for(two);
+        (
+            cfg.gram_sum(&x).unwrap().to_bits(),
+            cfg.gram_reduce(&x, Reduction::Max).unwrap().to_bits(),
+            cfg.matmul_reduce(&x, &y, Reduction::SumOfSquares)
+                .unwrap()
+                .to_bits(),
+            cfg.matmul(&x, &y).unwrap(),
+            cfg.gram(&x).unwrap(),
+        )
+    };
+    let first = run("serial");
+    assert_product(&first.3.view(), &x.view(), &y.view(), "thin matmul");
+    assert_product(&first.4.view(), &x.view(), &x.t(), "thin gram");
+    let g = first.4.clone();
+    assert_eq!(g, g.t(), "exactly symmetric");
+    let want: f64 = naive_matmul(&x.view(), &x.t()).0.sum();
+    let got = f64::from_bits(first.0);
+    assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+    for s in ["blocked:1", "blocked:2", "blocked:3", "blocked:7"] {
+        assert_eq!(run(s), first, "{s} differs from serial");
+    }
+}
+
 /// Issue 16's case: with no `.block(..)`, `blocked:3` and `blocked:7` used to cut other tiles
 /// than `blocked:2` (the default block took the worker count) and gave other bits.
 #[test]
@@ -382,13 +418,26 @@ fn dimension_beyond_blas_int_is_refused_not_truncated() {
         return; // pure-rust: no integer limit below the address space
     }
     // A zero-stride broadcast view has a huge logical size and no memory behind it.
+    // One native call over k = INT_MAX + 1 is refused.
     let n = rayblas::blas::INT_MAX + 1;
     let row = ndarray::Array1::<f64>::ones(1);
     let a = row.broadcast((1, n)).unwrap();
     let b = ndarray::Array2::<f64>::ones((1, 1));
     let b = b.broadcast((n, 1)).unwrap();
     let e = Config::new()
+        .strategy(Strategy::Native { threads: Some(1) })
+        .matmul(a, b)
+        .unwrap_err();
+    assert!(matches!(e, Error::DimensionTooLarge { .. }), "{e}");
+    // The tiled strategies split a thin product's k among the cores (2 here); parts that are
+    // each still beyond the limit are refused the same way, before anything is copied.
+    let n = 3 * rayblas::blas::INT_MAX;
+    let a = row.broadcast((1, n)).unwrap();
+    let b = ndarray::Array2::<f64>::ones((1, 1));
+    let b = b.broadcast((n, 1)).unwrap();
+    let e = Config::new()
         .strategy(Strategy::Serial)
+        .balance_for(std::num::NonZeroUsize::new(2).unwrap())
         .matmul(a, b)
         .unwrap_err();
     assert!(matches!(e, Error::DimensionTooLarge { .. }), "{e}");

@@ -14,6 +14,11 @@
 //! That order is a promise (`Blocked` is bitwise the same for any worker count), and these values
 //! pin it. They were recorded on main before the execution-plan refactor (issue 9); a change
 //! to them needs a reason that says why the combine order changed.
+//!
+//! Changed once since, on purpose (issue 15): tile rows are evened out so their count divides
+//! among the cores (`Config::balance_for`, here 2 on every machine). The 30-row `matmul_reduce`
+//! with 7-row blocks became 6 rows of 5, so its product sum (the third value) changed; the
+//! 45-row gram with 8-row blocks already had 6 tile rows, and its two values did not.
 
 use ndarray::{Array2, Axis};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
@@ -31,10 +36,12 @@ fn exact_factors(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
     })
 }
 
+/// Tiles evened out for 2 cores on every machine, so the cut is the same everywhere.
 fn cfg(strategy: &str, block: BlockShape) -> Config {
     Config::new()
         .strategy(strategy.parse().unwrap())
         .block(block)
+        .balance_for(std::num::NonZeroUsize::new(2).unwrap())
         .simd(Level::Scalar)
 }
 
@@ -93,7 +100,7 @@ fn reductions_combine_in_the_recorded_order() {
 const RECORDED_FUSED: (u64, u64, u64) = (
     4858003892049107112,
     5131442524099565678,
-    14086255798453501216,
+    14086255798453501222,
 );
 const RECORDED_REDUCTIONS: (u64, u64, u64, u64) = (
     13859247222214321804,

@@ -27,6 +27,11 @@ pub struct MachineInfo {
     pub default_workers_source: String,
     pub default_native_threads: usize,
     pub default_native_threads_source: String,
+    /// The FMA-loop limit (GFLOP/s): one thread, and all physical cores at once.
+    pub fma_f64_one_thread: f64,
+    pub fma_f64_all: f64,
+    pub fma_f32_one_thread: f64,
+    pub fma_f32_all: f64,
 }
 
 pub fn gather() -> Result<MachineInfo, rayblas::Error> {
@@ -37,6 +42,9 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let workers = rayblas::Strategy::default_workers()?;
     let threads = rayblas::Strategy::default_native_threads()?;
     let p = provenance::gather();
+    let cores = rayblas::cpu::physical_cores();
+    let f64_peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, cores)?;
+    let f32_peak = rayblas::bench::fma_peak(rayblas::Dtype::F32, cores)?;
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: p.cpu_model,
@@ -54,6 +62,10 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
         default_workers_source: workers.source,
         default_native_threads: threads.count,
         default_native_threads_source: threads.source,
+        fma_f64_one_thread: f64_peak.one_thread_gflops,
+        fma_f64_all: f64_peak.gflops,
+        fma_f32_one_thread: f32_peak.one_thread_gflops,
+        fma_f32_all: f32_peak.gflops,
     })
 }
 
@@ -85,6 +97,17 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         (
             "simd",
             format!("{} (best available: {})", i.simd, i.simd_best),
+        ),
+        (
+            "fma_loop_peak",
+            format!(
+                "f64 {:.1} GFLOP/s on one thread, {:.1} on {} cores; f32 {:.1}, {:.1}",
+                i.fma_f64_one_thread,
+                i.fma_f64_all,
+                i.physical_cores,
+                i.fma_f32_one_thread,
+                i.fma_f32_all
+            ),
         ),
         ("os", i.os.clone()),
         (

@@ -191,7 +191,8 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::MeasurePeak { dtype } => {
-            println!("{}", measure::single_core_gemm_gflops(dtype)?);
+            let limits = measure::limits(dtype)?;
+            println!("{}", serde_json::to_string(&limits).expect("serialisable"));
             Ok(())
         }
         Command::Measure { spec } => {
@@ -279,31 +280,38 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The peak GFLOP/s for "% of peak", and where it came from.
+/// The peak GFLOP/s for "% of peak", where it came from, and the FMA-loop limit.
 pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
     if let Some(p) = w.peak {
         return Ok(Peak {
             gflops: p,
             source: "--peak".into(),
+            fma_gflops: None,
         });
     }
     if !w.op.is_product() {
         return Ok(Peak {
             gflops: f64::NAN,
             source: String::new(),
+            fma_gflops: None,
         });
     }
     // In a process of its own: a GEMM here would raise this process's RSS, which the
     // measuring processes it starts inherit as their peak (Linux keeps ru_maxrss across exec),
     // and leave BLAS threads that compete with them.
-    let one = measure::spawn_peak(w.dtype)?;
+    let limits = measure::spawn_limits(w.dtype)?;
     let cores = rayblas::cpu::physical_cores().max(1);
     Ok(Peak {
-        gflops: one * cores as f64,
+        gflops: limits.gemm_one_thread * cores as f64,
         source: format!(
-            "measured: one-thread {} GEMM {one:.1} GFLOP/s × {cores} physical cores",
-            w.dtype.name()
+            "measured: one-thread {} GEMM {:.1} GFLOP/s × {cores} physical cores; FMA loop \
+             {:.1} GFLOP/s on {} threads",
+            w.dtype.name(),
+            limits.gemm_one_thread,
+            limits.fma_all,
+            limits.fma_threads,
         ),
+        fma_gflops: Some(limits.fma_all),
     })
 }
 

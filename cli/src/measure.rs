@@ -251,8 +251,37 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
         .map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
 }
 
-/// [`single_core_gemm_gflops`] in a child process (`rayblas measure-peak`).
-pub fn spawn_peak(dtype: DtypeArg) -> Result<f64, String> {
+/// The machine's limits for one dtype, measured in a process of their own.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    /// One-thread GEMM GFLOP/s (the linked BLAS, serial, square).
+    pub gemm_one_thread: f64,
+    /// FMA-loop GFLOP/s: one thread, and all physical cores at once.
+    pub fma_one_thread: f64,
+    pub fma_all: f64,
+    /// Threads of `fma_all`.
+    pub fma_threads: usize,
+}
+
+/// Runs in the `measure-peak` child: the one-thread GEMM and the FMA loop.
+pub fn limits(dtype: DtypeArg) -> Result<Limits, String> {
+    let gemm_one_thread = single_core_gemm_gflops(dtype)?;
+    let d = match dtype {
+        DtypeArg::F64 => rayblas::Dtype::F64,
+        DtypeArg::F32 => rayblas::Dtype::F32,
+    };
+    let fma =
+        rayblas::bench::fma_peak(d, rayblas::cpu::physical_cores()).map_err(|e| e.to_string())?;
+    Ok(Limits {
+        gemm_one_thread,
+        fma_one_thread: fma.one_thread_gflops,
+        fma_all: fma.gflops,
+        fma_threads: fma.threads,
+    })
+}
+
+/// [`limits`] in a child process (`rayblas measure-peak`).
+pub fn spawn_limits(dtype: DtypeArg) -> Result<Limits, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
     let out = Command::new(exe)
         .args(["--keep-blas-core", "measure-peak", "--dtype", dtype.name()])
@@ -262,8 +291,8 @@ pub fn spawn_peak(dtype: DtypeArg) -> Result<f64, String> {
         .output()
         .map_err(|e| format!("cannot start the peak measurement: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
-    match text.trim().parse::<f64>() {
-        Ok(v) if out.status.success() && v > 0.0 => Ok(v),
+    match serde_json::from_str::<Limits>(text.trim()) {
+        Ok(v) if out.status.success() => Ok(v),
         _ => Err(format!(
             "the peak measurement failed ({}): {}; give --peak",
             out.status,
@@ -308,6 +337,8 @@ pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
 pub struct Peak {
     pub gflops: f64,
     pub source: String,
+    /// The FMA-loop limit of the cores used (GFLOP/s), when measured.
+    pub fma_gflops: Option<f64>,
 }
 
 /// What every row of one command shares: the peak, the environment and the input files' hashes.
@@ -366,6 +397,11 @@ pub struct Row {
     pub peak_source: String,
     pub peak_pct: Option<f64>,
     pub performed_peak_pct: Option<f64>,
+    /// The FMA-loop limit of the cores (measured in the same run unless --peak was given) and
+    /// the useful and performed rates as % of it.
+    pub fma_peak_gflops: Option<f64>,
+    pub fma_pct: Option<f64>,
+    pub performed_fma_pct: Option<f64>,
     /// CPU time / wall time over the timed samples (200 = two cores busy).
     pub cpu_pct: f64,
     /// Cores' worth of CPU that other processes took from this process's CPUs while it ran.
@@ -462,6 +498,11 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         },
         peak_pct: gflops.map(|g| 100.0 * g / peak),
         performed_peak_pct: performed_gflops.map(|g| 100.0 * g / peak),
+        fma_peak_gflops: ctx.peak.fma_gflops.filter(|_| is_product),
+        fma_pct: gflops.zip(ctx.peak.fma_gflops).map(|(g, f)| 100.0 * g / f),
+        performed_fma_pct: performed_gflops
+            .zip(ctx.peak.fma_gflops)
+            .map(|(g, f)| 100.0 * g / f),
         // Over all timed samples together, not per sample: CPU time of threads other than the
         // caller is accounted at timer ticks, so short windows over- or under-count it.
         cpu_pct: 100.0

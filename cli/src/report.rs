@@ -47,6 +47,9 @@ pub const FIELDS: &[&str] = &[
     "peak_source",
     "peak_pct",
     "performed_peak_pct",
+    "fma_peak_gflops",
+    "fma_pct",
+    "performed_fma_pct",
     "cpu_pct",
     "foreign_cpu_cores",
     "peak_rss_bytes",
@@ -241,6 +244,7 @@ fn print_table(rows: &[Row]) {
         "runs".into(),
         if product { "GFLOP/s" } else { "GB/s" }.into(),
         if product { "% peak" } else { "" }.into(),
+        if product { "% FMA" } else { "" }.into(),
         if product { "done GFLOP/s" } else { "" }.into(),
         "CPU %".into(),
         "RSS MiB".into(),
@@ -266,6 +270,7 @@ fn print_table(rows: &[Row]) {
             format!("{}×{}", r.samples, r.iters),
             format!("{:.2}", r.gflops.or(r.gbps).unwrap_or(f64::NAN)),
             r.peak_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            r.fma_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
             r.performed_gflops
                 .map(|g| format!("{g:.2}"))
                 .unwrap_or_default(),
@@ -287,9 +292,10 @@ fn print_table(rows: &[Row]) {
 fn print_legend(rows: &[Row]) {
     let Some(first) = rows.first() else { return };
     let rate = if first.gflops.is_some() {
-        "GFLOP/s and % peak count the op's useful flops (matmul 2mnk, gram m(m+1)k), so the \
-         faster strategy always rates higher; done GFLOP/s counts what it computed (whole \
-         diagonal tiles, or 2m²k for a full-GEMM gram)."
+        "GFLOP/s, % peak (of one-thread GEMM × cores) and % FMA (of the cores' FMA-loop \
+         limit) count the op's useful flops (matmul 2mnk, gram m(m+1)k), so the faster \
+         strategy always rates higher; done GFLOP/s counts what it computed (whole diagonal \
+         tiles, or 2m²k for a full-GEMM gram)."
     } else {
         "GB/s = bytes of input read once per run / time."
     };

@@ -740,6 +740,32 @@ fn rows_are_measured_long_enough_and_say_how() {
     );
 }
 
+/// The limits are measured in the same run (in a process of their own): the one-thread GEMM
+/// and the FMA loop, and rows report % of each; `info` reports the FMA loop too.
+#[test]
+fn rows_report_percent_of_the_measured_fma_loop() {
+    let row = run_json(
+        &[],
+        &[
+            "run", "--op", "gram-sum", "--n", "96", "--block", "32", "--repeat", "1",
+        ],
+    );
+    let fma = row["fma_peak_gflops"].as_f64().unwrap();
+    assert!(fma > 0.0, "{row}");
+    let pct = row["fma_pct"].as_f64().unwrap();
+    let want = 100.0 * row["gflops"].as_f64().unwrap() / fma;
+    assert!((pct - want).abs() <= 1e-9 * want, "{row}");
+    assert!(
+        row["peak_source"].as_str().unwrap().contains("FMA loop"),
+        "{row}"
+    );
+    let info = run_json(&[], &["info"]);
+    assert!(
+        info["fma_f64_all"].as_f64().unwrap() >= info["fma_f64_one_thread"].as_f64().unwrap() * 0.5
+    );
+    assert!(info["fma_f32_one_thread"].as_f64().unwrap() > 0.0);
+}
+
 /// Threads beyond the cores and a busy machine are warned about.
 #[test]
 fn oversubscription_and_a_busy_machine_are_warned_about() {

@@ -6,20 +6,27 @@
 //! bitwise the same for any worker count. `gram_reduce` computes only tiles on and below the
 //! diagonal; for sums an off-diagonal tile counts twice (exactly: ×2 is exact in floating point).
 //!
+//! A thin product (an output of fewer than 128 rows per core, a long inner dimension) is split
+//! over k instead ([`thin`]): its output is small, so it is formed whole and then reduced.
+//!
 //! Under `Native` the fused ops do what numpy does: one threaded BLAS call for the whole product,
 //! then the reduction, which needs the full m×n product in memory. That is the baseline the fused
 //! path beats in memory.
 
 use super::gram::{gram, gram_tiling};
 use super::reduce::{self, combine_fixed, Reduction};
-use super::{check_product, collect, matmul::matmul_into};
+use super::{
+    check_product, collect,
+    matmul::{balanced_block, matmul_into},
+    thin,
+};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
 use crate::plan::{Plan, TileSource};
 use crate::simd::{kernels_for, Level};
 use crate::strategy::Kind;
-use crate::tiling::{BlockShape, Cut, Tile, Tiling};
+use crate::tiling::{Cut, Tile, Tiling};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 /// Runs `f` with this thread's scratch buffer (`Element::scratch`) of at least `len` elements.
@@ -59,14 +66,15 @@ fn tile_reduce<T: Element>(
     })
 }
 
-/// Reduces a full product under `Native`, on as many threads as the call had.
+/// Reduces a full product (under `Native`, or a thin one split over k), on the strategy's
+/// threads.
 fn reduce_native<T: Element>(plan: &Plan, c: &Array2<T>, r: Reduction) -> T {
     plan.reduction(|parallel| reduce::full(&c.view(), r, plan.level, parallel))
 }
 
 pub(crate) fn matmul_reduce<T: Element>(
     plan: &Plan,
-    block: Option<BlockShape>,
+    cut: Cut,
     a: &impl TileSource<T>,
     b: &impl TileSource<T>,
     r: Reduction,
@@ -89,18 +97,27 @@ pub(crate) fn matmul_reduce<T: Element>(
         )?;
         return Ok(reduce_native(plan, &c, r));
     }
-    let block = block.unwrap_or_else(|| BlockShape::auto(m, n));
-    let tiles: Vec<Tile> = Tiling::new(m, n, block).tiles().collect();
-    let parts = plan.tiles(tiles, |t, threads| {
-        let (ai, bj) = (a.rows(t.row0, t.rows), b.cols(t.col0, t.cols));
-        tile_reduce(ai, bj, r, level, threads)
-    });
+    if let Some(ranges) = thin::k_ranges(m, n, a.dim().1, cut) {
+        let c = thin::product(plan, ranges, a, b)?;
+        return Ok(reduce_native(plan, &c, r));
+    }
+    let tiles: Vec<Tile> = Tiling::new(m, n, balanced_block(m, n, cut))
+        .tiles()
+        .collect();
+    let parts = plan.tiles_largest_first(
+        tiles,
+        |t| t.len() as f64,
+        |t, threads| {
+            let (ai, bj) = (a.rows(t.row0, t.rows), b.cols(t.col0, t.cols));
+            tile_reduce(ai, bj, r, level, threads)
+        },
+    );
     Ok(combine_fixed(&collect(parts)?, r))
 }
 
 pub(crate) fn gram_reduce<T: Element>(
     plan: &Plan,
-    block: Option<BlockShape>,
+    cut: Cut,
     x: &impl TileSource<T>,
     r: Reduction,
 ) -> Result<T> {
@@ -110,10 +127,17 @@ pub(crate) fn gram_reduce<T: Element>(
         return Ok(reduce_native(plan, &g, r));
     }
     let level = plan.level;
-    let tiling = gram_tiling(x.dim().0, block);
+    let tiling = gram_tiling(x.dim().0, cut);
+    if thin::k_ranges(x.dim().0, x.dim().0, x.dim().1, cut).is_some() {
+        // Thin: the whole (small) Gram matrix, summed over ranges of k, then reduced.
+        let g = gram(plan, cut, x)?;
+        return Ok(reduce_native(plan, &g, r));
+    }
     let tiles: Vec<Tile> = tiling.lower_tiles().collect();
     let two = T::one() + T::one();
-    let parts = plan.tiles(tiles, |t, threads| {
+    // A diagonal tile costs half (syrk, or half its GEMM's worth of use).
+    let cost = |t: &Tile| t.len() as f64 / if t.ti == t.tj { 2.0 } else { 1.0 };
+    let parts = plan.tiles_largest_first(tiles, cost, |t, threads| {
         let xi = x.rows(t.row0, t.rows);
         if t.ti == t.tj {
             return diagonal_reduce(xi, r, level, threads);

@@ -8,20 +8,23 @@
 //! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The largest calls start first,
 //! so the workers finish together.
 
-use super::collect;
+use super::{collect, thin};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
 use crate::plan::{Plan, TileSource};
 use crate::strategy::{Kind, Resolved};
-use crate::tiling::{BlockShape, Calls, Cut, Strip, Tiling};
+use crate::tiling::{balanced_side, BlockShape, Cut, Strip, Tiling};
 use ndarray::{Array2, ArrayViewMut2};
 
-/// The tiling of the n×n Gram matrix: square tiles of the block's row count.
-pub(crate) fn gram_tiling(n: usize, block: Option<BlockShape>) -> Tiling {
-    let side = block
+/// The tiling of the n×n Gram matrix: square tiles of at most the block's row count, evened out
+/// so the tile rows divide among the cores ([`balanced_side`]).
+pub(crate) fn gram_tiling(n: usize, cut: Cut) -> Tiling {
+    let max = cut
+        .block
         .map(|b| b.rows)
         .unwrap_or_else(|| BlockShape::auto(n, n).rows);
+    let side = balanced_side(n, max, cut.balance());
     Tiling::new(
         n,
         n,
@@ -37,11 +40,17 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
     let mut g = Array2::<T>::zeros((n, n));
     if plan.strategy.kind == Kind::Native {
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
-        mirror_lower(g.view_mut(), &gram_tiling(n, None), plan);
+        mirror_lower(g.view_mut(), &gram_tiling(n, Cut::default()), plan);
         return Ok(g);
     }
-    let tiling = gram_tiling(n, cut.block);
-    let strips = lower_strips(&tiling, cut.calls);
+    let tiling = gram_tiling(n, cut);
+    if let Some(ranges) = thin::k_ranges(n, n, x.dim().1, cut) {
+        let g = thin::gram_lower(plan, ranges, x)?;
+        let mut g = g;
+        mirror_lower(g.view_mut(), &tiling, plan);
+        return Ok(g);
+    }
+    let strips = lower_strips(&tiling, cut);
     let views = tiling.split_strips_mut(g.view_mut(), &strips);
     let mut items: Vec<_> = strips.into_iter().zip(views).collect();
     // Largest first: the work queue then hands the small calls to whoever finishes early.
@@ -63,11 +72,11 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
 
 /// The calls of a blocked Gram product, in row-major order: in each tile row, the strips of the
 /// tiles left of the diagonal, then the diagonal tile on its own.
-fn lower_strips(tiling: &Tiling, calls: Calls) -> Vec<Strip> {
+fn lower_strips(tiling: &Tiling, cut: Cut) -> Vec<Strip> {
     let rows = tiling.grid().0;
     let runs: Vec<_> = (1..rows).map(|ti| (ti, 0..ti)).collect();
     let mut left = tiling
-        .strips(&runs, calls.strips_wanted())
+        .strips(&runs, cut.calls.strips_wanted(cut.balance()))
         .into_iter()
         .peekable();
     let mut out = Vec::new();
@@ -116,7 +125,7 @@ fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
 /// `2·rows·cols·k` for each tile below the diagonal, and for each diagonal tile `r(r+1)k` with
 /// `syrk` (OpenBLAS, netlib) or `2r²k` with a full GEMM (BLIS, pure-rust); under `Native` the
 /// same for the whole matrix as one diagonal tile.
-pub(crate) fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k: usize) -> f64 {
+pub(crate) fn gram_flops(plan: &Resolved, cut: Cut, n: usize, k: usize) -> f64 {
     let diagonal = |r: f64| {
         if blas::has_syrk() {
             r * (r + 1.0)
@@ -125,10 +134,11 @@ pub(crate) fn gram_flops(plan: &Resolved, block: Option<BlockShape>, n: usize, k
         }
     };
     let k = k as f64;
-    if plan.kind == Kind::Native {
+    if plan.kind == Kind::Native || thin::k_ranges(n, n, k as usize, cut).is_some() {
+        // One call, or one call per range of k over the whole (thin) matrix.
         return k * diagonal(n as f64);
     }
-    gram_tiling(n, block)
+    gram_tiling(n, cut)
         .lower_tiles()
         .map(|t| {
             let (r, c) = (t.rows as f64, t.cols as f64);

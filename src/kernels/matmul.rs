@@ -3,16 +3,18 @@
 //! Each strip of adjacent tiles `C[I, J]` (or each tile, under [`Calls::Tiles`](crate::Calls::Tiles)) is one BLAS
 //! call over the full inner dimension: `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. Strips are
 //! disjoint, so they run in any order with no combine step, and a strip's result does not depend
-//! on which worker ran it.
+//! on which worker ran it. Tile rows are evened out so their count divides among the cores
+//! (`balanced_block`): 5000 rows in blocks of 1000 on 2 cores become 6 bands of 834, not 3
+//! against 2.
 
-use super::{check_product, collect};
+use super::{check_product, collect, thin};
 use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, TileSource};
 use crate::strategy::Kind;
-use crate::tiling::{BlockShape, Cut, Tiling};
-use ndarray::ArrayViewMut2;
+use crate::tiling::{balanced_side, BlockShape, Cut, Tiling};
+use ndarray::{ArrayViewMut2, Zip};
 
 pub(crate) fn matmul_into<T: Element>(
     plan: &Plan,
@@ -35,11 +37,23 @@ pub(crate) fn matmul_into<T: Element>(
     if plan.strategy.kind == Kind::Native {
         return plan.native_call(|t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
     }
-    let block = cut.block.unwrap_or_else(|| BlockShape::auto(m, n));
-    let tiling = Tiling::new(m, n, block);
+    if let Some(ranges) = thin::k_ranges(m, n, a.dim().1, cut) {
+        let p = thin::product(plan, ranges, a, b)?;
+        let mut c = c;
+        if beta == T::zero() {
+            // As BLAS: with β = 0, C is written, not read (it may hold anything).
+            Zip::from(&mut c).and(&p).for_each(|c, &p| *c = alpha * p);
+        } else {
+            Zip::from(&mut c)
+                .and(&p)
+                .for_each(|c, &p| *c = alpha * p + beta * *c);
+        }
+        return Ok(());
+    }
+    let tiling = Tiling::new(m, n, balanced_block(m, n, cut));
     let (rows, cols) = tiling.grid();
     let runs: Vec<_> = (0..rows).map(|ti| (ti, 0..cols)).collect();
-    let strips = tiling.strips(&runs, cut.calls.strips_wanted());
+    let strips = tiling.strips(&runs, cut.calls.strips_wanted(cut.balance()));
     let views = tiling.split_strips_mut(c, &strips);
     let items: Vec<_> = strips.into_iter().zip(views).collect();
     let results = plan.tiles(items, |(strip, cv), threads| {
@@ -54,4 +68,14 @@ pub(crate) fn matmul_into<T: Element>(
         )
     });
     collect(results).map(|_| ())
+}
+
+/// The block of a product's tiles: the given one (or [`BlockShape::auto`]) as the largest tile,
+/// with the rows evened out so the tile rows divide among the cores ([`balanced_side`]).
+pub(crate) fn balanced_block(m: usize, n: usize, cut: Cut) -> BlockShape {
+    let block = cut.block.unwrap_or_else(|| BlockShape::auto(m, n));
+    BlockShape {
+        rows: balanced_side(m, block.rows, cut.balance()),
+        cols: block.cols,
+    }
 }

@@ -7,6 +7,7 @@ pub(crate) mod gram;
 pub(crate) use gram::gram_flops;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod thin;
 
 use crate::error::{Error, Result};
 
