@@ -591,6 +591,26 @@ fn run_json(vars: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
     serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap()
 }
 
+/// `run --strategy S` on a tiny gram-sum (n=64, block 16, one process, --peak 1), as JSON.
+fn run_tiny(vars: &[(&str, &str)], strategy: &str) -> serde_json::Value {
+    run_json(
+        vars,
+        &[
+            "run",
+            "--strategy",
+            strategy,
+            "--n",
+            "64",
+            "--block",
+            "16",
+            "--repeat",
+            "1",
+            "--peak",
+            "1",
+        ],
+    )
+}
+
 /// The affinity mask and the standard thread variables set the defaults, `info` says which, and
 /// an explicit count that overrides a variable is named in the row's warnings.
 #[test]
@@ -598,39 +618,9 @@ fn thread_variables_and_the_affinity_mask_set_the_defaults() {
     let info = run_json(&[("RAYON_NUM_THREADS", "1")], &["info"]);
     assert_eq!(info["default_workers"], 1);
     assert_eq!(info["default_workers_source"], "RAYON_NUM_THREADS=1");
-    let row = run_json(
-        &[("RAYON_NUM_THREADS", "1")],
-        &[
-            "run",
-            "--strategy",
-            "blocked",
-            "--n",
-            "64",
-            "--block",
-            "16",
-            "--repeat",
-            "1",
-            "--peak",
-            "1",
-        ],
-    );
+    let row = run_tiny(&[("RAYON_NUM_THREADS", "1")], "blocked");
     assert_eq!(row["workers"], 1);
-    let row = run_json(
-        &[("RAYON_NUM_THREADS", "1")],
-        &[
-            "run",
-            "--strategy",
-            "blocked:2",
-            "--n",
-            "64",
-            "--block",
-            "16",
-            "--repeat",
-            "1",
-            "--peak",
-            "1",
-        ],
-    );
+    let row = run_tiny(&[("RAYON_NUM_THREADS", "1")], "blocked:2");
     let warnings = row["warnings"].to_string();
     assert!(
         warnings.contains("RAYON_NUM_THREADS=1 is set"),
@@ -771,22 +761,7 @@ fn rows_report_percent_of_the_measured_fma_loop() {
 fn oversubscription_and_a_busy_machine_are_warned_about() {
     let cores = rayblas::cpu::logical_cores();
     let many = format!("blocked:{}", cores + 1);
-    let row = run_json(
-        &[],
-        &[
-            "run",
-            "--strategy",
-            &many,
-            "--n",
-            "64",
-            "--block",
-            "16",
-            "--repeat",
-            "1",
-            "--peak",
-            "1",
-        ],
-    );
+    let row = run_tiny(&[], &many);
     assert!(
         row["warnings"].to_string().contains("oversubscribed"),
         "{row}"
@@ -830,22 +805,7 @@ fn serialised_blas_calls_are_warned_about() {
     if rayblas::blas::BACKEND != "openblas" || !std::path::Path::new(dir).exists() {
         return;
     }
-    let row = run_json(
-        &[("LD_LIBRARY_PATH", dir)],
-        &[
-            "run",
-            "--strategy",
-            "blocked:2",
-            "--n",
-            "64",
-            "--block",
-            "16",
-            "--repeat",
-            "1",
-            "--peak",
-            "1",
-        ],
-    );
+    let row = run_tiny(&[("LD_LIBRARY_PATH", dir)], "blocked:2");
     assert!(
         row["warnings"].to_string().contains("one at a time"),
         "{row}"
