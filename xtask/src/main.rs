@@ -322,6 +322,7 @@ fn test(args: &[String]) -> Result<(), String> {
     run(clippy, "clippy (xtask)")?;
     check_feature_clash()?;
     check_dependency_budget()?;
+    remove_stale_package_sources()?;
     let mut package = cargo();
     package.args([
         "package",
@@ -480,6 +481,43 @@ fn variants(args: &[String]) -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
+}
+
+/// Removes the copies of this workspace's crates that an earlier `cargo package` unpacked.
+///
+/// To verify several packages of one workspace, cargo puts them in a temporary registry under
+/// `target/package/` and unpacks them into `$CARGO_HOME/registry/src/-<hash of that path>/`, and
+/// it reuses a copy already there. A later `cargo package` from a checkout at the same path (a CI
+/// clone made in the same place) then verified the new CLI against the old library and failed
+/// on names that exist only in the new one. Those directories hold nothing but our own crates.
+fn remove_stale_package_sources() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Local registries have no host name: their directory name starts with '-'.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for entry in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("rayblas-") {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One row of `rayblas compare --format csv`: column name → value.
