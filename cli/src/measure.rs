@@ -210,8 +210,7 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
 /// Runs one child and parses its answer. A child that dies is reported with how it died (its
 /// signal or exit status) and its last message.
 pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let mut cmd = Command::new(exe);
+    let mut env = Vec::new();
     if rayblas::blas::BACKEND == "openblas" {
         // OpenBLAS starts its thread pool when it loads, and idle pool threads spin for about
         // 0.1 s before they sleep: CPU time the strategy did not ask for. Starting the library
@@ -221,17 +220,10 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
         let (_, threads) = strategy.counts().map_err(|e| e.to_string())?;
-        cmd.env("OPENBLAS_NUM_THREADS", threads.to_string());
+        env.push(("OPENBLAS_NUM_THREADS", threads.to_string()));
     }
-    let out = cmd
-        .arg("--keep-blas-core")
-        .arg("measure")
-        .arg("--spec")
-        .arg(serde_json::to_string(spec).expect("serialisable"))
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .output()
+    let spec_json = serde_json::to_string(spec).expect("serialisable");
+    let out = spawn_self(&["measure", "--spec", &spec_json], &env)
         .map_err(|e| format!("cannot start measurement process: {e}"))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
@@ -249,6 +241,21 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
         .map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
+}
+
+/// Runs this executable again with `args` (after `--keep-blas-core`, so the child keeps the
+/// kernel set the parent settled on) and extra environment `env`, and collects its output.
+fn spawn_self(args: &[&str], env: &[(&str, String)]) -> Result<std::process::Output, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
+    Command::new(exe)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .arg("--keep-blas-core")
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .output()
+        .map_err(|e| e.to_string())
 }
 
 /// The machine's limits for one dtype, measured in a process of their own.
@@ -282,13 +289,7 @@ pub fn limits(dtype: DtypeArg) -> Result<Limits, String> {
 
 /// [`limits`] in a child process (`rayblas measure-peak`).
 pub fn spawn_limits(dtype: DtypeArg) -> Result<Limits, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find own executable: {e}"))?;
-    let out = Command::new(exe)
-        .args(["--keep-blas-core", "measure-peak", "--dtype", dtype.name()])
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped())
-        .output()
+    let out = spawn_self(&["measure-peak", "--dtype", dtype.name()], &[])
         .map_err(|e| format!("cannot start the peak measurement: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<Limits>(text.trim()) {

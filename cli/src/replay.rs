@@ -92,13 +92,8 @@ pub fn run(path: &Path, format: Format) -> Result<(), Failure> {
         check_hash(&first.input_b, &first.input_b_sha256)?;
         let w = workload_of(first)?;
         w.validate()?;
-        for (what, was) in first.provenance.identity() {
-            let is = now
-                .identity()
-                .into_iter()
-                .find(|(w, _)| *w == what)
-                .map(|(_, v)| v.to_string())
-                .unwrap_or_default();
+        // Both lists come from the same function, so their fields pair up in order.
+        for ((what, was), (_, is)) in first.provenance.identity().into_iter().zip(now.identity()) {
             if was != is {
                 eprintln!("rayblas: note: {what} differs: recorded `{was}`, now `{is}`");
             }
@@ -169,9 +164,5 @@ fn side_by_side(old: &[Row], new: &[Row]) {
         ]);
     }
     report::print_aligned(&table);
-    for r in new {
-        for w in &r.warnings {
-            eprintln!("rayblas: warning: {}: {w}", r.strategy);
-        }
-    }
+    report::print_warnings(new);
 }

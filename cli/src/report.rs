@@ -308,7 +308,8 @@ fn print_legend(rows: &[Row]) {
 }
 
 /// Each row's warnings, on stderr.
-fn print_warnings(rows: &[Row]) {
+/// Each row's warnings on stderr, one line each, named by strategy.
+pub(crate) fn print_warnings(rows: &[Row]) {
     for r in rows {
         for w in &r.warnings {
             eprintln!("rayblas: warning: {}: {w}", r.strategy);

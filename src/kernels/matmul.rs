@@ -6,6 +6,11 @@
 //! on which worker ran it. Tile rows are evened out so their count divides among the cores
 //! (`balanced_block`): 5000 rows in blocks of 1000 on 2 cores become 6 bands of 834, not 3
 //! against 2.
+//!
+//! The exception is a thin product, whose output has too few tiles to keep the cores busy
+//! (m and n both small, k long): there the inner dimension is split among the cores instead, and
+//! the partial products are added in range order (see `thin`), so the result still does not
+//! depend on the worker count.
 
 use super::{check_product, collect, thin};
 use crate::blas;
