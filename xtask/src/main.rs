@@ -1,4 +1,5 @@
-//! `cargo xtask <command>`: set-up and project chores in plain Rust (one dependency: `csv`).
+//! `cargo xtask <command>`: set-up and project chores in plain Rust (dependencies: `csv`,
+//! `serde_json`).
 //!
 //! - `setup [--backend B|--all] [--variants]`: installs the system BLAS a backend needs when it
 //!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
@@ -10,6 +11,11 @@
 //!   `cargo package` of both crates.
 //! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
 //!   serial) without rebuilding, as one table with a variant column.
+//! - `bench-report [--reps N] [--quick] [--out DIR]`: one interleaved run of rayblas (every
+//!   strategy and backend) against its peers and the machine's limits, written to
+//!   `BENCHMARKS.md` and `benchmarks/*.svg` (see `bench_report`).
+
+mod bench_report;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -33,6 +39,7 @@ fn main() {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "variants" => variants(&rest),
+        "bench-report" => bench_report::bench_report(&rest),
         "-h" | "--help" | "help" => usage(),
         other => Err(format!("unknown xtask command `{other}`")),
     };
@@ -48,7 +55,8 @@ fn usage() -> ! {
          setup [--backend B | --all] [--variants]  install the system BLAS the backend needs (default openblas-system)\n\
          demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
          test                                     setup + fmt + clippy + tests with every backend\n\
-         variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS"
+         variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
+         bench-report [--reps N] [--quick] [--out DIR]  BENCHMARKS.md: rayblas against peers and the limits"
     );
     exit(2)
 }
