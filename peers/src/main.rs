@@ -354,11 +354,11 @@ fn symmetric_sum<T: Num>(c: &Array2<T>) -> f64 {
 }
 
 /// The streaming read rate of all cores together (GB/s): each rayon worker adds up its part of
-/// a 1 GiB buffer of integers, best of five passes. Integer adds in several chains cost far less
-/// than a load, so the memory is the limit.
+/// a 2 GiB buffer of integers, best of five passes. Integer adds in several chains cost far less
+/// than a load, and 2 GiB is well beyond the last-level cache, so the memory is the limit.
 fn read_bandwidth_gbps() -> f64 {
     use rayon::prelude::*;
-    let words = (1usize << 30) / 8;
+    let words = (2usize << 30) / 8;
     let data: Vec<u64> = (0..words as u64).into_par_iter().collect();
     let mut best = f64::INFINITY;
     let mut check = 0u64;
