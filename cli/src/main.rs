@@ -388,6 +388,7 @@ pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
 
 /// Measures `list` on `w` (checked already) and returns the finished rows.
 pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failure> {
+    check_memory(w, list)?;
     if w.input.is_some() {
         // Read the files once here so a bad file is reported before any measuring.
         check_inputs(w)?;
@@ -404,6 +405,48 @@ pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failu
         .collect();
     measure::finish(&mut rows);
     Ok(rows)
+}
+
+/// Refuses, before anything is allocated, a workload whose operands and output do not fit in
+/// what this process may allocate (exit 2, one line that says how much each needs).
+pub fn check_memory(w: &WorkloadArgs, strategies: &[String]) -> Result<(), Failure> {
+    let (shape, _, _) = w.validate()?;
+    let Some((limit, what)) = sys::memory_limit() else {
+        return Ok(());
+    };
+    let (need, strategy) = strategies
+        .iter()
+        .map(|s| (workload::memory_needed(w, shape, s), s.as_str()))
+        .max()
+        .unwrap_or((0, ""));
+    if need <= limit {
+        return Ok(());
+    }
+    let size = if w.input.is_some() {
+        "its inputs".to_string()
+    } else {
+        format!(
+            "m={} k={}{} {}",
+            shape.m,
+            shape.k,
+            if w.op.has_n() {
+                format!(" n={}", shape.n)
+            } else {
+                String::new()
+            },
+            w.dtype.name()
+        )
+    };
+    Err(Failure(
+        format!(
+            "{} with {size} needs {} of memory for its operands and output (under `{strategy}`), \
+             but {what} is {}",
+            w.op.name(),
+            workload::human_bytes(need),
+            workload::human_bytes(limit)
+        ),
+        2,
+    ))
 }
 
 fn check_inputs(w: &WorkloadArgs) -> Result<(), Failure> {

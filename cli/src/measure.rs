@@ -227,20 +227,59 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
         .map_err(|e| format!("cannot start measurement process: {e}"))?;
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
-        let line = msg
+        let last = msg
             .lines()
             .rev()
             .find(|l| !l.trim().is_empty())
-            .unwrap_or("no message");
-        return Err(format!(
-            "{}: {}",
-            spec.strategy,
-            line.trim_start_matches("rayblas: error: ")
-        ));
+            .map(|l| l.trim_start_matches("rayblas: error: "));
+        return Err(child_failure(&spec.strategy, out.status, last));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
         .map_err(|e| format!("bad answer from measurement process: {e}: {text}"))
+}
+
+/// How a measuring process failed: killed by a signal (named, with what usually sends it), or
+/// its exit status, and its last message. An error it reported itself (exit 2, a message of
+/// ours) is passed on as it is.
+fn child_failure(strategy: &str, status: std::process::ExitStatus, last: Option<&str>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        let (name, why) = match sig {
+            libc::SIGKILL => (
+                "SIGKILL",
+                ": the kernel's out-of-memory killer, or a user, stopped it",
+            ),
+            libc::SIGSEGV => (
+                "SIGSEGV",
+                ": an invalid memory access (a bug: please report it)",
+            ),
+            libc::SIGABRT => ("SIGABRT", ": it aborted, e.g. when an allocation failed"),
+            libc::SIGTERM => ("SIGTERM", ""),
+            libc::SIGINT => ("SIGINT", ""),
+            libc::SIGBUS => ("SIGBUS", ": a mapped file shrank or the disk failed"),
+            _ => ("", ""),
+        };
+        let name = if name.is_empty() {
+            format!("signal {sig}")
+        } else {
+            format!("signal {sig} ({name})")
+        };
+        return match last {
+            Some(l) => format!(
+                "{strategy}: the measuring process was killed by {name}{why}; its last message: {l}"
+            ),
+            None => format!("{strategy}: the measuring process was killed by {name}{why}"),
+        };
+    }
+    match (status.code(), last) {
+        (Some(2), Some(l)) => format!("{strategy}: {l}"),
+        (code, l) => format!(
+            "{strategy}: the measuring process exited with status {}: {}",
+            code.map_or("unknown".into(), |c| c.to_string()),
+            l.unwrap_or("no message")
+        ),
+    }
 }
 
 /// Runs this executable again with `args` (after `--keep-blas-core`, so the child keeps the

@@ -74,6 +74,7 @@ pub fn run(
     }
     let list = expand(&templates, &workers);
     check_strategies(&list)?;
+    crate::check_memory(w, &list)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut ctx = context(w)?;
     // Strategies that make one call over the whole operands (native) do not depend on the

@@ -82,3 +82,48 @@ fn clock_ticks_per_second() -> f64 {
         100.0
     }
 }
+
+/// How many bytes this process may still allocate, and what limits it: the smallest of the
+/// kernel's estimate of available memory (`MemAvailable` in /proc/meminfo) and the
+/// address-space and data-segment limits (`RLIMIT_AS`, `RLIMIT_DATA`) where they are set.
+/// `None` where none of them can be read.
+pub fn memory_limit() -> Option<(u128, &'static str)> {
+    let mut best: Option<(u128, &'static str)> = None;
+    let mut consider = |bytes: u128, what: &'static str| {
+        if best.is_none_or(|(b, _)| bytes < b) {
+            best = Some((bytes, what));
+        }
+    };
+    if let Some(kib) = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u128>().ok())
+    }) {
+        consider(
+            kib * 1024,
+            "available memory (MemAvailable in /proc/meminfo)",
+        );
+    }
+    for (resource, what) in [
+        (
+            libc::RLIMIT_AS,
+            "the address-space limit (RLIMIT_AS, ulimit -v)",
+        ),
+        (
+            libc::RLIMIT_DATA,
+            "the data-segment limit (RLIMIT_DATA, ulimit -d)",
+        ),
+    ] {
+        // SAFETY: getrlimit writes one rlimit into the zero-initialised value we pass.
+        let lim = unsafe {
+            let mut lim: libc::rlimit = std::mem::zeroed();
+            (libc::getrlimit(resource, &mut lim) == 0).then_some(lim)
+        };
+        if let Some(lim) = lim {
+            if lim.rlim_cur != libc::RLIM_INFINITY {
+                consider(lim.rlim_cur as u128, what);
+            }
+        }
+    }
+    best
+}

@@ -318,6 +318,64 @@ impl WorkloadArgs {
     }
 }
 
+/// Bytes one measuring process holds for its operands and its output under `strategy`: the
+/// inputs (made, or read from files: their size), a copy of A when B is Aᵀ, and the product
+/// where one is stored (matmul and gram always; the fused ops under `native`, which forms the
+/// whole product before reducing it). With `--input` the shape is only known once the file is
+/// read, so the output is not counted there. Saturates rather than overflows.
+pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
+    let size = w.dtype.size() as u128;
+    let (m, k, n) = (shape.m as u128, shape.k as u128, shape.n as u128);
+    let file = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len() as u128)
+    };
+    let mut bytes: u128 = match &w.input {
+        Some(_) => file(&w.input),
+        None => m.saturating_mul(k).saturating_mul(size),
+    };
+    if w.op.needs_b() {
+        bytes = bytes.saturating_add(match (&w.input, &w.input_b) {
+            (Some(_), Some(_)) => file(&w.input_b),
+            (Some(_), None) if w.op == Op::Dot => 0,
+            (Some(_), None) => file(&w.input),
+            (None, _) if w.op == Op::Dot => m.saturating_mul(k).saturating_mul(size),
+            (None, _) => k.saturating_mul(n).saturating_mul(size),
+        });
+    }
+    if w.input.is_none() {
+        let native = !uses_block(strategy);
+        let output = match w.op {
+            Op::Matmul => m.saturating_mul(n),
+            Op::MatmulSum if native => m.saturating_mul(n),
+            Op::Gram => m.saturating_mul(m),
+            Op::GramSum if native => m.saturating_mul(m),
+            _ => 0,
+        };
+        bytes = bytes.saturating_add(output.saturating_mul(size));
+    }
+    bytes
+}
+
+/// `bytes` for people: "1.5 GiB", "80.0 PiB".
+pub fn human_bytes(bytes: u128) -> String {
+    let units = [
+        "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB",
+    ];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
 /// Whether a strategy cuts the operands into blocks (`native` makes one call over them).
 pub fn uses_block(strategy: &str) -> bool {
     !matches!(strategy.parse::<Strategy>(), Ok(Strategy::Native { .. }))

@@ -888,3 +888,107 @@ fn rayblas_cli_sha256(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Guarantee (issue 12, resource limits): a workload too big for this process is refused
+/// before anything is allocated, in one line that names what it needs and what the limit is.
+#[test]
+fn workloads_beyond_memory_are_refused_before_allocating() {
+    let o = rayblas(&["run", "--op", "gram-sum", "--n", "99999999"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("gram-sum with m=99999999 k=99999999 f64 needs 71.1 PiB"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty());
+    // An address-space limit is a limit too: 20000² f64 is 3 GiB of input plus 3 GiB of Gram
+    // matrix, above 2 GiB, and it is refused without starting a measuring process.
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -v 2097152 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_rayblas"))
+        .args([
+            "run",
+            "--op",
+            "gram",
+            "--n",
+            "20000",
+            "--strategy",
+            "blocked",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("needs 6.0 GiB") && stderr(&o).contains("RLIMIT_AS"),
+        "{}",
+        stderr(&o)
+    );
+    // Under native the fused product is stored whole; blocked needs only the input.
+    let o = rayblas(&[
+        "compare",
+        "--op",
+        "matmul-sum",
+        "--n",
+        "200000",
+        "--strategies",
+        "blocked,native",
+    ]);
+    assert!(stderr(&o).contains("(under `native`)"), "{}", stderr(&o));
+}
+
+/// Guarantee (issue 12, faults): a measuring process that dies is reported with how it died,
+/// not with whatever it printed last.
+#[test]
+fn a_killed_measuring_process_is_reported_as_killed() {
+    let parent = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args([
+            "run",
+            "--op",
+            "gram-sum",
+            "--n",
+            "6000",
+            "--strategy",
+            "serial",
+        ])
+        .args(["--repeat", "1", "--peak", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Find the measuring child (`rayblas … measure --spec …`) and kill it.
+    let started = std::time::Instant::now();
+    let child = loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit(')')
+                .next()?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            (ppid == parent.id() && cmd.split(|b| *b == 0).any(|a| a == b"measure")).then_some(pid)
+        });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no measuring process appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // SAFETY: kill(2) with a pid read from /proc and a valid signal number.
+    assert_eq!(unsafe { libc::kill(child as i32, libc::SIGKILL) }, 0);
+    let o = parent.wait_with_output().unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("serial: the measuring process was killed by signal 9 (SIGKILL)"),
+        "{err}"
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
