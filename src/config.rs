@@ -148,7 +148,7 @@ impl Config {
     ) -> Result<Array2<T>> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
         crate::kernels::check_product("matmul", a.dim(), b.dim())?;
-        let mut c = Array2::<T>::zeros((a.nrows(), b.ncols()));
+        let mut c = crate::alloc::zeros::<T>("matmul output", a.nrows(), b.ncols())?;
         matmul::matmul_into(
             &self.execution()?,
             self.cut(),

@@ -104,9 +104,39 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// An output too large to allocate: beyond the address space, or refused by the allocator.
+    #[error("cannot allocate the {what} of {rows}x{cols} elements ({}): not enough memory", human_bytes(*bytes))]
+    OutOfMemory {
+        /// Which output.
+        what: &'static str,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// The bytes it needs (`u128::MAX` when the element count itself overflows).
+        bytes: u128,
+    },
     /// A measurement of the machine (the FMA-loop peak) did not check out.
     #[error("measurement failed: {0}")]
     Measurement(String),
+}
+
+/// `bytes` as people read it: "1.5 GiB"; "more than the address space" for `u128::MAX`.
+fn human_bytes(bytes: u128) -> String {
+    if bytes == u128::MAX {
+        return "more than the address space".into();
+    }
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let (mut v, mut u) = (bytes as f64, 0);
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
 }
 
 /// `Result` with the library's [`Error`](enum@Error).

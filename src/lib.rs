@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
 
+mod alloc;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod blas;

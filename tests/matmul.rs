@@ -443,6 +443,41 @@ fn dimension_beyond_blas_int_is_refused_not_truncated() {
     assert!(matches!(e, Error::DimensionTooLarge { .. }), "{e}");
 }
 
+/// Guarantee (issue 12, resource limits): an output too large to allocate is an
+/// `Error::OutOfMemory` from every strategy, never an abort of the process.
+#[test]
+fn outputs_too_large_to_allocate_are_errors() {
+    // Broadcast views: a huge logical size with one element of memory behind it.
+    let one = ndarray::Array2::<f64>::ones((1, 1));
+    let m = 1usize << 30; // m² f64 = 2⁶³ bytes: beyond the address space
+    let x = one.broadcast((m, 1)).unwrap();
+    let xt = one.broadcast((1, m)).unwrap();
+    for strategy in [
+        Strategy::Serial,
+        Strategy::Native { threads: Some(1) },
+        Strategy::Blocked {
+            workers: Some(2),
+            pin: false,
+        },
+    ] {
+        let cfg = Config::new().strategy(strategy);
+        let e = cfg.matmul(x, xt).unwrap_err();
+        assert!(
+            matches!(e, Error::OutOfMemory { rows, cols, .. } if rows == m && cols == m),
+            "{strategy:?}: {e}"
+        );
+        assert!(e.to_string().contains("not enough memory"), "{e}");
+        let e = cfg.gram(x).unwrap_err();
+        assert!(matches!(e, Error::OutOfMemory { .. }), "{strategy:?}: {e}");
+    }
+    // Under native the fused ops store the whole product first.
+    let e = Config::new()
+        .strategy(Strategy::Native { threads: Some(1) })
+        .matmul_reduce(x, xt, Reduction::Sum)
+        .unwrap_err();
+    assert!(matches!(e, Error::OutOfMemory { .. }), "{e}");
+}
+
 #[test]
 fn nested_inside_a_user_rayon_pool() {
     use rayon::prelude::*;

@@ -86,7 +86,7 @@ pub(crate) fn matmul_reduce<T: Element>(
     reduce::defined_over(r, m * n)?;
     let level = plan.level;
     if plan.strategy.kind == Kind::Native {
-        let mut c = Array2::<T>::zeros((m, n));
+        let mut c = crate::alloc::zeros::<T>("product under native", m, n)?;
         // One threaded call: the cut does not apply.
         matmul_into(
             plan,
@@ -130,7 +130,7 @@ pub(crate) fn gram_reduce<T: Element>(
     // nothing (0.9 s of 8.6 at n=10000).
     if plan.strategy.kind == Kind::Native {
         let n = x.dim().0;
-        let mut g = Array2::<T>::zeros((n, n));
+        let mut g = crate::alloc::zeros::<T>("Gram matrix under native", n, n)?;
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         return Ok(plan.reduction(|parallel| lower_reduce(g.view(), r, level, parallel)));
     }

@@ -37,7 +37,7 @@ pub(crate) fn gram_tiling(n: usize, cut: Cut) -> Tiling {
 
 pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) -> Result<Array2<T>> {
     let n = x.dim().0;
-    let mut g = Array2::<T>::zeros((n, n));
+    let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
     if plan.strategy.kind == Kind::Native {
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         mirror_lower(g.view_mut(), &gram_tiling(n, Cut::default()), plan);

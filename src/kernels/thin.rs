@@ -55,7 +55,7 @@ pub(crate) fn product<T: Element>(
 ) -> Result<Array2<T>> {
     let (m, n) = (a.dim().0, b.dim().1);
     let parts = collect(plan.tiles(ranges, |r, threads| {
-        let mut c = Array2::<T>::zeros((m, n));
+        let mut c = crate::alloc::zeros::<T>("partial product", m, n)?;
         blas::gemm(
             T::one(),
             a.cols(r.start, r.len()),
@@ -78,7 +78,7 @@ pub(crate) fn gram_lower<T: Element>(
 ) -> Result<Array2<T>> {
     let n = x.dim().0;
     let parts = collect(plan.tiles(ranges, |r, threads| {
-        let mut g = Array2::<T>::zeros((n, n));
+        let mut g = crate::alloc::zeros::<T>("partial Gram matrix", n, n)?;
         blas::gram_lower(x.cols(r.start, r.len()), g.view_mut(), threads)?;
         Ok(g)
     }))?;

@@ -14,6 +14,7 @@
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(feature = "bench")]
 pub(crate) mod fma_loop;
 mod portable;
 #[cfg(target_arch = "x86_64")]
