@@ -121,12 +121,22 @@ pub enum Error {
     Measurement(String),
 }
 
-/// `bytes` as people read it: "1.5 GiB"; "more than the address space" for `u128::MAX`.
-fn human_bytes(bytes: u128) -> String {
+/// `bytes` as people read it, the way rayblas's errors say it: "1.5 GiB", "80.0 PiB";
+/// "more than the address space" for `u128::MAX` (what a size computation that overflowed
+/// saturates to).
+///
+/// ```
+/// assert_eq!(rayblas::human_bytes(512), "512 bytes");
+/// assert_eq!(rayblas::human_bytes(3 << 29), "1.5 GiB");
+/// assert_eq!(rayblas::human_bytes(u128::MAX), "more than the address space");
+/// ```
+pub fn human_bytes(bytes: u128) -> String {
     if bytes == u128::MAX {
         return "more than the address space".into();
     }
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let units = [
+        "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB",
+    ];
     let (mut v, mut u) = (bytes as f64, 0);
     while v >= 1024.0 && u + 1 < units.len() {
         v /= 1024.0;

@@ -66,7 +66,7 @@ mod tiling;
 
 pub use config::Config;
 pub use element::{Dtype, Element};
-pub use error::{Error, Result};
+pub use error::{human_bytes, Error, Result};
 pub use kernels::reduce::Reduction;
 pub use strategy::{DefaultCount, Strategy, STRATEGY_ENV, WORKERS_ENV};
 pub use tiling::{BlockShape, Calls};

@@ -442,8 +442,8 @@ pub fn check_memory(w: &WorkloadArgs, strategies: &[String]) -> Result<(), Failu
             "{} with {size} needs {} of memory for its operands and output (under `{strategy}`), \
              but {what} is {}",
             w.op.name(),
-            workload::human_bytes(need),
-            workload::human_bytes(limit)
+            rayblas::human_bytes(need),
+            rayblas::human_bytes(limit)
         ),
         2,
     ))

@@ -358,24 +358,6 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
     bytes
 }
 
-/// `bytes` for people: "1.5 GiB", "80.0 PiB".
-pub fn human_bytes(bytes: u128) -> String {
-    let units = [
-        "bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB",
-    ];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{v:.1} {}", units[u])
-    }
-}
-
 /// Whether a strategy cuts the operands into blocks (`native` makes one call over them).
 pub fn uses_block(strategy: &str) -> bool {
     !matches!(strategy.parse::<Strategy>(), Ok(Strategy::Native { .. }))
