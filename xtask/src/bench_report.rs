@@ -38,6 +38,8 @@ const RUST_PEERS: &[&str] = &["openblas", "faer", "gemm", "matrixmultiply", "nda
 
 struct Options {
     reps: usize,
+    /// Small sizes and one repetition: checks the command, the report says its figures mean nothing.
+    quick: bool,
     sizes: Vec<usize>,
     seed_n: usize,
     reduction_sizes: Vec<usize>,
@@ -48,6 +50,7 @@ impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let mut o = Options {
             reps: 3,
+            quick: false,
             sizes: vec![64, 256, 1000, 2000, 4000],
             seed_n: 10000,
             reduction_sizes: vec![4000, 16000],
@@ -61,6 +64,7 @@ impl Options {
                 "--quick" => {
                     // The whole pipeline at small sizes: for checking the command, not for
                     // numbers (the report says so).
+                    o.quick = true;
                     o.reps = 1;
                     o.sizes = vec![64, 256];
                     o.seed_n = 1000;
@@ -190,7 +194,6 @@ struct Data {
 
 pub fn bench_report(args: &[String]) -> Result<(), String> {
     let opts = Options::parse(args)?;
-    let quick = args.iter().any(|a| a == "--quick");
     let t0 = Instant::now();
     let started = utc_now();
     let dir = root().join("target/bench-report");
@@ -232,7 +235,7 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
     let cores = info["physical_cores"].as_u64().unwrap_or(1) as usize;
     let env = Env {
         peers_exe,
-        python: python.as_ref().map(|p| (p.0.clone(), dir.join("peers.py"))),
+        python: python.as_ref().map(|p| (p.clone(), dir.join("peers.py"))),
         corename,
         cores,
     };
@@ -328,7 +331,7 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
         llc: last_level_cache(),
         versions,
         reps: opts.reps,
-        quick,
+        quick: opts.quick,
         cells,
         failures,
         elapsed_s: t0.elapsed().as_secs_f64(),
@@ -544,12 +547,12 @@ fn json_line(cmd: &mut Command) -> Result<Value, String> {
 
 /// A virtual environment with numpy, dask and threadpoolctl (pinned), made once under
 /// `target/bench-report/venv`. Returns its python.
-fn python_env(dir: &Path) -> Result<(PathBuf, ()), String> {
+fn python_env(dir: &Path) -> Result<PathBuf, String> {
     let venv = dir.join("venv");
     let python = venv.join("bin/python");
     let ready = venv.join(format!("ready-{}", PYTHON_PACKAGES.join("+")));
     if ready.exists() {
-        return Ok((python, ()));
+        return Ok(python);
     }
     let status = Command::new("python3")
         .args(["-m", "venv"])
@@ -574,7 +577,7 @@ fn python_env(dir: &Path) -> Result<(PathBuf, ()), String> {
         return Err(format!("pip install failed ({status})"));
     }
     std::fs::write(&ready, "").map_err(|e| e.to_string())?;
-    Ok((python, ()))
+    Ok(python)
 }
 
 /// Versions of the peer crates from Cargo.lock.
@@ -1317,6 +1320,6 @@ mod tests {
         assert!(Options::parse(&["--reps".into(), "0".into()]).is_err());
         assert!(Options::parse(&["--bogus".into()]).is_err());
         let o = Options::parse(&["--quick".into()]).unwrap();
-        assert_eq!((o.reps, o.sizes.len()), (1, 2));
+        assert_eq!((o.quick, o.reps, o.sizes.len()), (true, 1, 2));
     }
 }
