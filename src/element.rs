@@ -39,6 +39,10 @@ mod sealed {
     pub trait Sealed: crate::blas::Routines + crate::simd::SimdElement {
         /// This thread's reusable tile buffer of the fused kernels (empty while in use).
         fn scratch() -> &'static LocalKey<Cell<Vec<Self>>>;
+        /// The 2-D array an `.npy` file's bytes hold, if its elements are of this type.
+        #[cfg(feature = "npy")]
+        fn view_npy(buf: &[u8])
+            -> Result<ndarray::ArrayView2<'_, Self>, ndarray_npy::ViewNpyError>;
     }
 
     macro_rules! sealed {
@@ -49,6 +53,12 @@ mod sealed {
                         static SCRATCH: Cell<Vec<$t>> = const { Cell::new(Vec::new()) };
                     }
                     &SCRATCH
+                }
+                #[cfg(feature = "npy")]
+                fn view_npy(
+                    buf: &[u8],
+                ) -> Result<ndarray::ArrayView2<'_, $t>, ndarray_npy::ViewNpyError> {
+                    <ndarray::ArrayView2<'_, $t> as ndarray_npy::ViewNpyExt>::view_npy(buf)
                 }
             }
         };

@@ -16,11 +16,11 @@
 //!
 //! # Seams for what comes next
 //! - **Where tiles come from:** kernels read operands only through [`TileSource`], which hands
-//!   out the rows (or columns) a tile needs. An in-memory view is the one source today. A
-//!   memory-mapped `.npy` region is a second implementation whose `rows` serve the mapped rows;
-//!   to bound memory it adds one method, a `release(start, len)` hook (a no-op default for
-//!   memory) that the kernels call when a tile is done, so the mapping can `madvise` the pages
-//!   away.
+//!   out the rows (or columns) a tile needs. An in-memory view is the one source. Memory-mapped
+//!   `.npy` files are streamed above the kernels instead ([`crate::mapped`]): each chunk is one
+//!   ordinary call on an in-memory view or copy, since a tile's panel of a wide matrix can
+//!   itself exceed memory and a range of k must be copied out of a C-order mapping to keep the
+//!   resident set bounded.
 //! - **Who runs them:** [`Runner`] says which threads run the work items. MPI ranks that own
 //!   tiles are one more runner: each rank runs its share of the items with a local runner and
 //!   the results meet through collectives in item order, so the combine stays fixed.

@@ -3,6 +3,7 @@
 //! Subcommands: `info`, `run`, `compare`, `sweep`. Results go to stdout, messages to stderr; bad
 //! input is one line on stderr and exit code 2; results that disagree between strategies exit 1.
 
+mod gen;
 mod info;
 mod measure;
 mod provenance;
@@ -124,6 +125,25 @@ enum Command {
         #[command(flatten)]
         format: FormatArg,
     },
+    /// Write a random m×n matrix (uniform in [0, 1), the values `run` makes with --m M --k N
+    /// --seed S) to a C-order .npy file, in bounded memory, for trying inputs larger than RAM.
+    Gen {
+        /// Columns (and rows, unless --m is given).
+        #[arg(long)]
+        n: usize,
+        /// Rows [default: n].
+        #[arg(long)]
+        m: Option<usize>,
+        /// Element type.
+        #[arg(long, value_enum, default_value = "f64")]
+        dtype: workload::DtypeArg,
+        /// Seed [default: 42, as run's].
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The file to write (through a temporary name, renamed when complete).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Internal: one measurement process (used by run, compare and sweep).
     #[command(hide = true)]
     Measure {
@@ -190,6 +210,13 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             info::print(format)?;
             Ok(())
         }
+        Command::Gen {
+            n,
+            m,
+            dtype,
+            seed,
+            out,
+        } => gen::write(m.unwrap_or(n), n, dtype, seed, &out),
         Command::MeasurePeak { dtype } => {
             let limits = measure::limits(dtype)?;
             println!("{}", serde_json::to_string(&limits).expect("serialisable"));

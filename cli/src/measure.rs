@@ -412,6 +412,9 @@ pub struct Row {
     pub input_sha256: Option<String>,
     pub input_b: Option<String>,
     pub input_b_sha256: Option<String>,
+    /// Bytes of the input files together (memory-mapped and streamed), beside peak RSS.
+    #[serde(default)]
+    pub input_file_bytes: Option<u64>,
     /// Warm-up runs per process, measuring processes, samples in all and runs per sample.
     pub warmup: usize,
     pub repeat: usize,
@@ -516,6 +519,14 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         input_sha256: ctx.input_sha256.clone(),
         input_b: w.input_b.as_ref().map(|p| p.display().to_string()),
         input_b_sha256: ctx.input_b_sha256.clone(),
+        input_file_bytes: w.input.as_ref().map(|a| {
+            [Some(a), w.input_b.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum()
+        }),
         warmup: w.warmup,
         repeat: runs.len(),
         samples: walls.len(),

@@ -29,6 +29,7 @@ pub const FIELDS: &[&str] = &[
     "input_sha256",
     "input_b",
     "input_b_sha256",
+    "input_file_bytes",
     "warmup",
     "repeat",
     "samples",
@@ -180,9 +181,16 @@ pub fn header(first: &Row) -> String {
         }
         _ => String::new(),
     };
+    let files = match first.input_file_bytes {
+        Some(b) => format!(
+            " | input files {} (memory-mapped)",
+            rayblas::human_bytes(b.into())
+        ),
+        None => String::new(),
+    };
     let p = &first.provenance;
     format!(
-        "{} {} m={} k={} n={}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
+        "{} {} m={} k={} n={}{files}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
         first.op,
         first.dtype,
         first.m,

@@ -225,18 +225,19 @@ fn freivalds<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Matrix;
 
     fn inputs(m: usize, k: usize, n: usize) -> Inputs<f64> {
         Inputs {
-            a: rayblas::bench::uniform(m, k, 3),
-            b: Some(rayblas::bench::uniform(k, n, 4)),
+            a: Matrix::Memory(rayblas::bench::uniform(m, k, 3)),
+            b: Some(Matrix::Memory(rayblas::bench::uniform(k, n, 4))),
         }
     }
 
     #[test]
     fn freivalds_accepts_the_product_and_catches_a_transposed_tile() {
         let inp = inputs(40, 30, 40);
-        let c = inp.a.dot(inp.b.as_ref().unwrap());
+        let c = inp.a.view().dot(&inp.b.as_ref().unwrap().view());
         let ok = check(Op::Matmul, &inp, Some(&c));
         assert!(ok.accepts(c.sum()), "{ok:?}");
         // Transpose one 10×10 tile in place: the sum of C stays the same, C·r does not.
@@ -264,7 +265,7 @@ mod tests {
     #[test]
     fn summed_products_are_checked_against_the_column_and_row_sums() {
         let inp = inputs(25, 17, 9);
-        let exact = inp.a.dot(inp.b.as_ref().unwrap()).sum();
+        let exact = inp.a.view().dot(&inp.b.as_ref().unwrap().view()).sum();
         let v = check(Op::MatmulSum, &inp, None);
         assert!(v.accepts(exact));
         assert!(
@@ -272,13 +273,17 @@ mod tests {
             "the bound is tight: {v:?}"
         );
         let g = check(Op::GramSum, &inp, None);
-        assert!(g.accepts(inp.a.dot(&inp.a.t()).sum()));
+        assert!(g.accepts(inp.a.view().dot(&inp.a.view().t()).sum()));
     }
 
     #[test]
     fn nan_matches_nan_and_max_is_exact() {
-        let mut inp = inputs(4, 5, 1);
-        inp.a[[2, 3]] = f64::NAN;
+        let mut a = rayblas::bench::uniform(4, 5, 3);
+        a[[2, 3]] = f64::NAN;
+        let inp = Inputs {
+            a: Matrix::Memory(a),
+            b: None,
+        };
         let v = check(Op::Max, &inp, None);
         assert!(v.accepts(f64::NAN));
         assert!(!v.accepts(1.0));
@@ -290,7 +295,10 @@ mod tests {
     #[test]
     fn positions_are_the_first_extreme_in_row_major_order() {
         let a = ndarray::array![[1.0, 5.0, 0.5], [5.0, 0.5, 2.0]];
-        let inp = Inputs { a, b: None };
+        let inp = Inputs {
+            a: Matrix::Memory(a),
+            b: None,
+        };
         assert!(check(Op::Argmax, &inp, None).accepts(1.0));
         assert!(!check(Op::Argmax, &inp, None).accepts(3.0));
         assert!(check(Op::Argmin, &inp, None).accepts(2.0));

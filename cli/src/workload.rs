@@ -2,10 +2,12 @@
 //! (flops or bytes), so rates and efficiencies can be computed.
 
 use clap::{Args, ValueEnum};
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
+use rayblas::mapped::{Mapped, NpyMap};
 use rayblas::{BlockShape, Calls, Config, Element, Reduction, Strategy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The operations the CLI measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -319,42 +321,63 @@ impl WorkloadArgs {
 }
 
 /// Bytes one measuring process holds for its operands and its output under `strategy`: the
-/// inputs (made, or read from files: their size), a copy of A when B is Aᵀ, and the product
-/// where one is stored (matmul and gram always; the fused ops under `native`, which forms the
-/// whole product before reducing it). With `--input` the shape is only known once the file is
-/// read, so the output is not counted there. Saturates rather than overflows.
+/// inputs it makes (a file given with `--input` is mapped and streamed: at most one chunk of it
+/// is held, [`rayblas::mapped::CHUNK_BYTES`] per operand), and the product where one is stored
+/// (matmul and gram always; the fused ops under `native`, which forms the whole product before
+/// reducing it). With `--input` the sizes come from the files' headers; a file that cannot be
+/// read counts as nothing here (the measuring process reports what is wrong with it).
+/// Saturates rather than overflows.
 pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
     let size = w.dtype.size() as u128;
-    let (m, k, n) = (shape.m as u128, shape.k as u128, shape.n as u128);
-    let file = |p: &Option<PathBuf>| {
-        p.as_deref()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map_or(0, |m| m.len() as u128)
+    let dims = |p: &PathBuf| match w.dtype {
+        DtypeArg::F64 => NpyMap::<f64>::open(p).ok().map(|f| f.dim()),
+        DtypeArg::F32 => NpyMap::<f32>::open(p).ok().map(|f| f.dim()),
     };
-    let mut bytes: u128 = match &w.input {
-        Some(_) => file(&w.input),
-        None => m.saturating_mul(k).saturating_mul(size),
+    let chunk = |(r, c): (usize, usize)| {
+        ((r as u128) * (c as u128) * size).min(rayblas::mapped::CHUNK_BYTES as u128)
     };
-    if w.op.needs_b() {
-        bytes = bytes.saturating_add(match (&w.input, &w.input_b) {
-            (Some(_), Some(_)) => file(&w.input_b),
-            (Some(_), None) if w.op == Op::Dot => 0,
-            (Some(_), None) => file(&w.input),
-            (None, _) if w.op == Op::Dot => m.saturating_mul(k).saturating_mul(size),
-            (None, _) => k.saturating_mul(n).saturating_mul(size),
-        });
-    }
-    if w.input.is_none() {
-        let native = !uses_block(strategy);
-        let output = match w.op {
-            Op::Matmul => m.saturating_mul(n),
-            Op::MatmulSum if native => m.saturating_mul(n),
-            Op::Gram => m.saturating_mul(m),
-            Op::GramSum if native => m.saturating_mul(m),
-            _ => 0,
-        };
-        bytes = bytes.saturating_add(output.saturating_mul(size));
-    }
+    let (m, n, mut bytes) = match &w.input {
+        Some(p) => {
+            let Some((m, k)) = dims(p) else { return 0 };
+            let b = match &w.input_b {
+                Some(q) if w.op.needs_b() => match dims(q) {
+                    Some(d) => Some(d),
+                    None => return 0,
+                },
+                _ => None,
+            };
+            let n = match (w.op, b) {
+                (Op::Matmul | Op::MatmulSum, Some((_, n))) => n,
+                _ => m,
+            };
+            let held = chunk((m, k)).saturating_add(b.map_or(0, chunk));
+            (m as u128, n as u128, held)
+        }
+        None => {
+            let (m, k, n) = (shape.m as u128, shape.k as u128, shape.n as u128);
+            let mut made = m.saturating_mul(k).saturating_mul(size);
+            if w.op.needs_b() {
+                let b = if w.op == Op::Dot {
+                    m.saturating_mul(k)
+                } else {
+                    k.saturating_mul(n)
+                };
+                made = made.saturating_add(b.saturating_mul(size));
+            }
+            (m, n, made)
+        }
+    };
+    let native = !uses_block(strategy);
+    let output = match w.op {
+        Op::Matmul => m.saturating_mul(n),
+        Op::MatmulSum if native => m.saturating_mul(n),
+        // Streamed from a file, gram also holds one range's product beside the sum.
+        Op::Gram if w.input.is_some() => m.saturating_mul(m).saturating_mul(2),
+        Op::Gram => m.saturating_mul(m),
+        Op::GramSum if native => m.saturating_mul(m),
+        _ => 0,
+    };
+    bytes = bytes.saturating_add(output.saturating_mul(size));
     bytes
 }
 
@@ -365,50 +388,112 @@ pub fn uses_block(strategy: &str) -> bool {
 
 /// The inputs of one run, in the chosen dtype.
 pub struct Inputs<T> {
-    pub a: Array2<T>,
-    pub b: Option<Array2<T>>,
+    pub a: Matrix<T>,
+    pub b: Option<Matrix<T>>,
 }
 
-fn read_npy<T: Element + ndarray_npy::ReadableElement>(
-    path: &PathBuf,
-) -> Result<Array2<T>, String> {
-    use ndarray_npy::ReadNpyError;
-    ndarray_npy::read_npy(path).map_err(|e| {
-        let what = match &e {
-            ReadNpyError::WrongNdim(_, ndim) => format!(
-                "holds a {ndim}-D array; rayblas needs a 2-D matrix (in numpy, \
-                 x.reshape(1, -1) makes a row, x.reshape(-1, 1) a column)"
-            ),
-            ReadNpyError::WrongDescriptor(descr) => format!(
-                "holds elements of type {descr}, not {}: pass --dtype to match the file, \
-                 or convert it (x.astype('float64'))",
-                T::DTYPE.name()
-            ),
-            ReadNpyError::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
-            ReadNpyError::Io(io) => io.to_string(),
-            other => other.to_string(),
-        };
-        format!("{}: {what}", path.display())
+/// An operand: made in memory, or a memory-mapped `.npy` file (possibly used transposed), which
+/// the streamed (`*_mapped`) operations read chunk by chunk.
+pub enum Matrix<T> {
+    Memory(Array2<T>),
+    File {
+        map: Arc<NpyMap<T>>,
+        transposed: bool,
+    },
+}
+
+impl<T: Element> Matrix<T> {
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        match self {
+            Matrix::Memory(a) => a.view(),
+            Matrix::File { map, transposed } => {
+                let v = map.view();
+                if *transposed {
+                    v.reversed_axes()
+                } else {
+                    v
+                }
+            }
+        }
+    }
+
+    /// The mapped matrix, for the streamed operations.
+    pub fn mapped(&self) -> Option<Mapped<'_, T>> {
+        match self {
+            Matrix::Memory(_) => None,
+            Matrix::File { map, transposed } => Some(if *transposed {
+                map.matrix().t()
+            } else {
+                map.matrix()
+            }),
+        }
+    }
+
+    pub fn dim(&self) -> (usize, usize) {
+        self.view().dim()
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.dim().1
+    }
+
+    /// The transpose: a view of the same file, or a copy in memory (a contiguous operand).
+    fn transposed(&self) -> Matrix<T> {
+        match self {
+            Matrix::Memory(a) => Matrix::Memory(a.t().to_owned()),
+            Matrix::File { map, transposed } => Matrix::File {
+                map: Arc::clone(map),
+                transposed: !transposed,
+            },
+        }
+    }
+
+    fn same(&self) -> Matrix<T> {
+        match self {
+            Matrix::Memory(a) => Matrix::Memory(a.clone()),
+            Matrix::File { map, transposed } => Matrix::File {
+                map: Arc::clone(map),
+                transposed: *transposed,
+            },
+        }
+    }
+}
+
+/// Maps a .npy file (nothing is read until used).
+fn open_npy<T: Element>(path: &PathBuf) -> Result<Matrix<T>, String> {
+    let map = NpyMap::<T>::open(path).map_err(|e| match e {
+        rayblas::Error::Io { path, reason } if reason.contains("holds elements of type") => {
+            format!(
+                "{path}: {reason}: pass --dtype to match the file, or convert it (x.astype('float64'))"
+            )
+        }
+        rayblas::Error::Io { path, reason } if reason.contains("-D array") => format!(
+            "{path}: {reason} (in numpy, x.reshape(1, -1) makes a row, x.reshape(-1, 1) a column)"
+        ),
+        other => other.to_string(),
+    })?;
+    Ok(Matrix::File {
+        map: Arc::new(map),
+        transposed: false,
     })
 }
 
 /// Builds (or reads) the inputs. Never inside the timing.
-pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
-    w: &WorkloadArgs,
-    s: Shape,
-) -> Result<Inputs<T>, String> {
+pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, String> {
     let a = match &w.input {
-        Some(p) => read_npy::<T>(p)?,
-        None => rayblas::bench::uniform::<T>(s.m, s.k, w.seed()),
+        Some(p) => open_npy::<T>(p)?,
+        None => Matrix::Memory(rayblas::bench::uniform::<T>(s.m, s.k, w.seed())),
     };
     let b = if w.op.needs_b() {
         Some(match &w.input_b {
-            Some(p) => read_npy::<T>(p)?,
+            Some(p) => open_npy::<T>(p)?,
             // Documented on --input-b: Aᵀ for the products, A itself for dot.
-            None if w.input.is_some() && w.op != Op::Dot => a.t().to_owned(),
-            None if w.input.is_some() => a.clone(),
-            None if w.op == Op::Dot => rayblas::bench::uniform::<T>(s.m, s.k, w.seed() + 1),
-            None => rayblas::bench::uniform::<T>(s.k, s.n, w.seed() + 1),
+            None if w.input.is_some() && w.op != Op::Dot => a.transposed(),
+            None if w.input.is_some() => a.same(),
+            None if w.op == Op::Dot => {
+                Matrix::Memory(rayblas::bench::uniform::<T>(s.m, s.k, w.seed() + 1))
+            }
+            None => Matrix::Memory(rayblas::bench::uniform::<T>(s.k, s.n, w.seed() + 1)),
         })
     } else {
         None
@@ -417,25 +502,26 @@ pub fn inputs<T: Element + ndarray_npy::ReadableElement>(
         let ok = if w.op == Op::Dot {
             b.dim() == a.dim()
         } else {
-            b.nrows() == a.ncols()
+            b.dim().0 == a.ncols()
         };
         if !ok {
             return Err(format!(
                 "{}: shapes do not fit: A is {}x{}, B is {}x{}",
                 w.op.name(),
-                a.nrows(),
+                a.dim().0,
                 a.ncols(),
-                b.nrows(),
+                b.dim().0,
                 b.ncols()
             ));
         }
     }
-    if a.is_empty() && w.op.needs_elements() {
+    let (rows, cols) = a.dim();
+    if rows * cols == 0 && w.op.needs_elements() {
         return Err(format!(
             "{} of an empty matrix is undefined (A is {}x{})",
             w.op.name(),
-            a.nrows(),
-            a.ncols()
+            rows,
+            cols
         ));
     }
     Ok(Inputs { a, b })
@@ -497,7 +583,6 @@ pub fn run_once<T: Element>(
     cfg: &Config,
     inp: &Inputs<T>,
 ) -> Result<Answer<T>, rayblas::Error> {
-    let a = &inp.a;
     let b = || inp.b.as_ref().expect("inputs() made B");
     let scalar = |v: T| Answer {
         result: v.to_f64(),
@@ -510,6 +595,31 @@ pub fn run_once<T: Element>(
             product: Some(c),
         })
     };
+    // Mapped files stream through the out-of-core operations, which hold one chunk of the
+    // file at a time; argmax, argmin and dot read them as views (the pages they touch stay
+    // resident until the process ends or the kernel reclaims them).
+    if let Some(x) = inp.a.mapped() {
+        let y = || b().mapped().expect("B is a file when A is");
+        match op {
+            Op::Matmul => return with_checksum(cfg.matmul_mapped(x, y())?),
+            Op::Gram => return with_checksum(cfg.gram_mapped(x)?),
+            Op::GramSum => return cfg.gram_reduce_mapped(x, Reduction::Sum).map(scalar),
+            Op::MatmulSum => return cfg.matmul_reduce_mapped(x, y(), Reduction::Sum).map(scalar),
+            Op::Sum => return cfg.reduce_mapped(x, Reduction::Sum).map(scalar),
+            Op::Norm => return cfg.norm_mapped(x).map(scalar),
+            Op::Max => return cfg.reduce_mapped(x, Reduction::Max).map(scalar),
+            Op::Min => return cfg.reduce_mapped(x, Reduction::Min).map(scalar),
+            Op::Mean => {
+                // inputs() refused an empty matrix for the mean.
+                let (m, k) = x.dim();
+                let sum = cfg.reduce_mapped(x, Reduction::Sum)?;
+                return Ok(scalar(sum / T::from_f64((m * k) as f64)));
+            }
+            Op::Argmax | Op::Argmin | Op::Dot => {}
+        }
+    }
+    let a = &inp.a.view();
+    let b = || inp.b.as_ref().expect("inputs() made B").view();
     match op {
         Op::Matmul => with_checksum(cfg.matmul(a, b())?),
         Op::Gram => with_checksum(cfg.gram(a)?),

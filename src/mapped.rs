@@ -1,0 +1,615 @@
+//! Matrices in `.npy` files, memory-mapped rather than read, and operations that stream them
+//! chunk by chunk in bounded memory: out of core (feature `npy`).
+//!
+//! [`NpyMap::open`] maps a 2-D `f32`/`f64` `.npy` file (C or Fortran order) read-only; nothing
+//! is read until used. Every [`Config`] method takes [`NpyMap::view`] like any array, but the
+//! pages a computation touches stay resident (they count in RSS) until the process ends or the
+//! kernel needs the memory. The `*_mapped` methods of [`Config`] bound that:
+//!
+//! - **Reductions** ([`Config::reduce_mapped`], [`Config::norm_mapped`]) walk the file in
+//!   chunks of about [`CHUNK_BYTES`] along its storage order (whole rows of a C-order file),
+//!   reduce each chunk in place with the configured strategy, and release its pages
+//!   (`madvise(MADV_DONTNEED)`) before the next.
+//! - **Products** ([`Config::gram_reduce_mapped`], [`Config::matmul_reduce_mapped`],
+//!   [`Config::gram_mapped`], [`Config::matmul_mapped`]) split the inner dimension k into
+//!   ranges whose operand chunks together hold about [`CHUNK_BYTES`], copy each range's chunk
+//!   out of the mapping line by line (releasing each line's pages as soon as it is copied),
+//!   compute the range's product with the configured strategy, and add the ranges in order. A
+//!   range of k cuts across a C-order file's rows: used in place, it would leave a piece of
+//!   every row resident, and on file systems with large folios (ext4 on Linux 6.x) each touch
+//!   maps a whole folio, so the resident set grew to the whole file in our tests. The copy
+//!   costs one pass over the input per product, small beside its flops.
+//!
+//! **Memory bound:** resident memory stays near one chunk of the inputs ([`CHUNK_BYTES`], or
+//! [`Mapped::chunk_bytes`], per step, plus the folios at its edges) plus what the product of
+//! one chunk needs in memory under the strategy (nothing beyond tiles for `blocked`; the whole
+//! chunk product under `native`), plus the output: the m×n product for `gram_mapped` (twice:
+//! the sum and one range's product) and `matmul_mapped`, and for fused reductions other than a
+//! sum (a sum of a product is added range by range and needs no output at all). So these
+//! suit products whose output is small beside their inputs: XᵀX or X·Xᵀ of tall or wide data,
+//! covariances, normal equations. A square n×n product's output is as large as its input.
+//! Measured (`tests` of the CLI): a 763 MiB file under a 512 MiB data limit, peak RSS about
+//! 100 MiB for gram-sum, sum and norm.
+//!
+//! **Results** equal the in-memory methods' within rounding: a product is summed over ranges of
+//! k and a reduction over chunks, so the additions happen in another (fixed) order. For one
+//! file, strategy and worker count the result is reproducible bit for bit.
+//!
+//! **The file must not change while it is mapped.** rayblas checks its length against the
+//! header when it opens it (a truncated file or a header that promises more data is an
+//! [`Error::Io`]); a file truncated by another process during a run makes the reads fault
+//! (`SIGBUS`), and data rewritten during a run gives results of no meaning.
+
+use crate::error::{Error, Result};
+use crate::{Config, Element, Reduction};
+use memmap2::Mmap;
+use ndarray::{s, Array2, ArrayView2, Zip};
+use std::marker::PhantomData;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Bytes of input one streamed step maps in and releases: 64 MiB, large enough that a step's
+/// product or reduction runs at full speed, small enough that a few of them fit anywhere.
+pub const CHUNK_BYTES: usize = 64 << 20;
+
+/// A 2-D `.npy` file of `T`, memory-mapped read-only.
+///
+/// ```
+/// # fn main() -> rayblas::Result<()> {
+/// use rayblas::mapped::NpyMap;
+/// use rayblas::{Config, Reduction};
+/// let path = std::env::temp_dir().join(format!("rayblas-doc-{}.npy", std::process::id()));
+/// let x = ndarray::Array2::from_shape_fn((300, 2000), |(i, j)| ((i + j) % 7) as f64);
+/// rayblas::mapped::write_npy(&path, &x.view())?;
+///
+/// let map = NpyMap::<f64>::open(&path)?;
+/// let cfg = Config::new();
+/// let streamed = cfg.gram_reduce_mapped(map.matrix(), Reduction::Sum)?;
+/// let in_memory = cfg.gram_sum(&x)?;
+/// assert!((streamed - in_memory).abs() <= 1e-12 * in_memory.abs());
+/// assert_eq!(cfg.reduce_mapped(map.matrix(), Reduction::Max)?, 6.0);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok(())
+/// # }
+/// ```
+pub struct NpyMap<T> {
+    map: Mmap,
+    path: PathBuf,
+    /// Byte offset of the first element.
+    offset: usize,
+    dim: (usize, usize),
+    fortran: bool,
+    _element: PhantomData<T>,
+}
+
+impl<T: Element> NpyMap<T> {
+    /// Maps `path`, checking its header: two dimensions, elements of type `T` in this machine's
+    /// byte order, and exactly as many bytes of data as the shape says.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file and what is wrong with it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let io = |reason: String| Error::Io {
+            path: path.display().to_string(),
+            reason,
+        };
+        let file = std::fs::File::open(&path).map_err(|e| io(e.to_string()))?;
+        // SAFETY: a read-only shared mapping. Rust's aliasing rules assume its bytes never
+        // change while it lives, which holds as long as no one writes to or truncates the file
+        // meanwhile: the module docs make that the caller's promise (as numpy's memmap does).
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| io(e.to_string()))?;
+        let view = T::view_npy(&map).map_err(|e| io(describe(&e, T::DTYPE.name())))?;
+        let offset = view.as_ptr() as usize - map.as_ptr() as usize;
+        let dim = view.dim();
+        let fortran = dim.0 > 1 && dim.1 > 1 && view.strides()[0] == 1;
+        Ok(NpyMap {
+            map,
+            path,
+            offset,
+            dim,
+            fortran,
+            _element: PhantomData,
+        })
+    }
+
+    /// The whole matrix as an array view (no copy). Pages it touches stay resident; the
+    /// `*_mapped` methods of [`Config`] release them as they go.
+    ///
+    /// # Panics
+    /// If the file's header was rewritten since [`NpyMap::open`] checked it, which the
+    /// [module docs](crate::mapped) rule out.
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        T::view_npy(&self.map).expect("the header was checked by open")
+    }
+
+    /// The matrix, for the `*_mapped` methods of [`Config`].
+    pub fn matrix(&self) -> Mapped<'_, T> {
+        Mapped {
+            map: self,
+            transposed: false,
+            chunk: CHUNK_BYTES,
+        }
+    }
+
+    /// `(rows, cols)`.
+    pub fn dim(&self) -> (usize, usize) {
+        self.dim
+    }
+
+    /// Whether the file is in Fortran (column-major) order.
+    pub fn is_fortran(&self) -> bool {
+        self.fortran
+    }
+
+    /// The file's size in bytes.
+    pub fn file_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Drops the resident pages of elements `rows × cols` (file coordinates). Always safe to
+    /// call: the pages are read again from the file if used again.
+    fn release(&self, rows: Range<usize>, cols: Range<usize>) {
+        if rows.is_empty() || cols.is_empty() {
+            return;
+        }
+        let size = std::mem::size_of::<T>();
+        // Lines are rows in C order, columns in Fortran order; `along` indexes within a line.
+        let (lines, along, line_len) = if self.fortran {
+            (cols, rows, self.dim.0)
+        } else {
+            (rows, cols, self.dim.1)
+        };
+        let bytes = |line: usize, i: usize| self.offset + (line * line_len + i) * size;
+        if along.len() == line_len {
+            // Whole lines: one contiguous range.
+            self.dont_need(bytes(lines.start, 0), bytes(lines.end, 0));
+        } else {
+            for line in lines {
+                self.dont_need(bytes(line, along.start), bytes(line, along.end));
+            }
+        }
+    }
+
+    fn dont_need(&self, start: usize, end: usize) {
+        // SAFETY: the range lies inside the mapping (callers pass element ranges of the matrix,
+        // which `open` checked against the file's length). The mapping is read-only and shared,
+        // so MADV_DONTNEED only drops the page-table entries: the next access reads the same
+        // bytes from the file again (the unchanged-file promise of the module docs). Views that
+        // other threads hold into the range stay valid. An error (there is none for a valid
+        // range) would only leave the pages resident, so it is ignored.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                start,
+                end.saturating_sub(start),
+            )
+        };
+    }
+}
+
+/// A mapped matrix, possibly transposed, as the `*_mapped` methods of [`Config`] take it.
+pub struct Mapped<'a, T> {
+    map: &'a NpyMap<T>,
+    transposed: bool,
+    /// Bytes of input per streamed step.
+    chunk: usize,
+}
+
+impl<T> Clone for Mapped<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Mapped<'_, T> {}
+
+impl<'a, T: Element> Mapped<'a, T> {
+    /// The transpose (no copy).
+    pub fn t(self) -> Self {
+        Mapped {
+            transposed: !self.transposed,
+            ..self
+        }
+    }
+
+    /// Streams in steps of about `bytes` of input instead of [`CHUNK_BYTES`]: less resident
+    /// memory, more steps (each step is one call of the configured strategy).
+    pub fn chunk_bytes(self, bytes: usize) -> Self {
+        Mapped {
+            chunk: bytes.max(1),
+            ..self
+        }
+    }
+
+    /// `(rows, cols)` as used.
+    pub fn dim(&self) -> (usize, usize) {
+        let (r, c) = self.map.dim;
+        if self.transposed {
+            (c, r)
+        } else {
+            (r, c)
+        }
+    }
+
+    /// The matrix as used, as an array view.
+    pub fn view(&self) -> ArrayView2<'a, T> {
+        let v = self.map.view();
+        if self.transposed {
+            v.reversed_axes()
+        } else {
+            v
+        }
+    }
+
+    fn release(&self, rows: Range<usize>, cols: Range<usize>) {
+        if self.transposed {
+            self.map.release(cols, rows)
+        } else {
+            self.map.release(rows, cols)
+        }
+    }
+
+    /// Block `rows × cols` (as used) copied into memory, C order, one file line at a time, each
+    /// line's pages released right after it is copied. A block across the file's storage order
+    /// (a range of k of a C-order X) touches a piece of every line; mapping it as a view would
+    /// keep every page it touched resident, and a file system with large folios maps a whole
+    /// folio on each touch, so the resident set would be most of the file.
+    fn load(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Array2<T>> {
+        let v = self.view();
+        let mut out = crate::alloc::zeros::<T>("streamed chunk", rows.len(), cols.len())?;
+        if self.rows_contiguous() {
+            for (i, r) in rows.clone().enumerate() {
+                out.row_mut(i).assign(&v.slice(s![r, cols.clone()]));
+                self.release(r..r + 1, 0..self.dim().1);
+            }
+        } else {
+            for (j, c) in cols.clone().enumerate() {
+                out.column_mut(j).assign(&v.slice(s![rows.clone(), c]));
+                self.release(0..self.dim().0, c..c + 1);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the elements of one row lie next to each other in the file.
+    fn rows_contiguous(&self) -> bool {
+        self.map.fortran == self.transposed
+    }
+}
+
+/// Writes `x` as a C-order `.npy` file at `path`, through a temporary name in the same
+/// directory renamed at the end, so no partial file ever carries the final name.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written (the temporary file is removed).
+pub fn write_npy<T: Element>(path: impl AsRef<Path>, x: &ArrayView2<'_, T>) -> Result<()> {
+    let path = path.as_ref();
+    write_atomically(path, |w| {
+        write_header(w, T::DTYPE, x.dim())?;
+        let mut buf = Vec::with_capacity(x.ncols() * std::mem::size_of::<T>());
+        for row in x.rows() {
+            buf.clear();
+            row.iter().for_each(|&v| le_bytes(v, &mut buf));
+            std::io::Write::write_all(w, &buf)?;
+        }
+        Ok(())
+    })
+}
+
+/// Writes an m×n C-order `.npy` file whose rows come from `rows(range)` in order (each call
+/// returns `range.len()` rows), so files larger than memory are written in bounded memory;
+/// through a temporary name renamed at the end.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be written (the temporary file is removed), or
+/// [`Error::ShapeMismatch`] when `rows` returns a block of the wrong shape.
+pub fn write_npy_rows<T: Element>(
+    path: impl AsRef<Path>,
+    (m, n): (usize, usize),
+    rows_per_block: usize,
+    mut rows: impl FnMut(Range<usize>) -> Array2<T>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let step = rows_per_block.max(1);
+    let mut wrong = None;
+    write_atomically(path, |w| {
+        write_header(w, T::DTYPE, (m, n))?;
+        let mut buf = Vec::new();
+        for start in (0..m).step_by(step) {
+            let range = start..(start + step).min(m);
+            let block = rows(range.clone());
+            if block.dim() != (range.len(), n) {
+                wrong = Some(format!("{}x{}", block.nrows(), block.ncols()));
+                return Err(std::io::Error::other("a block of the wrong shape"));
+            }
+            buf.clear();
+            block.iter().for_each(|&v| le_bytes(v, &mut buf));
+            std::io::Write::write_all(w, &buf)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| match wrong {
+        Some(got) => Error::ShapeMismatch {
+            op: "write_npy_rows",
+            expected: format!("blocks of {n} columns and the rows asked for"),
+            got,
+        },
+        None => e,
+    })
+}
+
+/// `v` as the little-endian bytes `.npy` stores (`<f4`, `<f8`).
+fn le_bytes<T: Element>(v: T, buf: &mut Vec<u8>) {
+    match T::DTYPE {
+        crate::Dtype::F32 => buf.extend_from_slice(&(v.to_f64() as f32).to_le_bytes()),
+        crate::Dtype::F64 => buf.extend_from_slice(&v.to_f64().to_le_bytes()),
+    }
+}
+
+fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let name = path.file_name().ok_or_else(|| Error::Io {
+        path: path.display().to_string(),
+        reason: "is not a file name".into(),
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let file = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// The `.npy` 1.0 header of a C-order 2-D array, padded so the data starts 64-byte aligned.
+fn write_header(
+    w: &mut impl std::io::Write,
+    dtype: crate::Dtype,
+    (m, n): (usize, usize),
+) -> std::io::Result<()> {
+    let descr = match dtype {
+        crate::Dtype::F32 => "<f4",
+        crate::Dtype::F64 => "<f8",
+    };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({m}, {n}), }}");
+    // magic (6) + version (2) + length (2) + dict + '\n', a multiple of 64.
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    w.write_all(b"\x93NUMPY\x01\x00")?;
+    w.write_all(&(dict.len() as u16).to_le_bytes())?;
+    w.write_all(dict.as_bytes())
+}
+
+fn describe(e: &ndarray_npy::ViewNpyError, dtype: &str) -> String {
+    use ndarray_npy::ViewNpyError as E;
+    match e {
+        E::WrongNdim(_, ndim) => format!("holds a {ndim}-D array; rayblas needs a 2-D matrix"),
+        E::WrongDescriptor(d) => format!("holds elements of type {d}, not {dtype}"),
+        E::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
+        E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "is not a valid .npy file (too short for a header)".into()
+        }
+        E::MissingBytes(n) => format!(
+            "is shorter than its header says: {n} bytes of data missing (truncated, or the header lies about the shape)"
+        ),
+        E::ExtraBytes(n) => format!(
+            "has {n} bytes after the data its header describes (the header lies about the shape)"
+        ),
+        E::LengthOverflow => "has a header whose shape overflows the address space".into(),
+        E::MisalignedData => {
+            "has its data misaligned for the element type (not written by numpy?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Ranges of `len` with about `per` elements each (at least one; none for an empty `len`).
+fn chunks(len: usize, per: usize) -> impl Iterator<Item = Range<usize>> {
+    let per = per.max(1);
+    (0..len).step_by(per).map(move |s| s..(s + per).min(len))
+}
+
+/// How many columns of k one streamed product step covers for operands with `lines` rows
+/// (A's) and columns (B's) in all: about `chunk` bytes of input, and at least a page's worth
+/// per line, so a step does not shrink to a few elements of each line.
+fn k_step<T>(chunk: usize, lines: usize) -> usize {
+    let size = std::mem::size_of::<T>();
+    (chunk / (lines.max(1) * size)).max(4096 / size)
+}
+
+/// The out-of-core operations. See the [module docs](crate::mapped).
+impl Config {
+    /// `r(X)` over a mapped matrix in chunks of [`CHUNK_BYTES`], releasing each chunk's pages.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for max or min of an empty matrix, and the configuration
+    /// errors listed on [`Config`].
+    pub fn reduce_mapped<T: Element>(&self, x: Mapped<'_, T>, r: Reduction) -> Result<T> {
+        let v = x.view();
+        if v.is_empty() {
+            return match r {
+                Reduction::Max | Reduction::Min => Err(Error::EmptyReduction { op: r.name() }),
+                _ => Ok(T::zero()),
+            };
+        }
+        let parts = self.over_chunks(x, |c| self.reduce_stored(&c, r))?;
+        // Chunks combined left to right: a fixed order for a given file.
+        Ok(parts
+            .into_iter()
+            .reduce(|a, b| r.combine(a, b))
+            .unwrap_or_else(T::zero))
+    }
+
+    /// Frobenius norm of a mapped matrix, in chunks, without overflow or underflow.
+    ///
+    /// # Errors
+    /// The configuration errors listed on [`Config`].
+    pub fn norm_mapped<T: Element>(&self, x: Mapped<'_, T>) -> Result<T> {
+        let parts = self.over_chunks(x, |c| self.norm(c))?;
+        // ‖X‖ = s·√Σ(‖Xᵢ‖/s)² with s the largest part: no square overflows or underflows.
+        let scale = parts
+            .iter()
+            .fold(T::zero(), |m, &p| if p.is_nan() || p > m { p } else { m });
+        if scale == T::zero() || scale.is_nan() || scale == T::infinity() {
+            return Ok(scale);
+        }
+        let sum = parts.iter().fold(T::zero(), |acc, &p| {
+            let q = p / scale;
+            acc + q * q
+        });
+        Ok(scale * sum.sqrt())
+    }
+
+    /// `r(X·Xᵀ)` of a mapped n×k `X`, streamed over ranges of k. A sum is added range by range
+    /// without storing the product; the other reductions accumulate the n×n product first.
+    ///
+    /// # Errors
+    /// [`Error::EmptyReduction`] for max or min of an empty product, [`Error::OutOfMemory`]
+    /// when the product must be stored and cannot be, and the configuration errors listed on
+    /// [`Config`].
+    pub fn gram_reduce_mapped<T: Element>(&self, x: Mapped<'_, T>, r: Reduction) -> Result<T> {
+        if r == Reduction::Sum {
+            let (n, k) = x.dim();
+            if k == 0 || n == 0 {
+                return self.gram_reduce(&Array2::<T>::zeros((n, 0)), r);
+            }
+            let mut total = T::zero();
+            for range in chunks(k, k_step::<T>(x.chunk, n)) {
+                let chunk = x.load(0..n, range)?;
+                total = total + self.gram_reduce(&chunk, r)?;
+            }
+            return Ok(total);
+        }
+        let g = self.gram_mapped(x)?;
+        self.reduce_stored(&g.view(), r)
+    }
+
+    /// `r(A·B)` of mapped `A` (m×k) and `B` (k×n; `a.t()` of the same file is fine), streamed
+    /// over ranges of k; a sum without storing the product.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless the inner dimensions agree, [`Error::EmptyReduction`] for
+    /// max or min of an empty product, [`Error::OutOfMemory`] when the product must be stored
+    /// and cannot be, and the configuration errors listed on [`Config`].
+    pub fn matmul_reduce_mapped<T: Element>(
+        &self,
+        a: Mapped<'_, T>,
+        b: Mapped<'_, T>,
+        r: Reduction,
+    ) -> Result<T> {
+        crate::kernels::check_product("matmul_reduce", a.dim(), b.dim())?;
+        if r == Reduction::Sum {
+            let ((m, k), n) = (a.dim(), b.dim().1);
+            if k == 0 || m == 0 || n == 0 {
+                return self.matmul_reduce(&Array2::<T>::zeros((m, k)), b.view(), r);
+            }
+            let mut total = T::zero();
+            for range in chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)) {
+                let (ac, bc) = (a.load(0..m, range.clone())?, b.load(range, 0..n)?);
+                total = total + self.matmul_reduce(&ac, &bc, r)?;
+            }
+            return Ok(total);
+        }
+        let c = self.matmul_mapped(a, b)?;
+        self.reduce_stored(&c.view(), r)
+    }
+
+    /// `X·Xᵀ` of a mapped n×k `X`, streamed over ranges of k; the n×n output is in memory.
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] when the output cannot be allocated, and the configuration errors
+    /// listed on [`Config`].
+    pub fn gram_mapped<T: Element>(&self, x: Mapped<'_, T>) -> Result<Array2<T>> {
+        let (n, k) = x.dim();
+        let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
+        for range in chunks(k, k_step::<T>(x.chunk, n)) {
+            let part = self.gram(&x.load(0..n, range)?)?;
+            Zip::from(&mut g)
+                .and(&part)
+                .for_each(|acc, &p| *acc = *acc + p);
+        }
+        Ok(g)
+    }
+
+    /// `A·B` of mapped `A` (m×k) and `B` (k×n), streamed over ranges of k; the m×n output is in
+    /// memory.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless the inner dimensions agree, [`Error::OutOfMemory`] when
+    /// the output cannot be allocated, and the configuration errors listed on [`Config`].
+    pub fn matmul_mapped<T: Element>(
+        &self,
+        a: Mapped<'_, T>,
+        b: Mapped<'_, T>,
+    ) -> Result<Array2<T>> {
+        crate::kernels::check_product("matmul", a.dim(), b.dim())?;
+        let ((m, k), n) = (a.dim(), b.dim().1);
+        let mut c = crate::alloc::zeros::<T>("matmul output", m, n)?;
+        for (i, range) in chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)).enumerate() {
+            let beta = if i == 0 { T::zero() } else { T::one() };
+            let (ac, bc) = (a.load(0..m, range.clone())?, b.load(range, 0..n)?);
+            self.matmul_into(T::one(), &ac, &bc, beta, c.view_mut())?;
+        }
+        Ok(c)
+    }
+
+    /// `f` over chunks of about [`CHUNK_BYTES`] of `x` along its storage order (rows when rows
+    /// are contiguous in the file, else columns), releasing each chunk after `f`.
+    fn over_chunks<'a, T: Element, R>(
+        &self,
+        x: Mapped<'a, T>,
+        f: impl Fn(ArrayView2<'a, T>) -> Result<R>,
+    ) -> Result<Vec<R>> {
+        let (m, n) = x.dim();
+        let size = std::mem::size_of::<T>();
+        let by_rows = x.rows_contiguous();
+        let (len, line) = if by_rows { (m, n) } else { (n, m) };
+        let mut parts = Vec::new();
+        for range in chunks(len, x.chunk / (line.max(1) * size)) {
+            let v = x.view();
+            let part = if by_rows {
+                let p = f(v.slice_move(s![range.clone(), ..]));
+                x.release(range, 0..n);
+                p
+            } else {
+                let p = f(v.slice_move(s![.., range.clone()]));
+                x.release(0..m, range);
+                p
+            };
+            parts.push(part?);
+        }
+        Ok(parts)
+    }
+
+    fn reduce_stored<T: Element>(&self, c: &ArrayView2<'_, T>, r: Reduction) -> Result<T> {
+        match r {
+            Reduction::Sum => self.sum(c),
+            Reduction::SumOfSquares => self.sum_of_squares(c),
+            Reduction::Max => self.max(c),
+            Reduction::Min => self.min(c),
+        }
+    }
+}

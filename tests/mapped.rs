@@ -1,0 +1,272 @@
+//! Memory-mapped `.npy` files streamed out of core: results against the in-memory methods on
+//! the same data, for both dtypes, both storage orders, ragged chunks and every strategy; bad
+//! files are errors that name the file and what is wrong.
+
+mod common;
+use common::*;
+use ndarray::{Array2, ShapeBuilder};
+use rayblas::mapped::{write_npy, write_npy_rows, NpyMap};
+use rayblas::{Config, Element, Error, Reduction};
+use std::path::PathBuf;
+
+fn temp(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rayblas-mapped-{}-{name}", std::process::id()))
+}
+
+/// A relative difference within `tol` of the larger magnitude.
+fn close<T: Element>(got: T, want: T, tol: f64) -> bool {
+    let (g, w) = (got.to_f64(), want.to_f64());
+    g == w || (g - w).abs() <= tol * g.abs().max(w.abs()).max(1.0)
+}
+
+/// Writes `x` in Fortran order, as numpy does for `np.save(p, np.asfortranarray(x))`.
+fn write_fortran<T: Element>(path: &PathBuf, x: &Array2<T>) {
+    let descr = if T::DTYPE == rayblas::Dtype::F64 {
+        "<f8"
+    } else {
+        "<f4"
+    };
+    let (m, n) = x.dim();
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': True, 'shape': ({m}, {n}), }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(dict.as_bytes());
+    // Column-major: the transpose's elements in row-major order.
+    for v in x.t().iter() {
+        match T::DTYPE {
+            rayblas::Dtype::F64 => bytes.extend_from_slice(&v.to_f64().to_le_bytes()),
+            rayblas::Dtype::F32 => bytes.extend_from_slice(&(v.to_f64() as f32).to_le_bytes()),
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn check_streamed<T: Element>(tol: f64) {
+    // Ragged: chunks of 4 KiB leave partial chunks and partial pages at every edge.
+    for (i, &(m, k)) in [(37, 1500), (1, 900), (900, 1), (64, 64), (0, 5), (5, 0)]
+        .iter()
+        .enumerate()
+    {
+        let x = random::<T>(m, k, 7 + i as u64);
+        for fortran in [false, true] {
+            let path = temp(&format!("{}-{m}x{k}-{fortran}.npy", T::DTYPE.name()));
+            if fortran {
+                write_fortran(&path, &x);
+            } else {
+                write_npy(&path, &x.view()).unwrap();
+            }
+            let map = NpyMap::<T>::open(&path).unwrap();
+            assert_eq!(
+                (map.dim(), map.is_fortran()),
+                ((m, k), fortran && m > 1 && k > 1)
+            );
+            assert_eq!(map.view(), x.view());
+            for strategy in strategies() {
+                let cfg = Config::new().strategy(strategy);
+                let ctx = format!("{m}x{k} fortran={fortran} {strategy:?}");
+                for chunk in [4096, 1 << 26] {
+                    let xm = map.matrix().chunk_bytes(chunk);
+                    for r in [
+                        Reduction::Sum,
+                        Reduction::SumOfSquares,
+                        Reduction::Max,
+                        Reduction::Min,
+                    ] {
+                        let want = match r {
+                            Reduction::Sum => cfg.sum(&x),
+                            Reduction::SumOfSquares => cfg.sum_of_squares(&x),
+                            Reduction::Max => cfg.max(&x),
+                            Reduction::Min => cfg.min(&x),
+                        };
+                        let got = cfg.reduce_mapped(xm, r);
+                        match (got, want) {
+                            (Ok(g), Ok(w)) => assert!(close(g, w, tol), "{ctx} {r:?}: {g} vs {w}"),
+                            (
+                                Err(Error::EmptyReduction { .. }),
+                                Err(Error::EmptyReduction { .. }),
+                            ) => {}
+                            (g, w) => panic!("{ctx} {r:?}: {g:?} vs {w:?}"),
+                        }
+                    }
+                    let (g, w) = (cfg.norm_mapped(xm).unwrap(), cfg.norm(&x).unwrap());
+                    assert!(close(g, w, tol), "{ctx} norm: {g} vs {w}");
+
+                    let gram = cfg.gram(&x).unwrap();
+                    let streamed = cfg.gram_mapped(xm).unwrap();
+                    assert_eq!(streamed.dim(), gram.dim());
+                    for (g, w) in streamed.iter().zip(gram.iter()) {
+                        assert!(close(*g, *w, tol), "{ctx} gram: {g} vs {w}");
+                    }
+                    let (g, w) = (
+                        cfg.gram_reduce_mapped(xm, Reduction::Sum).unwrap(),
+                        cfg.gram_sum(&x).unwrap(),
+                    );
+                    assert!(close(g, w, tol), "{ctx} gram-sum: {g} vs {w}");
+                    if m > 0 {
+                        let (g, w) = (
+                            cfg.gram_reduce_mapped(xm, Reduction::Max).unwrap(),
+                            cfg.gram_reduce(&x, Reduction::Max).unwrap(),
+                        );
+                        assert!(close(g, w, tol), "{ctx} gram-max: {g} vs {w}");
+                    }
+                    // A·Aᵀ through the same file read both ways.
+                    let (g, w) = (
+                        cfg.matmul_reduce_mapped(xm, xm.t(), Reduction::Sum)
+                            .unwrap(),
+                        cfg.matmul_reduce(&x, x.t(), Reduction::Sum).unwrap(),
+                    );
+                    assert!(close(g, w, tol), "{ctx} matmul-sum: {g} vs {w}");
+                    if m > 0 {
+                        let (g, w) = (
+                            cfg.matmul_reduce_mapped(xm.t(), xm, Reduction::SumOfSquares)
+                                .unwrap(),
+                            cfg.matmul_reduce(x.t(), &x, Reduction::SumOfSquares)
+                                .unwrap(),
+                        );
+                        assert!(close(g, w, tol), "{ctx} matmul-sumsq: {g} vs {w}");
+                    }
+                    let c = cfg.matmul_mapped(xm.t(), xm).unwrap();
+                    let want = cfg.matmul(x.t(), &x).unwrap();
+                    for (g, w) in c.iter().zip(want.iter()) {
+                        assert!(close(*g, *w, tol), "{ctx} matmul: {g} vs {w}");
+                    }
+                }
+            }
+            drop(map);
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
+#[test]
+fn streamed_results_equal_the_in_memory_ones_f64() {
+    check_streamed::<f64>(1e-12);
+}
+
+#[test]
+fn streamed_results_equal_the_in_memory_ones_f32() {
+    check_streamed::<f32>(2e-4);
+}
+
+#[test]
+fn a_streamed_result_is_reproducible() {
+    let x = random::<f64>(50, 3000, 3);
+    let path = temp("repro.npy");
+    write_npy(&path, &x.view()).unwrap();
+    let map = NpyMap::<f64>::open(&path).unwrap();
+    let xm = map.matrix().chunk_bytes(8192);
+    let cfg = Config::new();
+    let first = cfg.gram_reduce_mapped(xm, Reduction::Sum).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            cfg.gram_reduce_mapped(xm, Reduction::Sum)
+                .unwrap()
+                .to_bits(),
+            first.to_bits()
+        );
+    }
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn files_written_by_rows_equal_the_matrix_and_leave_no_partial_file() {
+    let x = random::<f32>(103, 17, 5);
+    let path = temp("rows.npy");
+    write_npy_rows(&path, x.dim(), 10, |r| {
+        x.slice(ndarray::s![r, ..]).to_owned()
+    })
+    .unwrap();
+    assert_eq!(NpyMap::<f32>::open(&path).unwrap().view(), x.view());
+    // numpy's reader agrees with ours on the header (ndarray-npy reads it the same way).
+    let back: Array2<f32> = ndarray::Array2::from_shape_vec(
+        (103, 17).f(),
+        NpyMap::<f32>::open(&path)
+            .unwrap()
+            .view()
+            .t()
+            .iter()
+            .copied()
+            .collect(),
+    )
+    .unwrap();
+    assert_eq!(back, x);
+    std::fs::remove_file(&path).unwrap();
+
+    // A producer that fails half way leaves nothing under the final name, nor a temporary.
+    let err = write_npy_rows(&path, (20, 4), 5, |r| {
+        Array2::<f64>::zeros((if r.start >= 10 { 1 } else { r.len() }, 4))
+    })
+    .unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    assert!(!path.exists());
+    let dir = std::fs::read_dir(std::env::temp_dir()).unwrap();
+    let stem = path.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(dir.filter_map(|e| e.ok()).all(|e| !e
+        .file_name()
+        .to_string_lossy()
+        .contains(&format!(".{stem}.partial"))));
+}
+
+#[test]
+fn bad_files_are_errors_that_say_what_is_wrong() {
+    let x = random::<f64>(20, 30, 1);
+    let path = temp("bad.npy");
+    write_npy(&path, &x.view()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let msg = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        match NpyMap::<f64>::open(&path) {
+            Err(e @ Error::Io { .. }) => e.to_string(),
+            Err(e) => panic!("not an Io error: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    };
+    // Truncated: the data is shorter than the header says.
+    let m = msg(&good[..good.len() - 8]);
+    assert!(
+        m.contains("shorter than its header says") && m.contains("bad.npy"),
+        "{m}"
+    );
+    // A header that lies about the shape (20 rows claimed as 21).
+    let lying = |shape: &[u8]| {
+        let mut b = good.clone();
+        let at = b.windows(8).position(|w| w == b"(20, 30)").unwrap();
+        b[at..at + 8].copy_from_slice(shape);
+        b
+    };
+    assert!(msg(&lying(b"(21, 30)")).contains("shorter than its header says"));
+    assert!(msg(&lying(b"(19, 30)")).contains("after the data its header describes"));
+    // Not an .npy file at all, and an empty file.
+    assert!(msg(b"hello, world").contains("not a valid .npy file"));
+    assert!(msg(b"").contains("not a valid .npy file (too short for a header)"));
+    // The wrong dtype.
+    std::fs::write(&path, &good).unwrap();
+    let e = NpyMap::<f32>::open(&path).err().unwrap().to_string();
+    assert!(e.contains("<f8") && e.contains("not f32"), "{e}");
+    // A missing file.
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(NpyMap::<f64>::open(&path), Err(Error::Io { .. })));
+    // Mismatched operands of a product.
+    let (a, b) = (temp("a.npy"), temp("b.npy"));
+    write_npy(&a, &random::<f64>(4, 5, 1).view()).unwrap();
+    write_npy(&b, &random::<f64>(6, 4, 1).view()).unwrap();
+    let (ma, mb) = (
+        NpyMap::<f64>::open(&a).unwrap(),
+        NpyMap::<f64>::open(&b).unwrap(),
+    );
+    let cfg = Config::new();
+    assert!(matches!(
+        cfg.matmul_mapped(ma.matrix(), mb.matrix()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        cfg.matmul_reduce_mapped(ma.matrix(), mb.matrix(), Reduction::Sum),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+}
