@@ -12,16 +12,17 @@
 //!   (`madvise(MADV_DONTNEED)`) before the next.
 //! - **Products** ([`Config::gram_reduce_mapped`], [`Config::matmul_reduce_mapped`],
 //!   [`Config::gram_mapped`], [`Config::matmul_mapped`]) split the inner dimension k into
-//!   ranges whose operand chunks together hold about [`CHUNK_BYTES`], copy each range's chunk
-//!   out of the mapping line by line (releasing each line's pages as soon as it is copied),
-//!   compute the range's product with the configured strategy, and add the ranges in order. A
-//!   range of k cuts across a C-order file's rows: used in place, it would leave a piece of
-//!   every row resident, and on file systems with large folios (ext4 on Linux 6.x) each touch
-//!   maps a whole folio, so the resident set grew to the whole file in our tests. The copy
-//!   costs one pass over the input per product, small beside its flops.
+//!   ranges whose operand chunks together hold about [`CHUNK_BYTES`], read each range's chunk
+//!   into memory with one positioned read (`pread`) per file line, compute the range's product
+//!   with the configured strategy, and add the ranges in order. A range of k cuts across a
+//!   C-order file's rows: used in place through the mapping, it would leave a piece of every
+//!   row resident, and on file systems with large folios (ext4 on Linux 6.x) each touch maps a
+//!   whole folio, so the resident set grew to the whole file in our tests. The read is one pass
+//!   over the input per product, small beside its flops, and a file truncated during a run is
+//!   an [`Error::Io`] there instead of a `SIGBUS`.
 //!
 //! **Memory bound:** resident memory stays near one chunk of the inputs ([`CHUNK_BYTES`], or
-//! [`Mapped::chunk_bytes`], per step, plus the folios at its edges) plus what the product of
+//! [`Mapped::chunk_bytes`], per step) plus what the product of
 //! one chunk needs in memory under the strategy (nothing beyond tiles for `blocked`; the whole
 //! chunk product under `native`), plus the output: the m×n product for `gram_mapped` (twice:
 //! the sum and one range's product) and `matmul_mapped`, and for fused reductions other than a
@@ -74,6 +75,8 @@ pub const CHUNK_BYTES: usize = 64 << 20;
 /// ```
 pub struct NpyMap<T> {
     map: Mmap,
+    /// The file, for [`Mapped::load`]'s positioned reads.
+    file: std::fs::File,
     path: PathBuf,
     /// Byte offset of the first element.
     offset: usize,
@@ -105,6 +108,7 @@ impl<T: Element> NpyMap<T> {
         let fortran = dim.0 > 1 && dim.1 > 1 && view.strides()[0] == 1;
         Ok(NpyMap {
             map,
+            file,
             path,
             offset,
             dim,
@@ -254,23 +258,29 @@ impl<'a, T: Element> Mapped<'a, T> {
         }
     }
 
-    /// Block `rows × cols` (as used) copied into memory, C order, one file line at a time, each
-    /// line's pages released right after it is copied. A block across the file's storage order
-    /// (a range of k of a C-order X) touches a piece of every line; mapping it as a view would
-    /// keep every page it touched resident, and a file system with large folios maps a whole
-    /// folio on each touch, so the resident set would be most of the file.
+    /// Block `rows × cols` (as used) read into memory, C order, with one positioned read
+    /// (`pread`) per file line. A block across the file's storage order (a range of k of a
+    /// C-order X) holds a piece of every line: read through the mapping, it would leave every
+    /// page it touched resident (and a file system with large folios maps a whole folio on each
+    /// touch, so the resident set grew to the file). A read copies from the page cache with no
+    /// mapping to undo, and a file truncated meanwhile is an error instead of a `SIGBUS`.
     fn load(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Array2<T>> {
-        let v = self.view();
         let mut out = crate::alloc::zeros::<T>("streamed chunk", rows.len(), cols.len())?;
-        if self.rows_contiguous() {
-            for (i, r) in rows.clone().enumerate() {
-                out.row_mut(i).assign(&v.slice(s![r, cols.clone()]));
-                self.release(r..r + 1, 0..self.dim().1);
-            }
-        } else {
-            for (j, c) in cols.clone().enumerate() {
-                out.column_mut(j).assign(&v.slice(s![rows.clone(), c]));
-                self.release(0..self.dim().0, c..c + 1);
+        let map = self.map;
+        let size = std::mem::size_of::<T>();
+        // In file coordinates: which lines, and which elements along each.
+        let by_rows = self.rows_contiguous();
+        let (lines, along) = if by_rows { (rows, cols) } else { (cols, rows) };
+        let line_len = if map.fortran { map.dim.0 } else { map.dim.1 };
+        let mut line = vec![T::zero(); along.len()];
+        for (i, l) in lines.enumerate() {
+            let at = map.offset + (l * line_len + along.start) * size;
+            if by_rows {
+                read_at(map, out.row_mut(i).as_slice_mut().expect("C order"), at)?;
+            } else {
+                read_at(map, &mut line, at)?;
+                out.column_mut(i)
+                    .assign(&ndarray::ArrayView1::from(&line[..]));
             }
         }
         Ok(out)
@@ -280,6 +290,26 @@ impl<'a, T: Element> Mapped<'a, T> {
     fn rows_contiguous(&self) -> bool {
         self.map.fortran == self.transposed
     }
+}
+
+/// Fills `dst` with the elements at byte `at` of the file.
+fn read_at<T: Element>(map: &NpyMap<T>, dst: &mut [T], at: usize) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    // SAFETY: `T` is `f32` or `f64` (sealed): no padding, and every byte pattern is a value, so
+    // the elements may be written as bytes. `open` checked that the file stores them in this
+    // machine's byte order.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(dst))
+    };
+    map.file
+        .read_exact_at(bytes, at as u64)
+        .map_err(|e| Error::Io {
+            path: map.path.display().to_string(),
+            reason: format!(
+                "reading {} bytes at {at}: {e} (did the file change during the run?)",
+                bytes.len()
+            ),
+        })
 }
 
 /// Writes `x` as a C-order `.npy` file at `path`, through a temporary name in the same
