@@ -38,8 +38,9 @@
 //!
 //! **The file must not change while it is mapped.** rayblas checks its length against the
 //! header when it opens it (a truncated file or a header that promises more data is an
-//! [`Error::Io`]); a file truncated by another process during a run makes the reads fault
-//! (`SIGBUS`), and data rewritten during a run gives results of no meaning.
+//! [`Error::Io`]); a file truncated by another process during a run is an [`Error::Io`] where
+//! products read it and makes reductions, which read the mapping, fault (`SIGBUS`); data
+//! rewritten during a run gives results of no meaning.
 
 use crate::error::{Error, Result};
 use crate::{Config, Element, Reduction};
