@@ -447,7 +447,7 @@ pub fn check_memory(w: &WorkloadArgs, strategies: &[String]) -> Result<(), Failu
         .max()
         .unwrap_or((0, ""));
     if need <= limit {
-        return Ok(());
+        return blas_buffers_fit(limit, what, need, strategies);
     }
     let size = if w.input.is_some() {
         "its inputs".to_string()
@@ -471,6 +471,47 @@ pub fn check_memory(w: &WorkloadArgs, strategies: &[String]) -> Result<(), Failu
             w.op.name(),
             rayblas::human_bytes(need),
             rayblas::human_bytes(limit)
+        ),
+        2,
+    ))
+}
+
+/// Address space OpenBLAS 0.3.x (x86-64) maps for each thread that calls it: its work buffer.
+const OPENBLAS_BUFFER: u128 = 128 << 20;
+
+/// Under an address-space or data limit, OpenBLAS must be able to map one work buffer per
+/// calling thread: when the mapping fails it retries forever (seen here under `ulimit -d
+/// 196608`: a measuring process spinning at 100 % CPU for minutes), so refuse such a limit up
+/// front instead of hanging.
+fn blas_buffers_fit(
+    limit: u128,
+    what: &str,
+    need: u128,
+    strategies: &[String],
+) -> Result<(), Failure> {
+    if !what.contains("RLIMIT") || rayblas::blas::info().backend != "openblas" {
+        return Ok(());
+    }
+    let threads = strategies
+        .iter()
+        .filter_map(|s| s.parse::<rayblas::Strategy>().ok())
+        .filter_map(|s| s.counts().ok())
+        .map(|(w, t)| (w * t) as u128 + 1)
+        .max()
+        .unwrap_or(1);
+    let buffers = threads * OPENBLAS_BUFFER;
+    if need.saturating_add(buffers) <= limit {
+        return Ok(());
+    }
+    Err(Failure(
+        format!(
+            "{what} is {}: OpenBLAS maps a {} work buffer for each of the {threads} threads that \
+             call it ({} in all, beside {} of operands and output), and under a limit that \
+             refuses one it retries forever instead of failing; raise the limit",
+            rayblas::human_bytes(limit),
+            rayblas::human_bytes(OPENBLAS_BUFFER),
+            rayblas::human_bytes(buffers),
+            rayblas::human_bytes(need)
         ),
         2,
     ))

@@ -992,3 +992,38 @@ fn a_killed_measuring_process_is_reported_as_killed() {
     );
     assert!(stdout(&o).is_empty(), "{}", stdout(&o));
 }
+
+/// Reliability: a data limit that leaves OpenBLAS no room for its per-thread work buffers is
+/// refused up front. Under such a limit OpenBLAS retries its mapping forever: the process hung
+/// at 100 % CPU before this check.
+#[test]
+fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
+    let info = rayblas(&["info", "--format", "json"]);
+    let info: serde_json::Value = serde_json::from_str(stdout(&info).trim()).unwrap();
+    if info["backend"] != "openblas" {
+        return; // Only OpenBLAS maps 128 MiB per calling thread.
+    }
+    let o = Command::new("sh")
+        .args(["-c", "ulimit -d 196608 && exec timeout 60 \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_rayblas"))
+        .args([
+            "run",
+            "--op",
+            "gram-sum",
+            "--n",
+            "100",
+            "--strategy",
+            "blocked:2",
+        ])
+        .env_remove("RAYBLAS_STRATEGY")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("RLIMIT_DATA") && err.contains("work buffer for each of the 3 threads"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(stdout(&o).is_empty());
+}
