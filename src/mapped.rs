@@ -21,8 +21,11 @@
 //!   over the input per product, small beside its flops, and a file truncated during a run is
 //!   an [`Error::Io`] there instead of a `SIGBUS`.
 //!
-//! **Memory bound:** resident memory stays near one chunk of the inputs ([`CHUNK_BYTES`], or
-//! [`Mapped::chunk_bytes`], per step) plus what the product of
+//! While one range's product runs, a thread of its own reads the next range, so reading
+//! overlaps computing.
+//!
+//! **Memory bound:** resident memory stays near two chunks of the inputs ([`CHUNK_BYTES`], or
+//! [`Mapped::chunk_bytes`], per step: the one computing and the one being read) plus what the product of
 //! one chunk needs in memory under the strategy (nothing beyond tiles for `blocked`; the whole
 //! chunk product under `native`), plus the output: the m×n product for `gram_mapped` (twice:
 //! the sum and one range's product) and `matmul_mapped`, and for fused reductions other than a
@@ -463,6 +466,31 @@ fn chunks(len: usize, per: usize) -> impl Iterator<Item = Range<usize>> {
     (0..len).step_by(per).map(move |s| s..(s + per).min(len))
 }
 
+/// Runs `consume(range, load(range))` for each range in order, with the next range's `load`
+/// running on a thread of its own meanwhile: reading a chunk overlaps the product of the one
+/// before (which uses the strategy's threads), so at most two chunks are in memory. A panic in
+/// `load` reaches the caller; an error stops the stream at that range.
+fn prefetched<C: Send>(
+    ranges: impl Iterator<Item = Range<usize>>,
+    load: impl Fn(Range<usize>) -> Result<C> + Sync,
+    mut consume: impl FnMut(Range<usize>, C) -> Result<()>,
+) -> Result<()> {
+    let mut ranges = ranges.peekable();
+    let load = &load;
+    std::thread::scope(|scope| {
+        let read = |r: Range<usize>| scope.spawn(move || load(r));
+        let mut next = ranges.peek().cloned().map(read);
+        while let (Some(range), Some(reading)) = (ranges.next(), next.take()) {
+            let chunk = reading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            next = ranges.peek().cloned().map(read);
+            consume(range, chunk)?;
+        }
+        Ok(())
+    })
+}
+
 /// How many columns of k one streamed product step covers for operands with `lines` rows
 /// (A's) and columns (B's) in all: about `chunk` bytes of input, and at least a page's worth
 /// per line, so a step does not shrink to a few elements of each line.
@@ -528,10 +556,14 @@ impl Config {
                 return self.gram_reduce(&Array2::<T>::zeros((n, 0)), r);
             }
             let mut total = T::zero();
-            for range in chunks(k, k_step::<T>(x.chunk, n)) {
-                let chunk = x.load(0..n, range)?;
-                total = total + self.gram_reduce(&chunk, r)?;
-            }
+            prefetched(
+                chunks(k, k_step::<T>(x.chunk, n)),
+                |range| x.load(0..n, range),
+                |_, chunk| {
+                    total = total + self.gram_reduce(&chunk, r)?;
+                    Ok(())
+                },
+            )?;
             return Ok(total);
         }
         let g = self.gram_mapped(x)?;
@@ -558,10 +590,14 @@ impl Config {
                 return self.matmul_reduce(&Array2::<T>::zeros((m, k)), b.view(), r);
             }
             let mut total = T::zero();
-            for range in chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)) {
-                let (ac, bc) = (a.load(0..m, range.clone())?, b.load(range, 0..n)?);
-                total = total + self.matmul_reduce(&ac, &bc, r)?;
-            }
+            prefetched(
+                chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)),
+                |range| Ok((a.load(0..m, range.clone())?, b.load(range, 0..n)?)),
+                |_, (ac, bc)| {
+                    total = total + self.matmul_reduce(&ac, &bc, r)?;
+                    Ok(())
+                },
+            )?;
             return Ok(total);
         }
         let c = self.matmul_mapped(a, b)?;
@@ -576,12 +612,17 @@ impl Config {
     pub fn gram_mapped<T: Element>(&self, x: Mapped<'_, T>) -> Result<Array2<T>> {
         let (n, k) = x.dim();
         let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
-        for range in chunks(k, k_step::<T>(x.chunk, n)) {
-            let part = self.gram(&x.load(0..n, range)?)?;
-            Zip::from(&mut g)
-                .and(&part)
-                .for_each(|acc, &p| *acc = *acc + p);
-        }
+        prefetched(
+            chunks(k, k_step::<T>(x.chunk, n)),
+            |range| x.load(0..n, range),
+            |_, chunk| {
+                let part = self.gram(&chunk)?;
+                Zip::from(&mut g)
+                    .and(&part)
+                    .for_each(|acc, &p| *acc = *acc + p);
+                Ok(())
+            },
+        )?;
         Ok(g)
     }
 
@@ -599,11 +640,18 @@ impl Config {
         crate::kernels::check_product("matmul", a.dim(), b.dim())?;
         let ((m, k), n) = (a.dim(), b.dim().1);
         let mut c = crate::alloc::zeros::<T>("matmul output", m, n)?;
-        for (i, range) in chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)).enumerate() {
-            let beta = if i == 0 { T::zero() } else { T::one() };
-            let (ac, bc) = (a.load(0..m, range.clone())?, b.load(range, 0..n)?);
-            self.matmul_into(T::one(), &ac, &bc, beta, c.view_mut())?;
-        }
+        prefetched(
+            chunks(k, k_step::<T>(a.chunk.min(b.chunk), m + n)),
+            |range| Ok((a.load(0..m, range.clone())?, b.load(range, 0..n)?)),
+            |range, (ac, bc)| {
+                let beta = if range.start == 0 {
+                    T::zero()
+                } else {
+                    T::one()
+                };
+                self.matmul_into(T::one(), &ac, &bc, beta, c.view_mut())
+            },
+        )?;
         Ok(c)
     }
 
