@@ -40,7 +40,7 @@
 //! | `native-threading` | | makes [`Strategy::Native`] the compiled default instead of [`Strategy::Blocked`] | |
 //! | `serde` | | `Serialize` for [`blas::BlasInfo`] and [`blas::Threading`] | |
 //! | `bench` | | `rayblas::bench`: seeded random matrices, reproducible by row, and a median | |
-//! | `npy` | | [`mapped`]: `.npy` files memory-mapped, and the `*_mapped` methods of [`Config`] that stream them in bounded memory (out of core) | |
+//! | `npy` | | `rayblas::mapped`: `.npy` files memory-mapped, and the `*_mapped` methods of [`Config`] that stream them in bounded memory (out of core) | |
 //!
 //! With `netlib-system`, a binary must load the reference library it was linked against, not the
 //! `libblas.so.3` that Debian's alternatives point to (often OpenBLAS). rayblas's build script
