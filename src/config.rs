@@ -114,7 +114,7 @@ impl Config {
     }
 
     /// The execution plan of one call: built once per call, handed to one kernel.
-    fn execution(&self) -> Result<Plan> {
+    pub(crate) fn execution(&self) -> Result<Plan> {
         Ok(Plan::new(self.plan()?, self.simd_level()?))
     }
 

@@ -160,32 +160,16 @@ impl<T: Element> NpyMap<T> {
         &self.path
     }
 
-    /// Drops the resident pages of elements `rows × cols` (file coordinates). Always safe to
-    /// call: the pages are read again from the file if used again.
-    fn release(&self, rows: Range<usize>, cols: Range<usize>) {
-        if rows.is_empty() || cols.is_empty() {
-            return;
-        }
-        let size = std::mem::size_of::<T>();
-        // Lines are rows in C order, columns in Fortran order; `along` indexes within a line.
-        let (lines, along, line_len) = if self.fortran {
-            (cols, rows, self.dim.0)
-        } else {
-            (rows, cols, self.dim.1)
-        };
-        let bytes = |line: usize, i: usize| self.offset + (line * line_len + i) * size;
-        if along.len() == line_len {
-            // Whole lines: one contiguous range.
-            self.dont_need(bytes(lines.start, 0), bytes(lines.end, 0));
-        } else {
-            for line in lines {
-                self.dont_need(bytes(line, along.start), bytes(line, along.end));
-            }
-        }
-    }
-
-    fn dont_need(&self, start: usize, end: usize) {
-        // SAFETY: the range lies inside the mapping (callers pass element ranges of the matrix,
+    /// Drops the resident pages of file lines `lines` (rows in C order, columns in Fortran
+    /// order). Always safe to call: the pages are read again from the file if used again.
+    fn release_lines(&self, lines: Range<usize>) {
+        let line_len = if self.fortran { self.dim.0 } else { self.dim.1 };
+        let line_bytes = line_len * std::mem::size_of::<T>();
+        let (start, end) = (
+            self.offset + lines.start * line_bytes,
+            self.offset + lines.end * line_bytes,
+        );
+        // SAFETY: the range lies inside the mapping (callers pass line ranges of the matrix,
         // which `open` checked against the file's length). The mapping is read-only and shared,
         // so MADV_DONTNEED only drops the page-table entries: the next access reads the same
         // bytes from the file again (the unchanged-file promise of the module docs). Views that
@@ -251,14 +235,6 @@ impl<'a, T: Element> Mapped<'a, T> {
             v.reversed_axes()
         } else {
             v
-        }
-    }
-
-    fn release(&self, rows: Range<usize>, cols: Range<usize>) {
-        if self.transposed {
-            self.map.release(cols, rows)
-        } else {
-            self.map.release(rows, cols)
         }
     }
 
@@ -507,13 +483,8 @@ impl Config {
     /// [`Error::EmptyReduction`] for max or min of an empty matrix, and the configuration
     /// errors listed on [`Config`].
     pub fn reduce_mapped<T: Element>(&self, x: Mapped<'_, T>, r: Reduction) -> Result<T> {
-        let v = x.view();
-        if v.is_empty() {
-            return match r {
-                Reduction::Max | Reduction::Min => Err(Error::EmptyReduction { op: r.name() }),
-                _ => Ok(T::zero()),
-            };
-        }
+        let (m, n) = x.dim();
+        crate::kernels::reduce::defined_over(r, m * n)?;
         let parts = self.over_chunks(x, |c| self.reduce_stored(&c, r))?;
         // Chunks combined left to right: a fixed order for a given file.
         Ok(parts
@@ -669,26 +640,19 @@ impl Config {
         let mut parts = Vec::new();
         for range in chunks(len, x.chunk / (line.max(1) * size)) {
             let v = x.view();
-            let part = if by_rows {
-                let p = f(v.slice_move(s![range.clone(), ..]));
-                x.release(range, 0..n);
-                p
+            let part = f(if by_rows {
+                v.slice_move(s![range.clone(), ..])
             } else {
-                let p = f(v.slice_move(s![.., range.clone()]));
-                x.release(0..m, range);
-                p
-            };
+                v.slice_move(s![.., range.clone()])
+            });
+            // The chunk's rows (or columns) are whole lines of the file.
+            x.map.release_lines(range);
             parts.push(part?);
         }
         Ok(parts)
     }
 
     fn reduce_stored<T: Element>(&self, c: &ArrayView2<'_, T>, r: Reduction) -> Result<T> {
-        match r {
-            Reduction::Sum => self.sum(c),
-            Reduction::SumOfSquares => self.sum_of_squares(c),
-            Reduction::Max => self.max(c),
-            Reduction::Min => self.min(c),
-        }
+        Ok(crate::kernels::reduce::full_under(&self.execution()?, c, r))
     }
 }

@@ -393,7 +393,8 @@ pub struct Inputs<T> {
 }
 
 /// An operand: made in memory, or a memory-mapped `.npy` file (possibly used transposed), which
-/// the streamed (`*_mapped`) operations read chunk by chunk.
+/// the streamed (`*_mapped`) operations read chunk by chunk. A clone of a file shares its map.
+#[derive(Clone)]
 pub enum Matrix<T> {
     Memory(Array2<T>),
     File {
@@ -447,16 +448,6 @@ impl<T: Element> Matrix<T> {
             },
         }
     }
-
-    fn same(&self) -> Matrix<T> {
-        match self {
-            Matrix::Memory(a) => Matrix::Memory(a.clone()),
-            Matrix::File { map, transposed } => Matrix::File {
-                map: Arc::clone(map),
-                transposed: *transposed,
-            },
-        }
-    }
 }
 
 /// Maps a .npy file (nothing is read until used).
@@ -489,7 +480,7 @@ pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, Strin
             Some(p) => open_npy::<T>(p)?,
             // Documented on --input-b: Aᵀ for the products, A itself for dot.
             None if w.input.is_some() && w.op != Op::Dot => a.transposed(),
-            None if w.input.is_some() => a.same(),
+            None if w.input.is_some() => a.clone(),
             None if w.op == Op::Dot => {
                 Matrix::Memory(rayblas::bench::uniform::<T>(s.m, s.k, w.seed() + 1))
             }
