@@ -21,6 +21,21 @@ fn rayblas_with(var: &str, value: &str, args: &[&str]) -> Output {
         .expect("run rayblas")
 }
 
+/// `rayblas args…` under `ulimit <limit>` (e.g. `-v 2097152`), stopped after 60 s so a hang
+/// fails the test instead of stalling it.
+fn rayblas_under(limit: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit {limit} && exec timeout 60 \"$0\" \"$@\""),
+        ])
+        .arg(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .env_remove("RAYBLAS_STRATEGY")
+        .output()
+        .expect("run rayblas under a limit")
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -904,10 +919,9 @@ fn workloads_beyond_memory_are_refused_before_allocating() {
     assert!(stdout(&o).is_empty());
     // An address-space limit is a limit too: 20000² f64 is 3 GiB of input plus 3 GiB of Gram
     // matrix, above 2 GiB, and it is refused without starting a measuring process.
-    let o = Command::new("sh")
-        .args(["-c", "ulimit -v 2097152 && exec \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_rayblas"))
-        .args([
+    let o = rayblas_under(
+        "-v 2097152",
+        &[
             "run",
             "--op",
             "gram",
@@ -915,9 +929,8 @@ fn workloads_beyond_memory_are_refused_before_allocating() {
             "20000",
             "--strategy",
             "blocked",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("needs 6.0 GiB") && stderr(&o).contains("RLIMIT_AS"),
@@ -1003,10 +1016,9 @@ fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
     if info["backend"] != "openblas" {
         return; // Only OpenBLAS maps 128 MiB per calling thread.
     }
-    let o = Command::new("sh")
-        .args(["-c", "ulimit -d 196608 && exec timeout 60 \"$0\" \"$@\""])
-        .arg(env!("CARGO_BIN_EXE_rayblas"))
-        .args([
+    let o = rayblas_under(
+        "-d 196608",
+        &[
             "run",
             "--op",
             "gram-sum",
@@ -1014,10 +1026,8 @@ fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
             "100",
             "--strategy",
             "blocked:2",
-        ])
-        .env_remove("RAYBLAS_STRATEGY")
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(

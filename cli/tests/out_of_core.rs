@@ -20,6 +20,14 @@ fn limited(data_kib: u64, args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn rayblas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .env_remove("RAYBLAS_STRATEGY")
+        .output()
+        .unwrap()
+}
+
 fn json(o: &Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", stderr(o));
     serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap()
@@ -37,10 +45,7 @@ fn a_file_larger_than_the_memory_limit_is_streamed_with_the_in_memory_answer() {
     let (m, k) = ("1000", "100000");
     let file = temp("big.npy");
     let f = file.to_str().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["gen", "--m", m, "--n", k, "--out", f])
-        .output()
-        .unwrap();
+    let o = rayblas(&["gen", "--m", m, "--n", k, "--out", f]);
     assert!(o.status.success(), "{}", stderr(&o));
     let file_bytes = std::fs::metadata(&file).unwrap().len();
     assert!(file_bytes > 760 << 20);
@@ -68,18 +73,13 @@ fn a_file_larger_than_the_memory_limit_is_streamed_with_the_in_memory_answer() {
             ]
             .concat(),
         ));
-        let in_memory = json(
-            &Command::new(env!("CARGO_BIN_EXE_rayblas"))
-                .args(
-                    [
-                        &["run", "--m", m, "--k", k, "--strategy", strategy][..],
-                        &common[..],
-                    ]
-                    .concat(),
-                )
-                .output()
-                .unwrap(),
-        );
+        let in_memory = json(&rayblas(
+            &[
+                &["run", "--m", m, "--k", k, "--strategy", strategy][..],
+                &common[..],
+            ]
+            .concat(),
+        ));
         let (s, r) = (
             streamed["result"].as_f64().unwrap(),
             in_memory["result"].as_f64().unwrap(),
@@ -91,7 +91,7 @@ fn a_file_larger_than_the_memory_limit_is_streamed_with_the_in_memory_answer() {
         // Checked against the f64 reference too (a DIFFERS row exits 1, caught above).
         assert_eq!(streamed["agrees"], true);
         assert_eq!(streamed["input_file_bytes"].as_u64(), Some(file_bytes));
-        // Resident memory: near one 64 MiB chunk, far below the file.
+        // Resident memory: near two 64 MiB chunks, far below the file.
         let rss = streamed["peak_rss_bytes"].as_u64().unwrap();
         assert!(
             rss < file_bytes / 2,
@@ -104,10 +104,7 @@ fn a_file_larger_than_the_memory_limit_is_streamed_with_the_in_memory_answer() {
 #[test]
 fn gen_refuses_what_does_not_fit_and_leaves_nothing_behind() {
     let file = temp("huge.npy");
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["gen", "--n", "100000000", "--out", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let o = rayblas(&["gen", "--n", "100000000", "--out", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
@@ -116,10 +113,7 @@ fn gen_refuses_what_does_not_fit_and_leaves_nothing_behind() {
     );
     assert!(o.stdout.is_empty());
     assert!(!file.exists());
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["gen", "--n", "10", "--out", "/nonexistent-dir/x.npy"])
-        .output()
-        .unwrap();
+    let o = rayblas(&["gen", "--n", "10", "--out", "/nonexistent-dir/x.npy"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("is not a directory"), "{}", stderr(&o));
 }
@@ -128,17 +122,11 @@ fn gen_refuses_what_does_not_fit_and_leaves_nothing_behind() {
 fn bad_files_are_refused_with_what_is_wrong() {
     let file = temp("cut.npy");
     let f = file.to_str().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["gen", "--m", "30", "--n", "40", "--out", f])
-        .output()
-        .unwrap();
+    let o = rayblas(&["gen", "--m", "30", "--n", "40", "--out", f]);
     assert!(o.status.success());
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() - 100]).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rayblas"))
-        .args(["run", "--input", f, "--op", "sum"])
-        .output()
-        .unwrap();
+    let o = rayblas(&["run", "--input", f, "--op", "sum"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(
