@@ -31,9 +31,24 @@
 //! the sum and one range's product) and `matmul_mapped`, and for fused reductions other than a
 //! sum (a sum of a product is added range by range and needs no output at all). So these
 //! suit products whose output is small beside their inputs: XᵀX or X·Xᵀ of tall or wide data,
-//! covariances, normal equations. A square n×n product's output is as large as its input.
-//! Measured (`tests` of the CLI): a 763 MiB file under a 512 MiB data limit, peak RSS about
-//! 100 MiB for gram-sum, sum and norm.
+//! covariances, normal equations. Measured (`tests` of the CLI): a 763 MiB file under a 512 MiB
+//! data limit, peak RSS about 100 MiB for gram-sum, sum and norm.
+//!
+//! **Outputs larger than memory:** [`Config::gram_to_npy`] and [`Config::matmul_to_npy`]
+//! write the product to a new `.npy` file instead, filled block by block through a writable
+//! shared mapping: near-square output blocks of about one chunk, each computed over the ranges
+//! of k as above and then released. Resident memory stays near one output block (two for
+//! gram, whose diagonal blocks add one range's Gram matrix) plus two chunks of the inputs,
+//! whatever the output's size. Each input is read once per block row or column of the
+//! output. Measured (`tests` of the CLI): a 1.07 GiB Gram matrix written under a 768 MiB
+//! data limit.
+//!
+//! **Writing** ([`write_npy`], [`write_npy_rows`] and the `*_to_npy` methods) first checks
+//! the disk has room ([`ensure_room`]), reserves the whole file (`posix_fallocate`, so a full
+//! disk is an error up front, never a fault while writing through the mapping), writes under a
+//! temporary name beside the target (`.NAME.partial-PID-N`) and renames it to the target only
+//! when complete and synced to disk. On any error the temporary file is removed: no partial
+//! file ever carries the final name, and an older file of that name stays as it was.
 //!
 //! **Results** equal the in-memory methods' within rounding: a product is summed over ranges of
 //! k and a reduction over chunks, so the additions happen in another (fixed) order. For one
@@ -41,9 +56,15 @@
 //!
 //! **The file must not change while it is mapped.** rayblas checks its length against the
 //! header when it opens it (a truncated file or a header that promises more data is an
-//! [`Error::Io`]); a file truncated by another process during a run is an [`Error::Io`] where
-//! products read it and makes reductions, which read the mapping, fault (`SIGBUS`); data
-//! rewritten during a run gives results of no meaning.
+//! [`Error::Io`]). What a change during a run does:
+//! - truncated, where products read it: an [`Error::Io`] (the read comes up short), and a
+//!   product being written to a file leaves no output;
+//! - truncated, where reductions and [`NpyMap::view`] read the mapping: the process gets
+//!   `SIGBUS` and ends (the `rayblas` CLI reports its measuring process killed by it);
+//! - rewritten in place: results of no meaning, as with any data changed under a computation.
+//!
+//! The CLI hashes its input files before measuring, so a file that changes between runs
+//! shows in the recorded `input_sha256`.
 
 use crate::error::{Error, Result};
 use crate::{Config, Element, Reduction};
@@ -52,6 +73,9 @@ use ndarray::{s, Array2, ArrayView2, Zip};
 use std::marker::PhantomData;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+mod output;
+pub use output::{ensure_room, write_npy, write_npy_rows};
 
 /// Bytes of input one streamed step maps in and releases: 64 MiB, large enough that a step's
 /// product or reduction runs at full speed, small enough that a few of them fit anywhere.
@@ -290,127 +314,6 @@ fn read_at<T: Element>(map: &NpyMap<T>, dst: &mut [T], at: usize) -> Result<()> 
                 bytes.len()
             ),
         })
-}
-
-/// Writes `x` as a C-order `.npy` file at `path`, through a temporary name in the same
-/// directory renamed at the end, so no partial file ever carries the final name.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be written (the temporary file is removed).
-pub fn write_npy<T: Element>(path: impl AsRef<Path>, x: &ArrayView2<'_, T>) -> Result<()> {
-    let path = path.as_ref();
-    write_atomically(path, |w| {
-        write_header(w, T::DTYPE, x.dim())?;
-        let mut buf = Vec::with_capacity(x.ncols() * std::mem::size_of::<T>());
-        for row in x.rows() {
-            buf.clear();
-            row.iter().for_each(|&v| le_bytes(v, &mut buf));
-            std::io::Write::write_all(w, &buf)?;
-        }
-        Ok(())
-    })
-}
-
-/// Writes an m×n C-order `.npy` file whose rows come from `rows(range)` in order (each call
-/// returns `range.len()` rows), so files larger than memory are written in bounded memory;
-/// through a temporary name renamed at the end.
-///
-/// # Errors
-/// [`Error::Io`] when the file cannot be written (the temporary file is removed), or
-/// [`Error::ShapeMismatch`] when `rows` returns a block of the wrong shape.
-pub fn write_npy_rows<T: Element>(
-    path: impl AsRef<Path>,
-    (m, n): (usize, usize),
-    rows_per_block: usize,
-    mut rows: impl FnMut(Range<usize>) -> Array2<T>,
-) -> Result<()> {
-    let path = path.as_ref();
-    let step = rows_per_block.max(1);
-    let mut wrong = None;
-    write_atomically(path, |w| {
-        write_header(w, T::DTYPE, (m, n))?;
-        let mut buf = Vec::new();
-        for start in (0..m).step_by(step) {
-            let range = start..(start + step).min(m);
-            let block = rows(range.clone());
-            if block.dim() != (range.len(), n) {
-                wrong = Some(format!("{}x{}", block.nrows(), block.ncols()));
-                return Err(std::io::Error::other("a block of the wrong shape"));
-            }
-            buf.clear();
-            block.iter().for_each(|&v| le_bytes(v, &mut buf));
-            std::io::Write::write_all(w, &buf)?;
-        }
-        Ok(())
-    })
-    .map_err(|e| match wrong {
-        Some(got) => Error::ShapeMismatch {
-            op: "write_npy_rows",
-            expected: format!("blocks of {n} columns and the rows asked for"),
-            got,
-        },
-        None => e,
-    })
-}
-
-/// `v` as the little-endian bytes `.npy` stores (`<f4`, `<f8`).
-fn le_bytes<T: Element>(v: T, buf: &mut Vec<u8>) {
-    match T::DTYPE {
-        crate::Dtype::F32 => buf.extend_from_slice(&(v.to_f64() as f32).to_le_bytes()),
-        crate::Dtype::F64 => buf.extend_from_slice(&v.to_f64().to_le_bytes()),
-    }
-}
-
-fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let io = |e: std::io::Error| Error::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
-    let name = path.file_name().ok_or_else(|| Error::Io {
-        path: path.display().to_string(),
-        reason: "is not a file name".into(),
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.partial-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let file = std::fs::File::create(&tmp)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
-}
-
-/// The `.npy` 1.0 header of a C-order 2-D array, padded so the data starts 64-byte aligned.
-fn write_header(
-    w: &mut impl std::io::Write,
-    dtype: crate::Dtype,
-    (m, n): (usize, usize),
-) -> std::io::Result<()> {
-    let descr = match dtype {
-        crate::Dtype::F32 => "<f4",
-        crate::Dtype::F64 => "<f8",
-    };
-    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({m}, {n}), }}");
-    // magic (6) + version (2) + length (2) + dict + '\n', a multiple of 64.
-    while (10 + dict.len() + 1) % 64 != 0 {
-        dict.push(' ');
-    }
-    dict.push('\n');
-    w.write_all(b"\x93NUMPY\x01\x00")?;
-    w.write_all(&(dict.len() as u16).to_le_bytes())?;
-    w.write_all(dict.as_bytes())
 }
 
 fn describe(e: &ndarray_npy::ViewNpyError, dtype: &str) -> String {

@@ -270,3 +270,166 @@ fn bad_files_are_errors_that_say_what_is_wrong() {
     std::fs::remove_file(&a).unwrap();
     std::fs::remove_file(&b).unwrap();
 }
+
+/// Files in the temporary directory whose names contain `stem`: an output and any partial
+/// file of it.
+fn files_named(stem: &str) -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(stem))
+        .collect()
+}
+
+fn check_written<T: Element>(tol: f64) {
+    // Output blocks of 2 KiB to 1 MiB: one block, row panels, and near-square blocks with
+    // ragged edges both ways (37 is prime), with several ranges of k per block.
+    for (i, &(m, k)) in [(37, 700), (1, 300), (300, 1), (70, 0), (0, 9)]
+        .iter()
+        .enumerate()
+    {
+        let x = random::<T>(m, k, 40 + i as u64);
+        for fortran in [false, true] {
+            let input = temp(&format!("out-in-{}-{m}x{k}-{fortran}.npy", T::DTYPE.name()));
+            if fortran {
+                write_fortran(&input, &x);
+            } else {
+                write_npy(&input, &x.view()).unwrap();
+            }
+            let map = NpyMap::<T>::open(&input).unwrap();
+            let output = temp(&format!("written-{}.npy", T::DTYPE.name()));
+            for strategy in strategies() {
+                let cfg = Config::new().strategy(strategy);
+                for chunk in [2048, 20 << 10, 1 << 20] {
+                    let ctx = format!("{m}x{k} fortran={fortran} {strategy:?} chunk {chunk}");
+                    let xm = map.matrix().chunk_bytes(chunk);
+
+                    cfg.gram_to_npy(xm, &output).unwrap();
+                    let got = NpyMap::<T>::open(&output).unwrap();
+                    let want = cfg.gram(&x).unwrap();
+                    assert_eq!(got.dim(), want.dim(), "{ctx}");
+                    assert!(!got.is_fortran());
+                    let g = got.view();
+                    for ((r, c), w) in want.indexed_iter() {
+                        assert!(
+                            close(g[(r, c)], *w, tol),
+                            "{ctx} gram ({r},{c}): {} vs {w}",
+                            g[(r, c)]
+                        );
+                        assert_eq!(
+                            g[(r, c)].to_f64().to_bits(),
+                            g[(c, r)].to_f64().to_bits(),
+                            "{ctx} symmetric"
+                        );
+                    }
+                    drop(got);
+
+                    // Xᵀ·X (k×k) from the same file read transposed, and X·Xᵀ as a matmul.
+                    for (a, b, want) in [(xm.t(), xm, x.t().dot(&x)), (xm, xm.t(), x.dot(&x.t()))] {
+                        cfg.matmul_to_npy(a, b, &output).unwrap();
+                        let got = NpyMap::<T>::open(&output).unwrap();
+                        assert_eq!(got.dim(), want.dim(), "{ctx}");
+                        for (g, w) in got.view().iter().zip(want.iter()) {
+                            assert!(close(*g, *w, tol), "{ctx} matmul: {g} vs {w}");
+                        }
+                    }
+                }
+            }
+            std::fs::remove_file(&output).ok();
+            std::fs::remove_file(&input).ok();
+        }
+    }
+    let left = files_named(&format!(
+        "mapped-{}-written-{}",
+        std::process::id(),
+        T::DTYPE.name()
+    ));
+    assert!(left.iter().all(|n| !n.contains("partial")), "{left:?}");
+}
+
+#[test]
+fn products_written_to_npy_files_equal_the_in_memory_ones_f64() {
+    check_written::<f64>(1e-12);
+}
+
+#[test]
+fn products_written_to_npy_files_equal_the_in_memory_ones_f32() {
+    check_written::<f32>(2e-5);
+}
+
+#[test]
+fn a_product_written_to_a_file_is_reproducible() {
+    let x = random::<f64>(50, 3000, 3);
+    let input = temp("repro-out-in.npy");
+    write_npy(&input, &x.view()).unwrap();
+    let map = NpyMap::<f64>::open(&input).unwrap();
+    let output = temp("repro-out.npy");
+    let read = || std::fs::read(&output).unwrap();
+    for strategy in strategies() {
+        let cfg = Config::new().strategy(strategy);
+        let xm = map.matrix().chunk_bytes(8 << 10);
+        cfg.gram_to_npy(xm, &output).unwrap();
+        let first = read();
+        cfg.gram_to_npy(xm, &output).unwrap();
+        assert!(first == read(), "{strategy:?}: gram differs between runs");
+        cfg.matmul_to_npy(xm, xm.t(), &output).unwrap();
+        let first = read();
+        cfg.matmul_to_npy(xm, xm.t(), &output).unwrap();
+        assert!(first == read(), "{strategy:?}: matmul differs between runs");
+    }
+    std::fs::remove_file(&output).ok();
+    std::fs::remove_file(&input).ok();
+}
+
+#[test]
+fn an_output_the_disk_cannot_hold_is_refused_before_anything_is_written() {
+    // A 3000000×1 input makes a 3000000² Gram matrix: 65.5 TiB.
+    let x = Array2::<f64>::ones((3_000_000, 1));
+    let input = temp("room-in.npy");
+    write_npy(&input, &x.view()).unwrap();
+    let map = NpyMap::<f64>::open(&input).unwrap();
+    let stem = format!("mapped-{}-room-out", std::process::id());
+    let output = std::env::temp_dir().join(format!("{stem}.npy"));
+    let err = Config::new()
+        .gram_to_npy(map.matrix(), &output)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(
+        text.contains("needs 65.5 TiB on disk") && text.contains("free"),
+        "{text}"
+    );
+    assert_eq!(files_named(&stem), Vec::<String>::new());
+    let err = Config::new()
+        .matmul_to_npy(map.matrix(), map.matrix().t(), temp("no-such-dir/c.npy"))
+        .unwrap_err();
+    assert!(err.to_string().contains("is not a directory"), "{err}");
+    std::fs::remove_file(&input).ok();
+}
+
+#[test]
+fn an_input_that_changes_during_a_written_product_leaves_no_output() {
+    let x = random::<f64>(40, 5000, 9);
+    let input = temp("shrink-in.npy");
+    write_npy(&input, &x.view()).unwrap();
+    let map = NpyMap::<f64>::open(&input).unwrap();
+    // Truncated after it was opened and checked: the reads past the new end fail.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&input)
+        .unwrap()
+        .set_len(40 * 2500 * 8)
+        .unwrap();
+    let stem = format!("mapped-{}-shrink-out", std::process::id());
+    let output = std::env::temp_dir().join(format!("{stem}.npy"));
+    for result in [
+        Config::new().gram_to_npy(map.matrix().chunk_bytes(8 << 10), &output),
+        Config::new().matmul_to_npy(map.matrix(), map.matrix().t(), &output),
+    ] {
+        let err = result.unwrap_err();
+        assert!(err.to_string().contains("did the file change"), "{err}");
+        assert_eq!(files_named(&stem), Vec::<String>::new());
+    }
+    std::fs::remove_file(&input).ok();
+}

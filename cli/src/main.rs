@@ -181,6 +181,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A file-size limit (`ulimit -f`) makes a write past it fail with EFBIG, which rayblas
+    // reports (exit 2, temporary output removed), instead of killing it with SIGXFSZ.
+    // SAFETY: as above; ignoring a signal is inherited by the measuring processes.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         // clap's own message, whole: the error, its hints (did you mean, possible values) and
@@ -416,6 +423,7 @@ pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
 /// Measures `list` on `w` (checked already) and returns the finished rows.
 pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failure> {
     check_memory(w, list)?;
+    check_output_room(w)?;
     if w.input.is_some() {
         // Read the files once here so a bad file is reported before any measuring.
         check_inputs(w)?;
@@ -432,6 +440,16 @@ pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failu
         .collect();
     measure::finish(&mut rows);
     Ok(rows)
+}
+
+/// Refuses, before anything is measured, an `--output` the disk cannot hold (exit 2).
+fn check_output_room(w: &WorkloadArgs) -> Result<(), Failure> {
+    let (shape, _, _) = w.validate()?;
+    if let (Some(out), Some((m, n))) = (&w.output, workload::output_dim(w, shape)) {
+        let bytes = m as u128 * n as u128 * w.dtype.size() as u128;
+        rayblas::mapped::ensure_room(out, bytes).map_err(|e| format!("--output {e}"))?;
+    }
+    Ok(())
 }
 
 /// Refuses, before anything is allocated, a workload whose operands and output do not fit in

@@ -139,7 +139,8 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         _ => k,
     };
     let work = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
-    let run = || workload::run_once(w.op, &cfg, &inp).map_err(|e| e.to_string());
+    let run =
+        || workload::run_once(w.op, &cfg, &inp, w.output.as_deref()).map_err(|e| e.to_string());
     // The last run's answer, product included, for the check below. It is dropped before each
     // run (outside the timing when a sample is one run), so two products never coexist.
     let mut last = None;
@@ -185,7 +186,7 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     };
     // The check reads the output of the last measured run, not a run of its own.
     let (result, product) = last.map_or((f64::NAN, None), |a| (a.result, a.product));
-    let verdict = verify::check(w.op, &inp, product.as_ref());
+    let verdict = verify::check(w.op, &inp, product.as_ref().map(|p| p.view()));
     Ok(ChildResult {
         wall_s,
         cpu_s,
@@ -415,6 +416,11 @@ pub struct Row {
     /// Bytes of the input files together (memory-mapped and streamed), beside peak RSS.
     #[serde(default)]
     pub input_file_bytes: Option<u64>,
+    /// The `--output` file the product was written to, and its size in bytes.
+    #[serde(default)]
+    pub output: Option<String>,
+    #[serde(default)]
+    pub output_file_bytes: Option<u64>,
     /// Warm-up runs per process, measuring processes, samples in all and runs per sample.
     pub warmup: usize,
     pub repeat: usize,
@@ -527,6 +533,12 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
                 .map(|m| m.len())
                 .sum()
         }),
+        output: w.output.as_ref().map(|p| p.display().to_string()),
+        output_file_bytes: w
+            .output
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len()),
         warmup: w.warmup,
         repeat: runs.len(),
         samples: walls.len(),

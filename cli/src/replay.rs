@@ -50,6 +50,7 @@ pub fn workload_of(row: &Row) -> Result<WorkloadArgs, Failure> {
         seed: row.seed,
         input: row.input.as_ref().map(PathBuf::from),
         input_b: row.input_b.as_ref().map(PathBuf::from),
+        output: row.output.as_ref().map(PathBuf::from),
         repeat: row.repeat.max(1),
         warmup: row.warmup,
         peak: (row.peak_source == "--peak")

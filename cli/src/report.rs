@@ -30,6 +30,8 @@ pub const FIELDS: &[&str] = &[
     "input_b",
     "input_b_sha256",
     "input_file_bytes",
+    "output",
+    "output_file_bytes",
     "warmup",
     "repeat",
     "samples",
@@ -188,9 +190,13 @@ pub fn header(first: &Row) -> String {
         ),
         None => String::new(),
     };
+    let written = match (&first.output, first.output_file_bytes) {
+        (Some(path), Some(b)) => format!(" | output {path} {}", rayblas::human_bytes(b.into())),
+        _ => String::new(),
+    };
     let p = &first.provenance;
     format!(
-        "{} {} m={} k={} n={}{files}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
+        "{} {} m={} k={} n={}{files}{written}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
         first.op,
         first.dtype,
         first.m,

@@ -127,16 +127,3 @@ pub fn memory_limit() -> Option<(u128, &'static str)> {
     }
     best
 }
-
-/// Bytes free for an unprivileged writer on the file system holding `dir`.
-pub fn free_disk_bytes(dir: &std::path::Path) -> Option<u128> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs reads the NUL-terminated path and writes one statvfs into the
-    // zero-initialised value we pass; its result is checked before the value is used.
-    let st = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        (libc::statvfs(c.as_ptr(), &mut st) == 0).then_some(st)
-    }?;
-    Some(st.f_bavail as u128 * st.f_frsize as u128)
-}

@@ -15,7 +15,7 @@
 //! for safety, plus f64 rounding of the reference itself.
 
 use crate::workload::{Inputs, Op};
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::LEAF;
 use rayblas::Element;
@@ -83,7 +83,7 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 
 /// Checks `result` of `op` on `inp` (and, for full products, the product `c` itself). Reads the
 /// inputs in place: no copy of them is made.
-pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verdict {
+pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) -> Verdict {
     let eps = T::EPSILON.to_f64();
     let a = inp.a.view();
     let b = match op {
@@ -107,7 +107,7 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<&Array2<T>>) -> Verd
             Verdict {
                 reference: dot(&col_a, &row_b),
                 bound,
-                freivalds_ok: c.map(|c| freivalds(&a, &b, c, eps)),
+                freivalds_ok: c.map(|c| freivalds(&a, &b, &c, eps)),
             }
         }
         Op::Sum | Op::Dot | Op::Mean => {
@@ -196,7 +196,7 @@ fn first_extreme(values: impl Iterator<Item = f64>, max: bool) -> usize {
 fn freivalds<T: Element>(
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
-    c: &Array2<T>,
+    c: &ArrayView2<'_, T>,
     eps: f64,
 ) -> bool {
     let (m, k) = a.dim();
@@ -238,14 +238,14 @@ mod tests {
     fn freivalds_accepts_the_product_and_catches_a_transposed_tile() {
         let inp = inputs(40, 30, 40);
         let c = inp.a.view().dot(&inp.b.as_ref().unwrap().view());
-        let ok = check(Op::Matmul, &inp, Some(&c));
+        let ok = check(Op::Matmul, &inp, Some(c.view()));
         assert!(ok.accepts(c.sum()), "{ok:?}");
         // Transpose one 10×10 tile in place: the sum of C stays the same, C·r does not.
         let mut bad = c.clone();
         let tile = c.slice(ndarray::s![10..20, 20..30]).t().to_owned();
         bad.slice_mut(ndarray::s![10..20, 20..30]).assign(&tile);
         assert!((bad.sum() - c.sum()).abs() <= 1e-9 * c.sum());
-        let caught = check(Op::Matmul, &inp, Some(&bad));
+        let caught = check(Op::Matmul, &inp, Some(bad.view()));
         assert_eq!(caught.freivalds_ok, Some(false));
         assert!(!caught.accepts(bad.sum()));
         // Two swapped tiles, same sum too.
@@ -257,7 +257,7 @@ mod tests {
         swapped.slice_mut(ndarray::s![0..10, 0..10]).assign(&t2);
         swapped.slice_mut(ndarray::s![30..40, 30..40]).assign(&t1);
         assert_eq!(
-            check(Op::Matmul, &inp, Some(&swapped)).freivalds_ok,
+            check(Op::Matmul, &inp, Some(swapped.view())).freivalds_ok,
             Some(false)
         );
     }

@@ -6,7 +6,7 @@ use ndarray::{Array2, ArrayView2};
 use rayblas::mapped::{Mapped, NpyMap};
 use rayblas::{BlockShape, Calls, Config, Element, Reduction, Strategy};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The operations the CLI measures.
@@ -155,6 +155,13 @@ pub struct WorkloadArgs {
     /// it, B is Aᵀ for matmul and matmul-sum and Y is A itself for dot.
     #[arg(long)]
     pub input_b: Option<PathBuf>,
+    /// Write the product (matmul, gram) to this .npy file, C order, in the chosen dtype. With
+    /// --input the product is filled block by block through a memory mapping, so it may be
+    /// larger than memory. Every measured run writes it (the time includes writing), through a
+    /// temporary name renamed when complete; the file left is the last run's (under compare,
+    /// the last strategy's).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
     /// Measuring processes per strategy. Each times one run, or, for fast ops, several samples
     /// of many runs (at least 20 ms per sample).
     #[arg(long, default_value_t = 3)]
@@ -234,6 +241,16 @@ impl WorkloadArgs {
             self.input_b.is_some() && !self.op.needs_b(),
             "--input-b",
             format!("{op} takes one matrix"),
+        )?;
+        given(
+            self.output.is_some() && !matches!(self.op, Op::Matmul | Op::Gram),
+            "--output",
+            format!("{op} has no matrix to write (matmul and gram have)"),
+        )?;
+        given(
+            self.output.is_some() && sweep,
+            "--output",
+            "sweep writes its own files into --out".into(),
         )?;
         given(
             self.calls.is_some() && !self.op.takes_calls(),
@@ -368,7 +385,16 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
         }
     };
     let native = !uses_block(strategy);
+    // Written block by block into a mapped file: one output block, and on gram's diagonal one
+    // range's Gram matrix of a block beside it.
+    let block = |copies: u128| {
+        m.saturating_mul(n)
+            .min(rayblas::mapped::CHUNK_BYTES as u128 / size)
+            .saturating_mul(copies)
+    };
     let output = match w.op {
+        Op::Matmul if w.input.is_some() && w.output.is_some() => block(1),
+        Op::Gram if w.input.is_some() && w.output.is_some() => block(2),
         Op::Matmul => m.saturating_mul(n),
         Op::MatmulSum if native => m.saturating_mul(n),
         // Streamed from a file, gram also holds one range's product beside the sum.
@@ -379,6 +405,31 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
     };
     bytes = bytes.saturating_add(output.saturating_mul(size));
     bytes
+}
+
+/// Rows and columns of the op's matrix output (matmul, gram), from the sizes or the input
+/// files' headers; `None` for ops without one or a file that cannot be read (the measuring
+/// process reports what is wrong with it).
+pub fn output_dim(w: &WorkloadArgs, shape: Shape) -> Option<(usize, usize)> {
+    let dims = |p: &PathBuf| match w.dtype {
+        DtypeArg::F64 => NpyMap::<f64>::open(p).ok().map(|f| f.dim()),
+        DtypeArg::F32 => NpyMap::<f32>::open(p).ok().map(|f| f.dim()),
+    };
+    let (m, n) = match &w.input {
+        None => (shape.m, shape.n),
+        Some(a) => {
+            let m = dims(a)?.0;
+            match (&w.input_b, w.op) {
+                (Some(b), Op::Matmul) => (m, dims(b)?.1),
+                _ => (m, m),
+            }
+        }
+    };
+    match w.op {
+        Op::Matmul => Some((m, n)),
+        Op::Gram => Some((m, m)),
+        _ => None,
+    }
 }
 
 /// Whether a strategy cuts the operands into blocks (`native` makes one call over them).
@@ -565,14 +616,30 @@ pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<Work, r
 /// `matmul` and `gram`, the product itself, so `verify` can check the output that was measured.
 pub struct Answer<T> {
     pub result: f64,
-    pub product: Option<Array2<T>>,
+    pub product: Option<Product<T>>,
 }
 
-/// Runs the operation once.
+/// A product as a run left it: in memory, or written to the `--output` file (mapped to check).
+pub enum Product<T> {
+    Memory(Array2<T>),
+    File(NpyMap<T>),
+}
+
+impl<T: Element> Product<T> {
+    pub fn view(&self) -> ArrayView2<'_, T> {
+        match self {
+            Product::Memory(c) => c.view(),
+            Product::File(map) => map.view(),
+        }
+    }
+}
+
+/// Runs the operation once; with `output`, writes the product (matmul, gram) there.
 pub fn run_once<T: Element>(
     op: Op,
     cfg: &Config,
     inp: &Inputs<T>,
+    output: Option<&Path>,
 ) -> Result<Answer<T>, rayblas::Error> {
     let b = || inp.b.as_ref().expect("inputs() made B");
     let scalar = |v: T| Answer {
@@ -581,9 +648,28 @@ pub fn run_once<T: Element>(
     };
     let with_checksum = |c: Array2<T>| -> Result<Answer<T>, rayblas::Error> {
         let sum = Config::new().strategy(Strategy::Serial).sum(&c)?;
+        let product = match output {
+            Some(out) => {
+                rayblas::mapped::write_npy(out, &c.view())?;
+                drop(c);
+                Product::File(NpyMap::open(out)?)
+            }
+            None => Product::Memory(c),
+        };
         Ok(Answer {
             result: sum.to_f64(),
-            product: Some(c),
+            product: Some(product),
+        })
+    };
+    // The checksum of a product written block by block, read back from its file in chunks.
+    let from_file = |out: &Path| -> Result<Answer<T>, rayblas::Error> {
+        let map = NpyMap::open(out)?;
+        let sum: T = Config::new()
+            .strategy(Strategy::Serial)
+            .reduce_mapped(map.matrix(), Reduction::Sum)?;
+        Ok(Answer {
+            result: sum.to_f64(),
+            product: Some(Product::File(map)),
         })
     };
     // Mapped files stream through the out-of-core operations, which hold one chunk of the
@@ -591,22 +677,32 @@ pub fn run_once<T: Element>(
     // resident until the process ends or the kernel reclaims them).
     if let Some(x) = inp.a.mapped() {
         let y = || b().mapped().expect("B is a file when A is");
-        match op {
-            Op::Matmul => return with_checksum(cfg.matmul_mapped(x, y())?),
-            Op::Gram => return with_checksum(cfg.gram_mapped(x)?),
-            Op::GramSum => return cfg.gram_reduce_mapped(x, Reduction::Sum).map(scalar),
-            Op::MatmulSum => return cfg.matmul_reduce_mapped(x, y(), Reduction::Sum).map(scalar),
-            Op::Sum => return cfg.reduce_mapped(x, Reduction::Sum).map(scalar),
-            Op::Norm => return cfg.norm_mapped(x).map(scalar),
-            Op::Max => return cfg.reduce_mapped(x, Reduction::Max).map(scalar),
-            Op::Min => return cfg.reduce_mapped(x, Reduction::Min).map(scalar),
-            Op::Mean => {
+        match (op, output) {
+            (Op::Matmul, Some(out)) => {
+                cfg.matmul_to_npy(x, y(), out)?;
+                return from_file(out);
+            }
+            (Op::Gram, Some(out)) => {
+                cfg.gram_to_npy(x, out)?;
+                return from_file(out);
+            }
+            (Op::Matmul, None) => return with_checksum(cfg.matmul_mapped(x, y())?),
+            (Op::Gram, None) => return with_checksum(cfg.gram_mapped(x)?),
+            (Op::GramSum, _) => return cfg.gram_reduce_mapped(x, Reduction::Sum).map(scalar),
+            (Op::MatmulSum, _) => {
+                return cfg.matmul_reduce_mapped(x, y(), Reduction::Sum).map(scalar)
+            }
+            (Op::Sum, _) => return cfg.reduce_mapped(x, Reduction::Sum).map(scalar),
+            (Op::Norm, _) => return cfg.norm_mapped(x).map(scalar),
+            (Op::Max, _) => return cfg.reduce_mapped(x, Reduction::Max).map(scalar),
+            (Op::Min, _) => return cfg.reduce_mapped(x, Reduction::Min).map(scalar),
+            (Op::Mean, _) => {
                 // inputs() refused an empty matrix for the mean.
                 let (m, k) = x.dim();
                 let sum = cfg.reduce_mapped(x, Reduction::Sum)?;
                 return Ok(scalar(sum / T::from_f64((m * k) as f64)));
             }
-            Op::Argmax | Op::Argmin | Op::Dot => {}
+            (Op::Argmax | Op::Argmin | Op::Dot, _) => {}
         }
     }
     let a = &inp.a.view();

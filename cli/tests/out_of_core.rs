@@ -137,3 +137,167 @@ fn bad_files_are_refused_with_what_is_wrong() {
     assert!(o.stdout.is_empty());
     std::fs::remove_file(&file).unwrap();
 }
+
+/// `rayblas args…` under the `ulimit` option `limit` (e.g. `-f 10240`).
+fn under(limit: &str, args: &[&str]) -> Output {
+    Command::new("sh")
+        .args(["-c", &format!("ulimit {limit} && exec \"$0\" \"$@\"")])
+        .arg(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .env_remove("RAYBLAS_STRATEGY")
+        .output()
+        .unwrap()
+}
+
+/// Files in the temporary directory whose names contain `stem` (outputs and partial files).
+fn files_named(stem: &str) -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(stem))
+        .collect()
+}
+
+#[test]
+fn a_product_larger_than_the_memory_limit_is_written_to_a_file_block_by_block() {
+    // X is 12000 × 500 f64 (48 MB); X·Xᵀ is 12000² f64 = 1.07 GiB, against a 768 MiB data
+    // limit (the output's shared file mapping does not count in it, its resident pages do in
+    // RSS, which is checked).
+    let (m, k) = ("12000", "500");
+    let limit_kib = 768 * 1024;
+    let input = temp("wide.npy");
+    let x = input.to_str().unwrap();
+    assert!(rayblas(&["gen", "--m", m, "--n", k, "--out", x])
+        .status
+        .success());
+    let output = temp("product.npy");
+    let out = output.to_str().unwrap();
+    let out_bytes = 12000 * 12000 * 8 + 128;
+    let common = ["--repeat", "1", "--warmup", "0", "--format", "json"];
+    for (op, strategy) in [("gram", "blocked"), ("matmul", "native")] {
+        // In memory, the product alone would not fit under the limit: refused up front.
+        let o = limited(limit_kib, &["run", "--op", op, "--m", m, "--k", k]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains("RLIMIT_DATA"), "{}", stderr(&o));
+        let written = json(&limited(
+            limit_kib,
+            &[
+                &[
+                    "run",
+                    "--op",
+                    op,
+                    "--input",
+                    x,
+                    "--output",
+                    out,
+                    "--strategy",
+                    strategy,
+                ][..],
+                &common[..],
+            ]
+            .concat(),
+        ));
+        // Freivalds' test ran on the file (a wrong product exits 1 and fails `json`).
+        assert_eq!(written["agrees"], true);
+        assert_eq!(written["output"], out);
+        assert_eq!(written["output_file_bytes"].as_u64(), Some(out_bytes));
+        assert_eq!(std::fs::metadata(&output).unwrap().len(), out_bytes);
+        let rss = written["peak_rss_bytes"].as_u64().unwrap();
+        assert!(
+            rss < out_bytes / 2,
+            "{op} {strategy}: peak RSS {rss} writing a {out_bytes}-byte output"
+        );
+        // Without --input-b, matmul's B is Aᵀ: both products are X·Xᵀ.
+        let in_memory = json(&rayblas(
+            &[
+                &[
+                    "run",
+                    "--op",
+                    "gram",
+                    "--m",
+                    m,
+                    "--k",
+                    k,
+                    "--strategy",
+                    strategy,
+                ][..],
+                &common[..],
+            ]
+            .concat(),
+        ));
+        let (w, r) = (
+            written["result"].as_f64().unwrap(),
+            in_memory["result"].as_f64().unwrap(),
+        );
+        assert!((w - r).abs() <= 1e-10 * r.abs(), "{op}: {w} vs {r}");
+        let map = rayblas::mapped::NpyMap::<f64>::open(&output).unwrap();
+        assert_eq!(map.dim(), (12000, 12000));
+        let v = map.view();
+        assert_eq!(v[(17, 11500)], v[(11500, 17)]);
+    }
+    assert!(files_named("partial")
+        .iter()
+        .all(|n| !n.contains("product.npy")));
+    std::fs::remove_file(&output).unwrap();
+    std::fs::remove_file(&input).unwrap();
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_refused_and_leaves_no_file() {
+    let stem = format!("rayblas-ooc-{}-refused", std::process::id());
+    let output = std::env::temp_dir().join(format!("{stem}.npy"));
+    let out = output.to_str().unwrap();
+    let refused = |o: &Output, says: &str| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "wanted {says:?} in {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(o.stdout.is_empty());
+        assert_eq!(files_named(&stem), Vec::<String>::new());
+    };
+    refused(
+        &rayblas(&["run", "--op", "sum", "--n", "10", "--output", out]),
+        "--output does not apply here: sum has no matrix to write",
+    );
+    refused(
+        &rayblas(&[
+            "run",
+            "--op",
+            "gram",
+            "--n",
+            "10",
+            "--output",
+            "/nonexistent-dir/g.npy",
+        ]),
+        "is not a directory",
+    );
+    // A 3000000 × 1 input makes a 65.5 TiB Gram matrix.
+    let tall = temp("tall.npy");
+    let t = tall.to_str().unwrap();
+    assert!(rayblas(&["gen", "--m", "3000000", "--n", "1", "--out", t])
+        .status
+        .success());
+    refused(
+        &rayblas(&["run", "--op", "gram", "--input", t, "--output", out]),
+        "needs 65.5 TiB on disk",
+    );
+    // The disk has room, but a file-size limit (10 MiB) stops the 32 MB reservation, as a
+    // full disk would: exit 2, the temporary file removed.
+    let small = temp("small.npy");
+    let s = small.to_str().unwrap();
+    assert!(rayblas(&["gen", "--m", "2000", "--n", "10", "--out", s])
+        .status
+        .success());
+    refused(
+        &under(
+            "-f 10240",
+            &[
+                "run", "--op", "gram", "--input", s, "--output", out, "--repeat", "1",
+            ],
+        ),
+        "File too large",
+    );
+    std::fs::remove_file(&tall).unwrap();
+    std::fs::remove_file(&small).unwrap();
+}
