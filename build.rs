@@ -4,6 +4,10 @@
 //! - `openblas-system`: links `-lopenblas` from the directory pkg-config gives, else from the
 //!   usual library directories. (No `openblas-src`: its build dependencies, an HTTP and TLS stack
 //!   for downloading OpenBLAS, doubled a dependent's clean build time.)
+//! - `openblas-scipy`: links `libscipy_openblas.so` of PyPI's `scipy-openblas32` wheel, from
+//!   the directory its pkg-config file (`scipy-openblas`) names, else from the cache that
+//!   `cargo xtask setup --backend openblas-scipy` fills, with an rpath to it (the wheel is not
+//!   on the loader's path); the directory is passed on as `links` metadata like netlib's.
 //! - `blis-system`: links `-lblis` from the directory where it is found.
 //! - `netlib-system`: links `-lblas` from the *reference* directory (Debian:
 //!   `/usr/lib/<triple>/blas`) with an rpath to it, so Debian's alternatives cannot swap in
@@ -29,6 +33,7 @@ fn main() {
     };
     let chosen: Vec<&str> = [
         "openblas-system",
+        "openblas-scipy",
         "blis-system",
         "netlib-system",
         "pure-rust",
@@ -49,6 +54,38 @@ fn main() {
                     println!("cargo:rustc-link-lib=dylib=openblas");
                 }
                 None => missing("openblas-system", "OpenBLAS", "libopenblas-dev", "openblas"),
+            }
+        }
+        "openblas-scipy" => {
+            println!("cargo:rerun-if-env-changed=RAYBLAS_CACHE_DIR");
+            let from_pkg_config = Command::new("pkg-config")
+                .args(["--variable=libdir", "scipy-openblas"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+            let dir = from_pkg_config
+                .into_iter()
+                .chain(scipy_openblas_cache())
+                .find(|d| d.join("libscipy_openblas.so").exists());
+            match dir {
+                Some(dir) => {
+                    let dir = dir.canonicalize().unwrap_or(dir);
+                    println!("cargo:rustc-link-search=native={}", dir.display());
+                    println!("cargo:rustc-link-lib=dylib=scipy_openblas");
+                    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+                    println!("cargo:rpath_dir={}", dir.display());
+                }
+                None => {
+                    eprintln!(
+                        "\nerror: rayblas feature `openblas-scipy` needs libscipy_openblas.so from \
+                         PyPI's scipy-openblas32 wheel ({SCIPY_OPENBLAS_WHEEL}), which was not found.\n\
+                         Fetch it with:  cargo xtask setup --backend openblas-scipy\n\
+                         or unpack the wheel yourself and put its lib/pkgconfig directory on \
+                         PKG_CONFIG_PATH.\n"
+                    );
+                    std::process::exit(1);
+                }
             }
         }
         "blis-system" => match find_lib(&lib_dirs(), "blis") {
@@ -91,6 +128,19 @@ fn main() {
         }
         _ => {}
     }
+}
+
+/// The wheel `cargo xtask setup --backend openblas-scipy` fetches (xtask pins the same).
+const SCIPY_OPENBLAS_WHEEL: &str = "scipy-openblas32 0.3.34.0.0";
+
+/// The library directory of the wheel in xtask's cache: `$RAYBLAS_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/rayblas`, else `~/.cache/rayblas`.
+fn scipy_openblas_cache() -> Option<PathBuf> {
+    let cache = env::var_os("RAYBLAS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("rayblas")))
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rayblas")))?;
+    Some(cache.join("scipy-openblas32-0.3.34.0.0/scipy_openblas32/lib"))
 }
 
 fn missing(feature: &str, what: &str, apt: &str, brew: &str) -> ! {

@@ -4,7 +4,8 @@
 //! - With the `netlib-system` backend, the library's build script finds the reference BLAS
 //!   directory and passes it on (`DEP_RAYBLAS_NETLIB_DIR`). An rpath to it makes this binary load
 //!   the reference BLAS it was linked against, not whatever Debian's `libblas.so.3` alternative
-//!   points to at run time (often OpenBLAS).
+//!   points to at run time (often OpenBLAS). With `openblas-scipy`, the same for the wheel's
+//!   library directory (`DEP_RAYBLAS_RPATH_DIR`), which is on no loader path at all.
 
 use std::process::Command;
 
@@ -36,11 +37,13 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-env-changed=DEP_RAYBLAS_NETLIB_DIR");
-    if let Some(dir) = std::env::var_os("DEP_RAYBLAS_NETLIB_DIR") {
-        println!(
-            "cargo:rustc-link-arg=-Wl,-rpath,{}",
-            std::path::Path::new(&dir).display()
-        );
+    for var in ["DEP_RAYBLAS_NETLIB_DIR", "DEP_RAYBLAS_RPATH_DIR"] {
+        println!("cargo:rerun-if-env-changed={var}");
+        if let Some(dir) = std::env::var_os(var) {
+            println!(
+                "cargo:rustc-link-arg=-Wl,-rpath,{}",
+                std::path::Path::new(&dir).display()
+            );
+        }
     }
 }

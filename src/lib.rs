@@ -34,6 +34,7 @@
 //! | feature | default | what it does | needs on the system |
 //! |---|---|---|---|
 //! | `openblas-system` | yes | backend: the system OpenBLAS | `libopenblas-dev` (found by pkg-config) |
+//! | `openblas-scipy` | | backend: OpenBLAS 0.3.34 from PyPI's `scipy-openblas32` wheel (prefixed symbols) | the wheel, fetched by `cargo xtask setup --backend openblas-scipy` or found by pkg-config (`scipy-openblas`) |
 //! | `blis-system` | | backend: the system BLIS | `libblis-dev` |
 //! | `netlib-system` | | backend: the reference BLAS (single-threaded; a baseline) | `libblas-dev` |
 //! | `pure-rust` | | backend: the `gemm` crate; no system library | nothing |
@@ -45,7 +46,8 @@
 //! With `netlib-system`, a binary must load the reference library it was linked against, not the
 //! `libblas.so.3` that Debian's alternatives point to (often OpenBLAS). rayblas's build script
 //! passes the directory to dependents' build scripts as `DEP_RAYBLAS_NETLIB_DIR`; add
-//! `-Wl,-rpath,<that dir>` to your binary's link arguments, as the `rayblas` CLI does.
+//! `-Wl,-rpath,<that dir>` to your binary's link arguments, as the `rayblas` CLI does. With
+//! `openblas-scipy`, the same for the wheel's library directory, `DEP_RAYBLAS_RPATH_DIR`.
 
 #![warn(missing_docs)]
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]

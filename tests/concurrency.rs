@@ -239,6 +239,30 @@ fn nested_calls_inside_user_pools_and_scopes() {
     assert_eq!(blas::num_threads(), before, "BLAS thread count restored");
 }
 
+#[cfg(not(feature = "pure-rust"))]
+extern "C" {
+    /// The linked library's CBLAS `dgemm`, as a user would call it (the scipy-openblas wheel
+    /// exports it as `scipy_cblas_dgemm`).
+    #[cfg_attr(feature = "openblas-scipy", link_name = "scipy_cblas_dgemm")]
+    #[cfg_attr(not(feature = "openblas-scipy"), link_name = "cblas_dgemm")]
+    fn user_dgemm(
+        layout: cblas_sys::CBLAS_LAYOUT,
+        transa: cblas_sys::CBLAS_TRANSPOSE,
+        transb: cblas_sys::CBLAS_TRANSPOSE,
+        m: i32,
+        n: i32,
+        k: i32,
+        alpha: f64,
+        a: *const f64,
+        lda: i32,
+        b: *const f64,
+        ldb: i32,
+        beta: f64,
+        c: *mut f64,
+        ldc: i32,
+    );
+}
+
 /// A user's own BLAS calls (CBLAS `dgemm` straight into the linked library) on one thread while
 /// rayblas runs mixed strategies on others: both must stay right. rayblas never changes the
 /// library's thread count while its own calls run and restores each thread's OpenMP setting
@@ -258,7 +282,7 @@ fn direct_blas_calls_beside_rayblas() {
                 // SAFETY: row-major m×k, k×n and m×n arrays with leading dimensions k, n, n, all
                 // alive for the call; c is not aliased.
                 unsafe {
-                    cblas_sys::cblas_dgemm(
+                    user_dgemm(
                         cblas_sys::CBLAS_LAYOUT::CblasRowMajor,
                         cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
                         cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,

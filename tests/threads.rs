@@ -190,3 +190,14 @@ fn operations_restore_the_setting() {
         );
     }
 }
+
+/// `openblas-scipy` links the pinned wheel's OpenBLAS (0.3.34), not the system's 0.3.21: the
+/// prefixed symbols resolved to the library the feature names.
+#[cfg(feature = "openblas-scipy")]
+#[test]
+fn the_scipy_openblas_wheel_is_the_linked_library() {
+    let info = rayblas::blas::info();
+    assert_eq!(info.backend, "openblas");
+    assert_eq!(info.version, "0.3.34.0.0", "{info:?}");
+    assert!(info.config.starts_with("OpenBLAS 0.3.34"), "{info:?}");
+}

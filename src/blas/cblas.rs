@@ -7,7 +7,68 @@
 
 use super::RawGemm;
 use crate::element::Element;
-use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
+use std::ffi::c_int;
+
+/// Declares the CBLAS functions rayblas calls under the linked library's names for them
+/// (`blas_symbol!`: `cblas_dgemm`, or `scipy_cblas_dgemm` in the scipy-openblas wheel, which
+/// `cblas-sys`'s fixed names cannot bind), with `cblas-sys`'s enums for the arguments.
+macro_rules! cblas_functions {
+    ($t:ty, $gemm:ident, $dot:ident, $nrm2:ident, $syrk:ident, $gemv:ident) => {
+        extern "C" {
+            #[link_name = blas_symbol!(stringify!($gemm))]
+            fn $gemm(
+                layout: CBLAS_LAYOUT,
+                transa: CBLAS_TRANSPOSE,
+                transb: CBLAS_TRANSPOSE,
+                m: c_int,
+                n: c_int,
+                k: c_int,
+                alpha: $t,
+                a: *const $t,
+                lda: c_int,
+                b: *const $t,
+                ldb: c_int,
+                beta: $t,
+                c: *mut $t,
+                ldc: c_int,
+            );
+            #[link_name = blas_symbol!(stringify!($dot))]
+            fn $dot(n: c_int, x: *const $t, incx: c_int, y: *const $t, incy: c_int) -> $t;
+            #[link_name = blas_symbol!(stringify!($nrm2))]
+            fn $nrm2(n: c_int, x: *const $t, incx: c_int) -> $t;
+            #[link_name = blas_symbol!(stringify!($syrk))]
+            fn $syrk(
+                layout: CBLAS_LAYOUT,
+                uplo: CBLAS_UPLO,
+                trans: CBLAS_TRANSPOSE,
+                n: c_int,
+                k: c_int,
+                alpha: $t,
+                a: *const $t,
+                lda: c_int,
+                beta: $t,
+                c: *mut $t,
+                ldc: c_int,
+            );
+            #[link_name = blas_symbol!(stringify!($gemv))]
+            fn $gemv(
+                layout: CBLAS_LAYOUT,
+                trans: CBLAS_TRANSPOSE,
+                m: c_int,
+                n: c_int,
+                alpha: $t,
+                a: *const $t,
+                lda: c_int,
+                x: *const $t,
+                incx: c_int,
+                beta: $t,
+                y: *mut $t,
+                incy: c_int,
+            );
+        }
+    };
+}
 
 /// Whether CBLAS can take this operand without a copy.
 pub(crate) fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
@@ -81,6 +142,7 @@ pub(crate) trait Typed: Sized + Copy {
 
 macro_rules! typed {
     ($t:ty, $gemm:ident, $dot:ident, $nrm2:ident, $syrk:ident, $gemv:ident) => {
+        cblas_functions!($t, $gemm, $dot, $nrm2, $syrk, $gemv);
         impl Typed for $t {
             unsafe fn gemm(
                 ta: bool,
@@ -100,7 +162,7 @@ macro_rules! typed {
                 let row_major = CBLAS_LAYOUT::CblasRowMajor;
                 // SAFETY: the caller guarantees the memory and dimensions (see the trait).
                 unsafe {
-                    cblas_sys::$gemm(
+                    $gemm(
                         row_major,
                         trans(ta),
                         trans(tb),
@@ -121,12 +183,12 @@ macro_rules! typed {
             fn dot(n: i32, x: &[$t], y: &[$t]) -> $t {
                 assert!(x.len() >= n as usize && y.len() >= n as usize);
                 // SAFETY: both slices hold at least n elements, read with unit stride.
-                unsafe { cblas_sys::$dot(n, x.as_ptr(), 1, y.as_ptr(), 1) }
+                unsafe { $dot(n, x.as_ptr(), 1, y.as_ptr(), 1) }
             }
             fn nrm2(n: i32, x: &[$t]) -> $t {
                 assert!(x.len() >= n as usize);
                 // SAFETY: the slice holds at least n elements, read with unit stride.
-                unsafe { cblas_sys::$nrm2(n, x.as_ptr(), 1) }
+                unsafe { $nrm2(n, x.as_ptr(), 1) }
             }
             unsafe fn syrk(
                 n: i32,
@@ -138,10 +200,10 @@ macro_rules! typed {
                 ldc: i32,
             ) {
                 let row_major = CBLAS_LAYOUT::CblasRowMajor;
-                let lower = cblas_sys::CBLAS_UPLO::CblasLower;
+                let lower = CBLAS_UPLO::CblasLower;
                 // SAFETY: the caller guarantees the memory and dimensions (see the trait).
                 unsafe {
-                    cblas_sys::$syrk(
+                    $syrk(
                         row_major,
                         lower,
                         trans(x_trans),
@@ -165,7 +227,7 @@ macro_rules! typed {
                 // SAFETY: a holds the m×n row-major matrix with leading dimension lda, x and y
                 // the lengths gemv reads and writes for this transposition (asserted above).
                 unsafe {
-                    cblas_sys::$gemv(
+                    $gemv(
                         row_major,
                         trans(transposed),
                         m,

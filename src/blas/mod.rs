@@ -5,6 +5,7 @@
 //! | feature | library | per-call threads | kernels |
 //! |---|---|---|---|
 //! | `openblas-system` (default) | system OpenBLAS (pkg-config) | no: one process-wide count | CBLAS |
+//! | `openblas-scipy` | OpenBLAS 0.3.34 from PyPI's `scipy-openblas32` wheel (symbols prefixed `scipy_`) | no: one process-wide count | CBLAS |
 //! | `blis-system` | system BLIS (`libblis`) | yes (`rntm_t` per call) | BLIS typed API, CBLAS for level 1/2 |
 //! | `netlib-system` | the reference BLAS (`libblas` from the reference directory) | single-threaded | CBLAS |
 //! | `pure-rust` | none: the `gemm` crate (AVX-512 kernels) | yes (`Parallelism` per call) | Rust |
@@ -27,13 +28,14 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 
 #[cfg(not(any(
     feature = "openblas-system",
+    feature = "openblas-scipy",
     feature = "blis-system",
     feature = "netlib-system",
     feature = "pure-rust"
 )))]
 compile_error!(
-    "rayblas needs exactly one backend feature: `openblas-system` (default), `blis-system`, \
-     `netlib-system` or `pure-rust`"
+    "rayblas needs exactly one backend feature: `openblas-system` (default), `openblas-scipy`, \
+     `blis-system`, `netlib-system` or `pure-rust`"
 );
 
 macro_rules! clash {
@@ -49,6 +51,10 @@ macro_rules! clash {
         ));
     };
 }
+clash!("openblas-system", "openblas-scipy");
+clash!("openblas-scipy", "blis-system");
+clash!("openblas-scipy", "netlib-system");
+clash!("openblas-scipy", "pure-rust");
 clash!("openblas-system", "blis-system");
 clash!("openblas-system", "netlib-system");
 clash!("openblas-system", "pure-rust");
@@ -56,8 +62,26 @@ clash!("blis-system", "netlib-system");
 clash!("blis-system", "pure-rust");
 clash!("netlib-system", "pure-rust");
 
+/// The linked library's name for the C symbol `$name`: the scipy-openblas wheel prefixes every
+/// symbol it exports with `scipy_` (so it can share a process with another OpenBLAS); the
+/// other libraries use the plain names.
+#[cfg(feature = "openblas-scipy")]
+macro_rules! blas_symbol {
+    ($name:expr) => {
+        concat!("scipy_", $name)
+    };
+}
+#[cfg(not(feature = "openblas-scipy"))]
+#[cfg_attr(feature = "pure-rust", allow(unused_macros))] // pure-rust links no C library
+macro_rules! blas_symbol {
+    ($name:expr) => {
+        $name
+    };
+}
+
 #[cfg(any(
     feature = "openblas-system",
+    feature = "openblas-scipy",
     feature = "blis-system",
     feature = "netlib-system"
 ))]
@@ -69,17 +93,24 @@ clash!("netlib-system", "pure-rust");
 )]
 mod cblas;
 
-#[cfg(feature = "openblas-system")]
+#[cfg(any(feature = "openblas-system", feature = "openblas-scipy"))]
 #[path = "openblas.rs"]
 mod backend;
 
-#[cfg(all(feature = "blis-system", not(feature = "openblas-system")))]
+#[cfg(all(
+    feature = "blis-system",
+    not(any(feature = "openblas-system", feature = "openblas-scipy"))
+))]
 #[path = "blis.rs"]
 mod backend;
 
 #[cfg(all(
     feature = "netlib-system",
-    not(any(feature = "openblas-system", feature = "blis-system"))
+    not(any(
+        feature = "openblas-system",
+        feature = "openblas-scipy",
+        feature = "blis-system"
+    ))
 ))]
 #[path = "netlib.rs"]
 mod backend;
@@ -88,6 +119,7 @@ mod backend;
     feature = "pure-rust",
     not(any(
         feature = "openblas-system",
+        feature = "openblas-scipy",
         feature = "blis-system",
         feature = "netlib-system"
     ))

@@ -1,4 +1,6 @@
-//! The OpenBLAS backend (`openblas-system`): the system library found by pkg-config.
+//! The OpenBLAS backend: the system library found by pkg-config (`openblas-system`), or
+//! OpenBLAS 0.3.34 from PyPI's `scipy-openblas32` wheel (`openblas-scipy`), whose symbols carry
+//! a `scipy_` prefix (`blas_symbol!` names them).
 //!
 //! OpenBLAS keeps one process-wide thread count (`openblas_set_num_threads`). Multithreaded calls
 //! from several threads queue behind one lock inside the library, which is why `Hybrid` is
@@ -34,11 +36,17 @@ use std::ffi::{c_char, c_int, CStr};
 cblas::routines_through_cblas!();
 
 extern "C" {
+    #[link_name = blas_symbol!("openblas_get_config")]
     fn openblas_get_config() -> *const c_char;
+    #[link_name = blas_symbol!("openblas_get_corename")]
     fn openblas_get_corename() -> *const c_char;
+    #[link_name = blas_symbol!("openblas_get_num_threads")]
     fn openblas_get_num_threads() -> c_int;
+    #[link_name = blas_symbol!("openblas_set_num_threads")]
     fn openblas_set_num_threads(n: c_int);
+    #[link_name = blas_symbol!("openblas_get_parallel")]
     fn openblas_get_parallel() -> c_int;
+    #[link_name = blas_symbol!("openblas_get_num_procs")]
     fn openblas_get_num_procs() -> c_int;
 }
 

@@ -23,6 +23,7 @@ use std::process::{exit, Command, Stdio};
 
 const BACKENDS: &[&str] = &[
     "openblas-system",
+    "openblas-scipy",
     "blis-system",
     "netlib-system",
     "pure-rust",
@@ -52,7 +53,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
-         setup [--backend B | --all] [--variants]  install the system BLAS the backend needs (default openblas-system)\n\
+         setup [--backend B | --all] [--variants]  install the BLAS the backend needs (default openblas-system; openblas-scipy: fetch the wheel)\n\
          demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
          test                                     setup + fmt + clippy + tests with every backend\n\
          variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
@@ -152,6 +153,97 @@ fn setup_cmd(args: &[String]) -> Result<(), String> {
 }
 
 fn setup(backends: &[&str], variants: bool) -> Result<(), String> {
+    install_packages(backends, variants)?;
+    if backends.contains(&"openblas-scipy") {
+        fetch_scipy_openblas()?;
+    }
+    Ok(())
+}
+
+/// The scipy-openblas32 wheel the `openblas-scipy` backend links: version and the SHA-256 of
+/// its manylinux x86-64 build (build.rs looks for the same version in the same cache).
+const SCIPY_OPENBLAS_VERSION: &str = "0.3.34.0.0";
+const SCIPY_OPENBLAS_SHA256: &str =
+    "5b5df658f32271b3115d845ea91b19bed190591b55d27d9b5399b83071c68ea1";
+
+/// Where xtask keeps what it fetches: `$RAYBLAS_CACHE_DIR`, else `$XDG_CACHE_HOME/rayblas`,
+/// else `~/.cache/rayblas` (the same rule as build.rs).
+fn cache_dir() -> Result<PathBuf, String> {
+    env::var_os("RAYBLAS_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("rayblas")))
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rayblas")))
+        .ok_or_else(|| "no cache directory: set RAYBLAS_CACHE_DIR or HOME".to_string())
+}
+
+/// Fetches the pinned scipy-openblas32 wheel from PyPI with pip (which honours the machine's
+/// index and certificate settings), checks its SHA-256 and unpacks it into the cache, once.
+fn fetch_scipy_openblas() -> Result<(), String> {
+    let cache = cache_dir()?;
+    let dest = cache.join(format!("scipy-openblas32-{SCIPY_OPENBLAS_VERSION}"));
+    let lib = dest.join("scipy_openblas32/lib/libscipy_openblas.so");
+    if lib.exists() {
+        eprintln!("xtask: setup: already fetched: {}", lib.display());
+        return Ok(());
+    }
+    if !(cfg!(target_os = "linux") && cfg!(target_arch = "x86_64")) {
+        return Err(format!(
+            "the openblas-scipy backend pins the manylinux x86-64 wheel of scipy-openblas32 \
+             {SCIPY_OPENBLAS_VERSION}; on this platform, unpack the wheel yourself and put its \
+             lib/pkgconfig directory on PKG_CONFIG_PATH"
+        ));
+    }
+    let download = cache.join("download");
+    std::fs::create_dir_all(&download).map_err(|e| format!("{}: {e}", download.display()))?;
+    let mut pip = Command::new("python3");
+    pip.args([
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+    ])
+    .arg(&download)
+    .arg(format!("scipy-openblas32=={SCIPY_OPENBLAS_VERSION}"));
+    run(pip, "pip download scipy-openblas32")?;
+    let wheel = std::fs::read_dir(&download)
+        .map_err(|e| format!("{}: {e}", download.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with(&format!("scipy_openblas32-{SCIPY_OPENBLAS_VERSION}-"))
+                    && n.ends_with("x86_64.whl")
+            })
+        })
+        .ok_or("pip downloaded no manylinux x86-64 wheel of scipy-openblas32")?;
+    let sum = Command::new("sha256sum")
+        .arg(&wheel)
+        .output()
+        .map_err(|e| format!("sha256sum: {e}"))?;
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    if sum.split_whitespace().next() != Some(SCIPY_OPENBLAS_SHA256) {
+        return Err(format!(
+            "{}: SHA-256 {} is not the pinned {SCIPY_OPENBLAS_SHA256}",
+            wheel.display(),
+            sum.split_whitespace().next().unwrap_or("(none)")
+        ));
+    }
+    let partial = dest.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&partial);
+    let mut unzip = Command::new("python3");
+    unzip
+        .args(["-m", "zipfile", "-e"])
+        .arg(&wheel)
+        .arg(&partial);
+    run(unzip, "unpack the scipy-openblas32 wheel")?;
+    std::fs::rename(&partial, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    eprintln!("xtask: setup: fetched {}", lib.display());
+    Ok(())
+}
+
+fn install_packages(backends: &[&str], variants: bool) -> Result<(), String> {
     if cfg!(target_os = "macos") {
         let formulae: Vec<&str> = backends
             .iter()
@@ -165,6 +257,16 @@ fn setup(backends: &[&str], variants: bool) -> Result<(), String> {
         .collect();
     if variants {
         debs.extend(VARIANT_PACKAGES);
+    }
+    // The wheel is fetched with pip: Debian's, unless a Python with pip is already on PATH.
+    let has_pip = || {
+        Command::new("python3")
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if backends.contains(&"openblas-scipy") && !has_pip() {
+        debs.push("python3-pip");
     }
     debs.dedup();
     if debs.is_empty() {
