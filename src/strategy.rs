@@ -13,6 +13,7 @@ use std::str::FromStr;
 /// | strategy | tiles run by | BLAS threads per call | text |
 /// |---|---|---|---|
 /// | [`Strategy::Native`] | one call over the whole operands | `threads` (default: the library's variable, e.g. `OPENBLAS_NUM_THREADS`, else physical cores) | `native`, `native:4` |
+/// | [`Strategy::NativeOnRayon`] | one call, its jobs on rayon's pool (OpenBLAS ≥ 0.3.28) | as `Native` | `native+rayon`, `native:4+rayon` |
 /// | [`Strategy::Blocked`] | `workers` rayon threads (default: `RAYON_NUM_THREADS`, else physical cores) | 1 | `blocked`, `blocked:8`, `blocked:2+pin` |
 /// | [`Strategy::Hybrid`] | `workers` tiles at once | `blas_threads` | `hybrid:2x2`, `hybrid:2x2+pin` |
 /// | [`Strategy::Serial`] | the calling thread, in order | 1 | `serial` |
@@ -45,6 +46,15 @@ pub enum Strategy {
     /// One BLAS call over the whole operands, threaded by the library.
     Native {
         /// Library threads (`None`: [`Strategy::default_native_threads`]).
+        threads: Option<usize>,
+    },
+    /// One BLAS call over the whole operands as [`Strategy::Native`], whose parallel jobs run
+    /// on rayon's pool instead of the library's own threads
+    /// ([`blas::run_blas_threads_on_rayon`], installed for the process when the strategy is
+    /// first used). Needs OpenBLAS 0.3.28 or newer (the `openblas-scipy` backend).
+    NativeOnRayon {
+        /// Library threads, which is also the jobs per call (`None`:
+        /// [`Strategy::default_native_threads`]).
         threads: Option<usize>,
     },
     /// Rayon workers over tiles, BLAS pinned to one thread for the whole operation.
@@ -246,7 +256,15 @@ impl Strategy {
             }
         };
         let r = match *self {
-            Strategy::Native { threads } => {
+            Strategy::Native { threads } | Strategy::NativeOnRayon { threads } => {
+                if matches!(self, Strategy::NativeOnRayon { .. }) {
+                    blas::run_blas_threads_on_rayon().map_err(|e| {
+                        unsupported(match e {
+                            Error::Backend(reason) => reason,
+                            other => other.to_string(),
+                        })
+                    })?;
+                }
                 let t = match threads {
                     Some(t) => t,
                     None => Self::default_native_threads()?.count,
@@ -327,6 +345,8 @@ impl fmt::Display for Strategy {
         match *self {
             Strategy::Native { threads: None } => write!(f, "native"),
             Strategy::Native { threads: Some(t) } => write!(f, "native:{t}"),
+            Strategy::NativeOnRayon { threads: None } => write!(f, "native+rayon"),
+            Strategy::NativeOnRayon { threads: Some(t) } => write!(f, "native:{t}+rayon"),
             Strategy::Blocked {
                 workers: None,
                 pin: p,
@@ -359,18 +379,27 @@ impl FromStr for Strategy {
     /// # Ok::<(), rayblas::Error>(())
     /// ```
     fn from_str(input: &str) -> Result<Self> {
-        let err = |reason: &str| Error::Parse {
+        let err = |reason: &str| {
+            Error::Parse {
             what: "strategy",
             input: input.to_string(),
             reason: format!(
-                "{reason}; expected native[:T], blocked[:W][+pin], hybrid:WxT[+pin] or serial"
+                "{reason}; expected native[:T][+rayon], blocked[:W][+pin], hybrid:WxT[+pin] or serial"
             ),
+        }
         };
         let lower = input.trim().to_ascii_lowercase();
         let (body, pin) = match lower.strip_suffix("+pin") {
             Some(b) => (b, true),
             None => (lower.as_str(), false),
         };
+        let (body, rayon) = match body.strip_suffix("+rayon") {
+            Some(b) => (b, true),
+            None => (body, false),
+        };
+        if rayon && (pin || !body.starts_with("native")) {
+            return Err(err("+rayon applies only to native"));
+        }
         let (name, arg) = match body.split_once(':') {
             Some((n, a)) => (n, Some(a)),
             None => (body, None),
@@ -383,6 +412,10 @@ impl FromStr for Strategy {
             }
         };
         match (name, arg) {
+            ("native", None) if rayon => Ok(Strategy::NativeOnRayon { threads: None }),
+            ("native", Some(a)) if rayon => Ok(Strategy::NativeOnRayon {
+                threads: Some(count(a)?),
+            }),
             ("native", None) if !pin => Ok(Strategy::Native { threads: None }),
             ("native", Some(a)) if !pin => Ok(Strategy::Native {
                 threads: Some(count(a)?),

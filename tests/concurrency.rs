@@ -10,10 +10,10 @@
 
 mod common;
 
-use common::{naive_matmul, random};
+use common::{naive_matmul, random, with_watchdog};
 use ndarray::Array2;
 use rayblas::{blas, BlockShape, Config, Reduction, Strategy};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Each test checks the process-wide BLAS count afterwards: run them one at a time.
@@ -21,27 +21,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Fails the test instead of hanging it when the body does not finish in time.
-fn with_watchdog(limit: Duration, body: impl FnOnce() + Send + 'static) {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        body();
-        let _ = tx.send(());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(()) => worker.join().expect("body finished"),
-        // The body panicked: re-raise its panic with its own message.
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            if let Err(p) = worker.join() {
-                std::panic::resume_unwind(p)
-            }
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            panic!("deadlock: the concurrent calls did not finish within {limit:?}")
-        }
-    }
 }
 
 /// Every strategy the linked backend can run, mixed: per-call-thread strategies only where the

@@ -8,6 +8,8 @@ fn parse_and_print_round_trip() {
     for s in [
         "native",
         "native:4",
+        "native+rayon",
+        "native:2+rayon",
         "blocked",
         "blocked:8",
         "blocked:2+pin",
@@ -40,6 +42,10 @@ fn parse_and_print_round_trip() {
         "serial:2",
         "native+pin",
         "blocked:-1",
+        "blocked+rayon",
+        "serial+rayon",
+        "native+rayon+pin",
+        "native:0+rayon",
     ] {
         assert!(
             matches!(bad.parse::<Strategy>(), Err(Error::Parse { .. })),

@@ -90,6 +90,7 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         ("num_threads", b.num_threads.to_string()),
         ("max_threads", b.max_threads.to_string()),
         ("per_call_threads", b.per_call_threads.to_string()),
+        ("threads_on_rayon", b.threads_on_rayon.to_string()),
         ("cpu", i.cpu.clone()),
         ("logical_cores", i.logical_cores.to_string()),
         ("physical_cores", i.physical_cores.to_string()),

@@ -675,9 +675,9 @@ pub fn env_overrides(strategy: &str) -> Vec<String> {
         Ok(Strategy::Blocked {
             workers: Some(w), ..
         }) => check(&[rayblas::WORKERS_ENV], w, "workers"),
-        Ok(Strategy::Native { threads: Some(t) }) => {
-            check(rayblas::blas::THREAD_ENV, t, "BLAS threads")
-        }
+        Ok(
+            Strategy::Native { threads: Some(t) } | Strategy::NativeOnRayon { threads: Some(t) },
+        ) => check(rayblas::blas::THREAD_ENV, t, "BLAS threads"),
         Ok(Strategy::Hybrid {
             workers,
             blas_threads,

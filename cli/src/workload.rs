@@ -434,7 +434,10 @@ pub fn output_dim(w: &WorkloadArgs, shape: Shape) -> Option<(usize, usize)> {
 
 /// Whether a strategy cuts the operands into blocks (`native` makes one call over them).
 pub fn uses_block(strategy: &str) -> bool {
-    !matches!(strategy.parse::<Strategy>(), Ok(Strategy::Native { .. }))
+    !matches!(
+        strategy.parse::<Strategy>(),
+        Ok(Strategy::Native { .. } | Strategy::NativeOnRayon { .. })
+    )
 }
 
 /// The inputs of one run, in the chosen dtype.

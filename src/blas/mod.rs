@@ -15,6 +15,12 @@
 //! run at once.
 
 mod coretype;
+// Only OpenBLAS hands its jobs to a callback; the other backends keep just the counts.
+#[cfg_attr(
+    not(any(feature = "openblas-system", feature = "openblas-scipy")),
+    allow(dead_code)
+)]
+mod jobs;
 pub(crate) mod threads;
 
 #[doc(hidden)]
@@ -159,6 +165,14 @@ pub(crate) trait Library {
     fn per_call_threads() -> bool;
     /// Version, configuration, kernels and threading layer.
     fn library_info() -> threads::LibraryInfo;
+    /// Hands the parallel jobs of every multithreaded call in the process to `jobs::run_together`
+    /// instead of the library's own threads; `Err` with the reason when the library cannot.
+    fn install_jobs_callback() -> std::result::Result<(), String> {
+        Err(format!(
+            "the {} backend has no callback for its parallel jobs (OpenBLAS 0.3.28 or newer has)",
+            Self::NAME
+        ))
+    }
     /// The library's thread count.
     fn get_num_threads() -> usize;
     /// Sets the library's thread count (process-wide).
@@ -242,6 +256,65 @@ pub(crate) fn row_sums<T: Element>(
 
 /// Name of the backend compiled in: `openblas`, `blis`, `netlib` or `pure-rust`.
 pub const BACKEND: &str = Linked::NAME;
+
+/// Runs the parallel jobs of every multithreaded BLAS call in the process, from rayblas or not
+/// (a LAPACK routine of another crate, a user's own `dgemm`), on rayon's pool instead of the
+/// library's own threads: one thread pool per process. Needs OpenBLAS 0.3.28 or newer (the
+/// `openblas-scipy` backend, or a system OpenBLAS that new); installed once for the process,
+/// for good. The library's thread count still decides how many jobs a call has.
+///
+/// A call's jobs wait for each other while they run, so all of them must run at the same
+/// time: the call asks the pool the caller runs in (else the global pool) for the threads and
+/// waits up to 2 ms for them to start; when the pool is busy or too small it runs the jobs on
+/// threads started for the call instead, so it never deadlocks, also from inside a busy rayon
+/// worker or from many threads at once. Calls run one at a time. [`rayon_jobs`] counts which
+/// path calls took.
+///
+/// # Errors
+/// [`Error::Backend`] naming the library and what it lacks, for BLIS, netlib, pure-rust and
+/// OpenBLAS older than 0.3.28 (Debian 12's 0.3.21).
+///
+/// ```
+/// match rayblas::blas::run_blas_threads_on_rayon() {
+///     Ok(()) => assert!(rayblas::blas::rayon_jobs().is_some()),
+///     Err(e) => eprintln!("{e}"), // e.g. OpenBLAS 0.3.21
+/// }
+/// ```
+pub fn run_blas_threads_on_rayon() -> Result<()> {
+    static INSTALLED: std::sync::OnceLock<std::result::Result<(), String>> =
+        std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(Linked::install_jobs_callback)
+        .clone()
+        .map_err(Error::Backend)
+        .inspect(|()| JOBS_ON_RAYON.store(true, std::sync::atomic::Ordering::Release))
+}
+
+static JOBS_ON_RAYON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Since [`run_blas_threads_on_rayon`]: how many multithreaded BLAS calls ran their jobs on
+/// rayon's threads, and how many on threads started for them because the pool could not take
+/// all their jobs at once. `None` before it (the library's own threads run the jobs).
+pub fn rayon_jobs() -> Option<RayonJobs> {
+    JOBS_ON_RAYON
+        .load(std::sync::atomic::Ordering::Acquire)
+        .then(|| {
+            let (on_pool, on_new_threads) = jobs::counts();
+            RayonJobs {
+                on_pool,
+                on_new_threads,
+            }
+        })
+}
+
+/// See [`rayon_jobs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RayonJobs {
+    /// Calls whose jobs ran on the pool's threads.
+    pub on_pool: u64,
+    /// Calls whose jobs ran on threads started for them (the pool was busy or too small).
+    pub on_new_threads: u64,
+}
 
 /// Whether the backend can give each call its own thread count (BLIS 0.9, pure-rust). Without
 /// it (OpenBLAS, netlib) the count is process-wide, so `Strategy::Hybrid` is refused.

@@ -31,7 +31,7 @@
 use super::cblas;
 use super::threads::{LibraryInfo, Threading};
 use super::Library;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
 
 cblas::routines_through_cblas!();
 
@@ -48,6 +48,47 @@ extern "C" {
     fn openblas_get_parallel() -> c_int;
     #[link_name = blas_symbol!("openblas_get_num_procs")]
     fn openblas_get_num_procs() -> c_int;
+}
+
+/// OpenBLAS's `openblas_dojob_callback`: runs job `thread_num` of a call.
+type DoJob = unsafe extern "C" fn(thread_num: c_int, jobdata: *mut c_void, dojob_data: c_int);
+/// OpenBLAS's `openblas_threads_callback`.
+type JobsCallback = unsafe extern "C" fn(
+    sync: c_int,
+    dojob: DoJob,
+    numjobs: c_int,
+    jobdata_elsize: usize,
+    jobdata: *mut c_void,
+    dojob_data: c_int,
+);
+
+/// Runs the `numjobs` jobs of one multithreaded OpenBLAS call together on rayon's pool
+/// (`jobs::run_together`), job i with the i-th element of `jobdata`, and returns when all have
+/// finished (also when OpenBLAS says it need not wait: `sync` = 0; waiting is always safe).
+unsafe extern "C" fn run_jobs(
+    _sync: c_int,
+    dojob: DoJob,
+    numjobs: c_int,
+    jobdata_elsize: usize,
+    jobdata: *mut c_void,
+    dojob_data: c_int,
+) {
+    // The job array's address as a number, so the closure may be shared across threads.
+    let base = jobdata as usize;
+    let job = move |i: usize| {
+        // SAFETY: OpenBLAS passes `numjobs` job elements of `jobdata_elsize` bytes from
+        // `jobdata`, alive until this callback returns (`run_together` returns only after
+        // every job finished), and `dojob` is its function for running one of them; i <
+        // numjobs, which fits a c_int.
+        unsafe {
+            dojob(
+                i as c_int,
+                (base + i * jobdata_elsize) as *mut c_void,
+                dojob_data,
+            )
+        }
+    };
+    super::jobs::run_together(numjobs.max(0) as usize, &job);
 }
 
 fn c_string(p: *const c_char) -> String {
@@ -135,6 +176,31 @@ impl Library for Linked {
 
     fn per_call_threads() -> bool {
         false
+    }
+
+    /// Finds `openblas_set_threads_callback_function` (0.3.28+) at run time, so an older
+    /// library is a clear error rather than a link failure, and installs [`run_jobs`].
+    fn install_jobs_callback() -> Result<(), String> {
+        let name = concat!(blas_symbol!("openblas_set_threads_callback_function"), "\0");
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks a symbol up.
+        let set = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr().cast()) };
+        if set.is_null() {
+            return Err(format!(
+                "OpenBLAS {} has no openblas_set_threads_callback_function (OpenBLAS 0.3.28 \
+                 or newer has; the openblas-scipy backend links 0.3.34)",
+                Self::library_info().version
+            ));
+        }
+        // SAFETY: the symbol is OpenBLAS's `void openblas_set_threads_callback_function(
+        // openblas_threads_callback)`, whose argument has the C signature of `run_jobs`. The
+        // header calls it not thread-safe: it stores one pointer, which rayblas sets once
+        // (`run_blas_threads_on_rayon` runs this at most once per process).
+        unsafe {
+            let set =
+                std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn(JobsCallback)>(set);
+            set(run_jobs);
+        }
+        Ok(())
     }
 
     fn library_info() -> LibraryInfo {

@@ -86,6 +86,10 @@ pub struct BlasInfo {
     pub max_threads: usize,
     /// Whether each call can have its own thread count (needed by `Strategy::Hybrid`).
     pub per_call_threads: bool,
+    /// Whether multithreaded calls run their jobs on rayon's pool
+    /// ([`run_blas_threads_on_rayon`](super::run_blas_threads_on_rayon)), not the library's
+    /// own threads.
+    pub threads_on_rayon: bool,
     /// Configurations that make the library slow or wrong, each with the fix.
     pub warnings: Vec<String>,
 }
@@ -131,6 +135,7 @@ pub fn info() -> BlasInfo {
         num_threads: num_threads(),
         max_threads: max_threads(),
         per_call_threads: Linked::per_call_threads(),
+        threads_on_rayon: super::rayon_jobs().is_some(),
         warnings,
     }
 }

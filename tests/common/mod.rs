@@ -78,3 +78,24 @@ pub fn strategies() -> Vec<Strategy> {
     v.push("blocked:2+pin".parse().unwrap());
     v
 }
+
+/// Fails the test instead of hanging it when the body does not finish in time.
+pub fn with_watchdog(limit: std::time::Duration, body: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        body();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(()) => worker.join().expect("body finished"),
+        // The body panicked: re-raise its panic with its own message.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            if let Err(p) = worker.join() {
+                std::panic::resume_unwind(p)
+            }
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("deadlock: the concurrent calls did not finish within {limit:?}")
+        }
+    }
+}
