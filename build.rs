@@ -22,6 +22,7 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=scipy-openblas.version");
     println!("cargo:rerun-if-env-changed=RAYBLAS_NETLIB_DIR");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
     let on = |f: &str| {
@@ -79,10 +80,11 @@ fn main() {
                 None => {
                     eprintln!(
                         "\nerror: rayblas feature `openblas-scipy` needs libscipy_openblas.so from \
-                         PyPI's scipy-openblas32 wheel ({SCIPY_OPENBLAS_WHEEL}), which was not found.\n\
+                         PyPI's scipy-openblas32 wheel (scipy-openblas32 {}), which was not found.\n\
                          Fetch it with:  cargo xtask setup --backend openblas-scipy\n\
                          or unpack the wheel yourself and put its lib/pkgconfig directory on \
-                         PKG_CONFIG_PATH.\n"
+                         PKG_CONFIG_PATH.\n",
+                        SCIPY_OPENBLAS_VERSION.trim()
                     );
                     std::process::exit(1);
                 }
@@ -130,8 +132,9 @@ fn main() {
     }
 }
 
-/// The wheel `cargo xtask setup --backend openblas-scipy` fetches (xtask pins the same).
-const SCIPY_OPENBLAS_WHEEL: &str = "scipy-openblas32 0.3.34.0.0";
+/// The version of the scipy-openblas32 wheel `cargo xtask setup --backend openblas-scipy`
+/// fetches: one file, which xtask reads too.
+const SCIPY_OPENBLAS_VERSION: &str = include_str!("scipy-openblas.version");
 
 /// The library directory of the wheel in xtask's cache: `$RAYBLAS_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/rayblas`, else `~/.cache/rayblas`.
@@ -140,7 +143,10 @@ fn scipy_openblas_cache() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("rayblas")))
         .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rayblas")))?;
-    Some(cache.join("scipy-openblas32-0.3.34.0.0/scipy_openblas32/lib"))
+    Some(cache.join(format!(
+        "scipy-openblas32-{}/scipy_openblas32/lib",
+        SCIPY_OPENBLAS_VERSION.trim()
+    )))
 }
 
 fn missing(feature: &str, what: &str, apt: &str, brew: &str) -> ! {

@@ -218,30 +218,6 @@ fn nested_calls_inside_user_pools_and_scopes() {
     assert_eq!(blas::num_threads(), before, "BLAS thread count restored");
 }
 
-#[cfg(not(feature = "pure-rust"))]
-extern "C" {
-    /// The linked library's CBLAS `dgemm`, as a user would call it (the scipy-openblas wheel
-    /// exports it as `scipy_cblas_dgemm`).
-    #[cfg_attr(feature = "openblas-scipy", link_name = "scipy_cblas_dgemm")]
-    #[cfg_attr(not(feature = "openblas-scipy"), link_name = "cblas_dgemm")]
-    fn user_dgemm(
-        layout: cblas_sys::CBLAS_LAYOUT,
-        transa: cblas_sys::CBLAS_TRANSPOSE,
-        transb: cblas_sys::CBLAS_TRANSPOSE,
-        m: i32,
-        n: i32,
-        k: i32,
-        alpha: f64,
-        a: *const f64,
-        lda: i32,
-        b: *const f64,
-        ldb: i32,
-        beta: f64,
-        c: *mut f64,
-        ldc: i32,
-    );
-}
-
 /// A user's own BLAS calls (CBLAS `dgemm` straight into the linked library) on one thread while
 /// rayblas runs mixed strategies on others: both must stay right. rayblas never changes the
 /// library's thread count while its own calls run and restores each thread's OpenMP setting
@@ -253,31 +229,9 @@ fn direct_blas_calls_beside_rayblas() {
     with_watchdog(Duration::from_secs(300), || {
         let user = std::thread::spawn(|| {
             let case = Case::new(99);
-            let (m, k) = case.x.dim();
-            let n = case.y.ncols();
             let mut wrong = 0;
             for _ in 0..60 {
-                let mut c = Array2::<f64>::zeros((m, n));
-                // SAFETY: row-major m×k, k×n and m×n arrays with leading dimensions k, n, n, all
-                // alive for the call; c is not aliased.
-                unsafe {
-                    user_dgemm(
-                        cblas_sys::CBLAS_LAYOUT::CblasRowMajor,
-                        cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
-                        cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
-                        m as i32,
-                        n as i32,
-                        k as i32,
-                        1.0,
-                        case.x.as_ptr(),
-                        k as i32,
-                        case.y.as_ptr(),
-                        n as i32,
-                        0.0,
-                        c.as_mut_ptr(),
-                        n as i32,
-                    )
-                };
+                let c = common::user_dgemm(&case.x, &case.y);
                 let off = c
                     .iter()
                     .zip(case.want_product.iter().zip(&case.product_tol))

@@ -159,57 +159,10 @@ fn products_are_right_and_nothing_deadlocks_wherever_the_calls_come_from() {
     );
 }
 
-/// `C = A·B` through the linked library's CBLAS `dgemm` directly, at its current thread count,
-/// as code that knows nothing of rayblas would call it.
-#[cfg(feature = "openblas-scipy")]
-fn user_dgemm(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-    extern "C" {
-        #[link_name = "scipy_cblas_dgemm"]
-        fn dgemm(
-            layout: cblas_sys::CBLAS_LAYOUT,
-            transa: cblas_sys::CBLAS_TRANSPOSE,
-            transb: cblas_sys::CBLAS_TRANSPOSE,
-            m: i32,
-            n: i32,
-            k: i32,
-            alpha: f64,
-            a: *const f64,
-            lda: i32,
-            b: *const f64,
-            ldb: i32,
-            beta: f64,
-            c: *mut f64,
-            ldc: i32,
-        );
-    }
-    let (m, k) = a.dim();
-    let n = b.ncols();
-    let mut c = Array2::<f64>::zeros((m, n));
-    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
-    // SAFETY: row-major m×k, k×n and m×n arrays with leading dimensions k, n, n, alive for the
-    // call; c is not aliased.
-    unsafe {
-        dgemm(
-            cblas_sys::CBLAS_LAYOUT::CblasRowMajor,
-            cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
-            cblas_sys::CBLAS_TRANSPOSE::CblasNoTrans,
-            m as i32,
-            n as i32,
-            k as i32,
-            1.0,
-            a.as_ptr(),
-            k as i32,
-            b.as_ptr(),
-            n as i32,
-            0.0,
-            c.as_mut_ptr(),
-            n as i32,
-        )
-    };
-    c
-}
+#[cfg(not(feature = "pure-rust"))]
+use common::user_dgemm;
 
-#[cfg(not(feature = "openblas-scipy"))]
+#[cfg(feature = "pure-rust")]
 fn user_dgemm(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
     a.dot(b)
 }

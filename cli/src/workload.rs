@@ -337,6 +337,15 @@ impl WorkloadArgs {
     }
 }
 
+/// Rows and columns of a `.npy` input of `dtype`, from its header; `None` when it cannot be
+/// read (the measuring process reports what is wrong with it).
+fn file_dims(dtype: DtypeArg, path: &Path) -> Option<(usize, usize)> {
+    match dtype {
+        DtypeArg::F64 => NpyMap::<f64>::open(path).ok().map(|f| f.dim()),
+        DtypeArg::F32 => NpyMap::<f32>::open(path).ok().map(|f| f.dim()),
+    }
+}
+
 /// Bytes one measuring process holds for its operands and its output under `strategy`: the
 /// inputs it makes (a file given with `--input` is mapped and streamed: at most one chunk of it
 /// is held, [`rayblas::mapped::CHUNK_BYTES`] per operand), and the product where one is stored
@@ -346,10 +355,7 @@ impl WorkloadArgs {
 /// Saturates rather than overflows.
 pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
     let size = w.dtype.size() as u128;
-    let dims = |p: &PathBuf| match w.dtype {
-        DtypeArg::F64 => NpyMap::<f64>::open(p).ok().map(|f| f.dim()),
-        DtypeArg::F32 => NpyMap::<f32>::open(p).ok().map(|f| f.dim()),
-    };
+    let dims = |p: &PathBuf| file_dims(w.dtype, p);
     let chunk = |(r, c): (usize, usize)| {
         ((r as u128) * (c as u128) * size).min(rayblas::mapped::CHUNK_BYTES as u128)
     };
@@ -411,10 +417,7 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
 /// files' headers; `None` for ops without one or a file that cannot be read (the measuring
 /// process reports what is wrong with it).
 pub fn output_dim(w: &WorkloadArgs, shape: Shape) -> Option<(usize, usize)> {
-    let dims = |p: &PathBuf| match w.dtype {
-        DtypeArg::F64 => NpyMap::<f64>::open(p).ok().map(|f| f.dim()),
-        DtypeArg::F32 => NpyMap::<f32>::open(p).ok().map(|f| f.dim()),
-    };
+    let dims = |p: &PathBuf| file_dims(w.dtype, p);
     let (m, n) = match &w.input {
         None => (shape.m, shape.n),
         Some(a) => {

@@ -9,6 +9,9 @@
 //!
 //! 1. It asks the pool the caller runs in (or the global pool) for `jobs - 1` helper threads by
 //!    spawning that many claims, and waits briefly ([`CLAIM_WAIT`]) for all of them to start.
+//!    It skips this when the pool cannot have them: fewer threads than helpers, or a caller
+//!    inside the pool whose own worker has queued tasks nobody stole (every worker busy, as
+//!    inside a `par_iter` over many products).
 //! 2. If all start, they and the calling thread run the jobs together: the call ran on
 //!    rayon's threads.
 //! 3. If not (the pool is busy with other work, or too small), the claims are cancelled (a
@@ -78,7 +81,10 @@ pub fn run_together(jobs: usize, job: &(dyn Fn(usize) + Sync)) {
     let pool_threads = rayon::current_num_threads();
     // A caller inside the pool occupies one of its threads.
     let free = pool_threads - usize::from(rayon::current_thread_index().is_some());
-    if helpers <= free && on_pool(helpers, job) {
+    // Work queued on the caller's own worker that no other worker has stolen means the pool's
+    // threads are all busy: a claim would only wait out its deadline, so skip it.
+    let pool_busy = rayon_core::current_thread_has_pending_tasks() == Some(true);
+    if helpers <= free && !pool_busy && on_pool(helpers, job) {
         ON_POOL.fetch_add(1, Ordering::Relaxed);
         return;
     }

@@ -161,8 +161,9 @@ fn setup(backends: &[&str], variants: bool) -> Result<(), String> {
 }
 
 /// The scipy-openblas32 wheel the `openblas-scipy` backend links: version and the SHA-256 of
-/// its manylinux x86-64 build (build.rs looks for the same version in the same cache).
-const SCIPY_OPENBLAS_VERSION: &str = "0.3.34.0.0";
+/// its manylinux x86-64 build. The version is in one file, which build.rs reads too (it looks
+/// for the same version in the same cache).
+const SCIPY_OPENBLAS_VERSION: &str = include_str!("../../scipy-openblas.version").trim_ascii();
 const SCIPY_OPENBLAS_SHA256: &str =
     "5b5df658f32271b3115d845ea91b19bed190591b55d27d9b5399b83071c68ea1";
 
