@@ -14,7 +14,11 @@
 //! - `bench-report [--reps N] [--quick] [--out DIR]`: one interleaved run of rayblas (every
 //!   strategy and backend) against its peers and the machine's limits, written to
 //!   `BENCHMARKS.md` and `benchmarks/*.svg` (see `bench_report`).
+//! - `balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--out FILE]`:
+//!   blocked ÷ native speed over a grid of sizes and blocks, each cell one interleaved
+//!   `rayblas compare` (see `balance_grid`).
 
+mod balance_grid;
 mod bench_report;
 
 use std::env;
@@ -41,6 +45,7 @@ fn main() {
         "test" => test(&rest),
         "variants" => variants(&rest),
         "bench-report" => bench_report::bench_report(&rest),
+        "balance-grid" => balance_grid::balance_grid(&rest),
         "-h" | "--help" | "help" => usage(),
         other => Err(format!("unknown xtask command `{other}`")),
     };
@@ -57,7 +62,8 @@ fn usage() -> ! {
          demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
          test                                     setup + fmt + clippy + tests with every backend\n\
          variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
-         bench-report [--reps N] [--quick] [--out DIR]  BENCHMARKS.md: rayblas against peers and the limits"
+         bench-report [--reps N] [--quick] [--out DIR]  BENCHMARKS.md: rayblas against peers and the limits\n\
+         balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--out FILE]  blocked ÷ native over sizes × blocks"
     );
     exit(2)
 }
