@@ -48,6 +48,9 @@ pub struct Config {
     calls: Calls,
     balance: Option<std::num::NonZeroUsize>,
     simd: Option<Level>,
+    /// Test-only fault injection, handed to the plan (see `Plan::panic_at_item`).
+    #[cfg(test)]
+    panic_at_item: Option<usize>,
 }
 
 impl Config {
@@ -115,7 +118,20 @@ impl Config {
 
     /// The execution plan of one call: built once per call, handed to one kernel.
     pub(crate) fn execution(&self) -> Result<Plan> {
-        Ok(Plan::new(self.plan()?, self.simd_level()?))
+        #[allow(unused_mut)]
+        let mut plan = Plan::new(self.plan()?, self.simd_level()?);
+        #[cfg(test)]
+        {
+            plan.panic_at_item = self.panic_at_item;
+        }
+        Ok(plan)
+    }
+
+    /// Test-only: the `item`-th tile to start panics (a fault inside a BLAS tile).
+    #[cfg(test)]
+    pub(crate) fn panic_at_item(mut self, item: Option<usize>) -> Self {
+        self.panic_at_item = item;
+        self
     }
 
     fn cut(&self) -> Cut {

@@ -60,6 +60,8 @@ mod config;
 pub mod cpu;
 mod element;
 mod error;
+#[cfg(test)]
+mod fault_tests;
 mod kernels;
 #[cfg(feature = "npy")]
 pub mod mapped;

@@ -91,11 +91,20 @@ pub(crate) struct Plan {
     pub strategy: Resolved,
     /// The SIMD level of the reduction kernels.
     pub level: Level,
+    /// Test-only fault injection: the item (in start order) of [`Plan::tiles`] that panics
+    /// (0: also the one call of [`Plan::native_call`]).
+    #[cfg(test)]
+    pub panic_at_item: Option<usize>,
 }
 
 impl Plan {
     pub(crate) fn new(strategy: Resolved, level: Level) -> Plan {
-        Plan { strategy, level }
+        Plan {
+            strategy,
+            level,
+            #[cfg(test)]
+            panic_at_item: None,
+        }
     }
 
     /// Workers for tiles: the caller's own rayon pool when the call comes from inside one that
@@ -136,6 +145,10 @@ impl Plan {
     pub(crate) fn native_call<R: Send>(&self, f: impl FnOnce(usize) -> R + Send) -> R {
         let t = self.strategy.blas_threads;
         let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        #[cfg(test)]
+        if self.panic_at_item == Some(0) {
+            panic!("injected fault in tile 0");
+        }
         if blas::CALL_THREADS_FROM_RAYON && t > 1 {
             Runner::Pool(pool::get(t, false)).install(|| f(t))
         } else {
@@ -154,7 +167,18 @@ impl Plan {
     {
         let t = self.strategy.blas_threads;
         let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
-        self.each(items, |item| f(item, t))
+        #[cfg(test)]
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        self.each(items, |item| {
+            #[cfg(test)]
+            {
+                let i = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if self.panic_at_item == Some(i) {
+                    panic!("injected fault in tile {i}");
+                }
+            }
+            f(item, t)
+        })
     }
 
     /// [`Plan::tiles`], started largest first: the work queue then hands the small items to

@@ -305,6 +305,17 @@ fn take_lease(n: usize, apply: bool) -> ThreadLimit {
     }
 }
 
+/// The library's count once no lease is held (waits for running operations to end): what a
+/// test compares with the count from before, to see that a call restored it.
+#[cfg(test)]
+pub(crate) fn count_when_idle() -> usize {
+    let mut st = state();
+    while st.holders > 0 {
+        st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
+    }
+    Linked::get_num_threads()
+}
+
 impl Drop for ThreadLimit {
     fn drop(&mut self) {
         HELD.with(|h| h.set(h.get().saturating_sub(1)));
