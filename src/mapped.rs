@@ -126,6 +126,9 @@ impl<T: Element> NpyMap<T> {
             reason,
         };
         let file = std::fs::File::open(&path).map_err(|e| io(e.to_string()))?;
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(io("is a directory, not a .npy file".into()));
+        }
         // SAFETY: a read-only shared mapping. Rust's aliasing rules assume its bytes never
         // change while it lives, which holds as long as no one writes to or truncates the file
         // meanwhile: the module docs make that the caller's promise (as numpy's memmap does).

@@ -223,7 +223,13 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             dtype,
             seed,
             out,
-        } => gen::write(m.unwrap_or(n), n, dtype, seed, &out),
+        } => {
+            let m = m.unwrap_or(n);
+            if m == 0 || n == 0 {
+                return Err(format!("gen: sizes must be at least 1 (got m={m} n={n})").into());
+            }
+            gen::write(m, n, dtype, seed, &out)
+        }
         Command::MeasurePeak { dtype } => {
             let limits = measure::limits(dtype)?;
             println!("{}", serde_json::to_string(&limits).expect("serialisable"));
@@ -307,6 +313,9 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     if list.is_empty() {
         return Err("no strategies given".to_string().into());
     }
+    // RAYBLAS_SIMD is read by the measuring processes: a bad value is said here, once, before
+    // any of them starts.
+    rayblas::simd::level()?;
     for s in list {
         let st: rayblas::Strategy = s.parse()?;
         st.counts()?;
@@ -445,6 +454,22 @@ pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failu
 /// Refuses, before anything is measured, an `--output` the disk cannot hold (exit 2).
 fn check_output_room(w: &WorkloadArgs) -> Result<(), Failure> {
     let (shape, _, _) = w.validate()?;
+    if let Some(out) = &w.output {
+        use std::os::unix::fs::MetadataExt;
+        let id = |p: &std::path::Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+        if let Some(o) = id(out) {
+            for (flag, input) in [("--input", &w.input), ("--input-b", &w.input_b)] {
+                if input.as_deref().and_then(id) == Some(o) {
+                    return Err(format!(
+                        "--output {} is the file given as {flag}: the product would replace \
+                         it; write to another file",
+                        out.display()
+                    )
+                    .into());
+                }
+            }
+        }
+    }
     if let (Some(out), Some((m, n))) = (&w.output, workload::output_dim(w, shape)) {
         let bytes = m as u128 * n as u128 * w.dtype.size() as u128;
         rayblas::mapped::ensure_room(out, bytes).map_err(|e| format!("--output {e}"))?;

@@ -7,7 +7,7 @@
 //! when the data is complete and synced, so no partial file ever carries the final name; on
 //! an error the temporary file is removed.
 
-use super::{chunks, k_step, prefetched, Mapped};
+use super::{chunks, k_step, prefetched, Mapped, NpyMap};
 use crate::error::{Error, Result};
 use crate::{Config, Element};
 use memmap2::MmapRaw;
@@ -439,6 +439,7 @@ impl Config {
     ) -> Result<()> {
         crate::kernels::check_product("matmul", a.dim(), b.dim())?;
         self.execution()?;
+        not_an_input(out.as_ref(), &[a.map, b.map])?;
         let ((m, k), n) = (a.dim(), b.dim().1);
         let chunk = a.chunk.min(b.chunk);
         let mut c = NpyOut::<T>::create(out.as_ref(), (m, n))?;
@@ -491,6 +492,7 @@ impl Config {
     /// ```
     pub fn gram_to_npy<T: Element>(&self, x: Mapped<'_, T>, out: impl AsRef<Path>) -> Result<()> {
         self.execution()?;
+        not_an_input(out.as_ref(), &[x.map])?;
         let (n, k) = x.dim();
         let mut g = NpyOut::<T>::create(out.as_ref(), (n, n))?;
         let side = block_side::<T>(x.chunk, n, n).1;
@@ -532,4 +534,28 @@ impl Config {
         }
         g.finish()
     }
+}
+
+/// Refuses an output path that names one of the inputs: the finished output would be renamed
+/// over it, and the input lost.
+fn not_an_input<T>(out: &Path, inputs: &[&NpyMap<T>]) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(o) = std::fs::metadata(out) else {
+        return Ok(()); // a new file
+    };
+    for input in inputs {
+        if input
+            .file
+            .metadata()
+            .is_ok_and(|i| i.dev() == o.dev() && i.ino() == o.ino())
+        {
+            return Err(Error::Io {
+                path: out.display().to_string(),
+                reason: "is an input of this product: the output would replace it; write \
+                         to another file"
+                    .into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -4,8 +4,8 @@
 //! - `setup [--backend B|--all] [--variants]`: installs the system BLAS a backend needs when it
 //!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
 //! - `demo`: setup + the main job, `rayblas compare` on the seed workload (release build).
-//! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`) and the
-//!   tests with every backend; the result, thread and concurrency tests again against every
+//! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`, also on
+//!   the fuzz targets) and the tests with every backend; the result, thread and concurrency tests again against every
 //!   OpenBLAS and BLIS build switched at run time (a missing build is an error); + the check
 //!   that two backends at once fail with a clear message; the library's dependency budget;
 //!   `cargo package` of both crates.
@@ -388,6 +388,19 @@ fn test(args: &[String]) -> Result<(), String> {
     doc.args(["doc", "--no-deps", "-p", "rayblas"])
         .env("RUSTDOCFLAGS", "-D warnings");
     run(doc, "cargo doc (broken links are errors)")?;
+    // The fuzz targets (a crate of their own, run with `cargo afl`) must at least build and
+    // pass clippy with plain cargo.
+    let mut fuzz = cargo();
+    fuzz.args([
+        "clippy",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--bins",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run(fuzz, "clippy (fuzz targets)")?;
     for backend in BACKENDS {
         let feature_args = ["--no-default-features", "--features", backend];
         let mut clippy = cargo();
