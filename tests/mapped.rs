@@ -409,6 +409,34 @@ fn an_output_the_disk_cannot_hold_is_refused_before_anything_is_written() {
 }
 
 #[test]
+fn an_output_naming_an_input_is_refused_and_the_input_kept() {
+    let x = random::<f64>(12, 7, 3);
+    let input = temp("same-in.npy");
+    write_npy(&input, &x.view()).unwrap();
+    let map = NpyMap::<f64>::open(&input).unwrap();
+    for err in [
+        Config::new().gram_to_npy(map.matrix(), &input).unwrap_err(),
+        Config::new()
+            .matmul_to_npy(map.matrix(), map.matrix().t(), &input)
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("is an input of this product"),
+            "{err}"
+        );
+    }
+    drop(map);
+    assert_eq!(NpyMap::<f64>::open(&input).unwrap().view(), x.view());
+    // A directory is not a .npy file.
+    let err = NpyMap::<f64>::open(std::env::temp_dir())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("is a directory"), "{err}");
+    std::fs::remove_file(&input).ok();
+}
+
+#[test]
 fn an_input_that_changes_during_a_written_product_leaves_no_output() {
     let x = random::<f64>(40, 5000, 9);
     let input = temp("shrink-in.npy");
