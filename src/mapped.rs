@@ -133,6 +133,7 @@ impl<T: Element> NpyMap<T> {
         // change while it lives, which holds as long as no one writes to or truncates the file
         // meanwhile: the module docs make that the caller's promise (as numpy's memmap does).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| io(e.to_string()))?;
+        flat_header(&map).map_err(io)?;
         let view = T::view_npy(&map).map_err(|e| io(describe(&e, T::DTYPE.name())))?;
         let offset = view.as_ptr() as usize - map.as_ptr() as usize;
         let dim = view.dim();
@@ -317,6 +318,40 @@ fn read_at<T: Element>(map: &NpyMap<T>, dst: &mut [T], at: usize) -> Result<()> 
                 bytes.len()
             ),
         })
+}
+
+/// Refuses a header with nested brackets before ndarray-npy parses it: its header parser takes
+/// exponential time on them (fuzzing found 150 bytes of `{{{{…` that held it for minutes),
+/// and no plain 2-D f32/f64 `.npy` has them (numpy writes one flat dictionary with one shape
+/// tuple). Bytes that are not a `.npy` header at all are left to ndarray-npy to describe.
+fn flat_header(bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (len, start): (usize, usize) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => {
+            let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+            (usize::try_from(len).unwrap_or(usize::MAX), 12)
+        }
+        _ => return Ok(()),
+    };
+    let header = &bytes[start..bytes.len().min(start.saturating_add(len))];
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    let nested = count(b'{') > 1
+        || count(b'}') > 1
+        || count(b'(') > 1
+        || count(b')') > 1
+        || count(b'[') > 0
+        || count(b']') > 0;
+    if nested {
+        return Err(
+            "is not a valid .npy file for rayblas (its header has nested brackets; \
+                    numpy writes one flat dictionary for a plain 2-D f32/f64 array)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn describe(e: &ndarray_npy::ViewNpyError, dtype: &str) -> String {

@@ -408,6 +408,35 @@ fn an_output_the_disk_cannot_hold_is_refused_before_anything_is_written() {
     std::fs::remove_file(&input).ok();
 }
 
+/// Found by fuzzing (`fuzz/`, target `npy_bytes`): a header of nested braces held
+/// ndarray-npy's parser for minutes. It is refused at once now; the watchdog fails the test if
+/// it ever hangs again.
+#[test]
+fn a_header_of_nested_brackets_is_refused_at_once() {
+    common::with_watchdog(std::time::Duration::from_secs(20), || {
+        for (open, close) in [("{", "}"), ("(", ")"), ("[", "]")] {
+            let mut text = format!(
+                "{}'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), {}",
+                open.repeat(30),
+                close
+            );
+            while (10 + text.len() + 1) % 64 != 0 {
+                text.push(' ');
+            }
+            text.push('\n');
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend((text.len() as u16).to_le_bytes());
+            bytes.extend(text.as_bytes());
+            bytes.extend([0u8; 32]);
+            let path = temp(&format!("nested-{}.npy", open.as_bytes()[0]));
+            std::fs::write(&path, &bytes).unwrap();
+            let err = NpyMap::<f64>::open(&path).err().expect("refused");
+            assert!(err.to_string().contains("nested brackets"), "{err}");
+            std::fs::remove_file(&path).ok();
+        }
+    });
+}
+
 #[test]
 fn an_output_naming_an_input_is_refused_and_the_input_kept() {
     let x = random::<f64>(12, 7, 3);
