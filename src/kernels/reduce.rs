@@ -496,7 +496,12 @@ pub(crate) fn norm_under<T: Element>(plan: &Plan, x: &ArrayView2<'_, T>) -> T {
     if plan.strategy.kind == Kind::Native {
         if let Some(s) = x.to_slice_memory_order() {
             if let Some(v) = plan.native_call(|t| blas::nrm2(s, t)) {
-                return v;
+                // Libraries disagree where the input is not finite (BLIS's nrm2 gives NaN
+                // for +Inf and -Inf together, where the norm is +Inf): a non-finite answer
+                // is taken from rayblas's own kernel, so every strategy and backend agree.
+                if v.to_f64().is_finite() {
+                    return v;
+                }
             }
         }
     }
