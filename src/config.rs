@@ -71,9 +71,10 @@ impl Config {
         self
     }
 
-    /// How many tiles one BLAS call of `matmul`, `matmul_into`, `gram` and `gram_t` covers
-    /// (default [`Calls::Strips`]). The fused products always make one call per tile: their
-    /// point is to hold no more than a tile of the product per worker.
+    /// How many tiles one BLAS call of the tiled strategies covers (default
+    /// [`Calls::Strips`]). The fused products (`matmul_reduce`, `gram_reduce` and their
+    /// shorthands) merge only tiles narrower than 1024 columns, up to that width, so a worker
+    /// holds no more than a few tiles of the product.
     pub fn calls(mut self, calls: Calls) -> Self {
         self.calls = calls;
         self

@@ -158,8 +158,11 @@ pub(crate) struct Strip {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Calls {
-    /// One call per strip of adjacent tiles (the default): each tile row is cut into the
-    /// fewest strips that give every core at least two. The cut depends on the shape, the
+    /// One call per strip of adjacent tiles (the default): each tile row of `matmul` and
+    /// `gram` is cut into the fewest strips that give every core at least two; the fused
+    /// products (`matmul_reduce`, `gram_reduce`) merge adjacent tiles of a row into calls of
+    /// up to 1024 columns (four 250-column tiles, one 1000-column tile), so a worker still
+    /// holds O(tile²) of the product. The cut depends on the shape, the
     /// block and the core count it balances for (the machine's physical cores, or
     /// [`Config::balance_for`](crate::Config::balance_for)), never on the worker count, so
     /// results stay bitwise identical for any worker count.
@@ -169,12 +172,29 @@ pub enum Calls {
     Tiles,
 }
 
+/// The widest call the fused products merge small tiles into, in columns of the product. A
+/// 250-column tile repacks its rows of A for every tile; four of them in one call pack it once.
+/// Tiles of this width or more get a call each, so a worker's scratch stays within
+/// `max(tile², tile rows × FUSED_CALL_COLS)`: O(tile²) still.
+const FUSED_CALL_COLS: usize = 1024;
+
 impl Calls {
     /// The number of strips wanted in all, for [`Tiling::strips`], on `cores` cores.
     pub(crate) fn strips_wanted(self, cores: usize) -> usize {
         match self {
             Calls::Strips => 2 * cores,
             Calls::Tiles => usize::MAX,
+        }
+    }
+
+    /// How many adjacent tiles of `tile_cols` columns one call of a fused product (product →
+    /// reduction, the product held only in scratch) covers, for [`Tiling::strips_of_at_most`]:
+    /// under `Strips`, as many as fit in [`FUSED_CALL_COLS`] columns (at least one); under
+    /// `Tiles`, one.
+    pub(crate) fn fused_tiles_per_call(self, tile_cols: usize) -> usize {
+        match self {
+            Calls::Strips => (FUSED_CALL_COLS / tile_cols.max(1)).max(1),
+            Calls::Tiles => 1,
         }
     }
 }
@@ -284,7 +304,9 @@ impl Tiling {
         }
     }
 
-    /// All tiles in row-major grid order (the fixed order results are combined in).
+    /// All tiles in row-major grid order (the fixed order results are combined in); the
+    /// kernels take them in strips, so only the tests walk them one by one.
+    #[cfg(test)]
     pub fn tiles(&self) -> impl Iterator<Item = Tile> + '_ {
         let (gr, gc) = self.grid();
         (0..gr).flat_map(move |ti| (0..gc).map(move |tj| self.tile(ti, tj)))
@@ -303,10 +325,34 @@ impl Tiling {
     /// runs, left to right within each.
     pub fn strips(&self, runs: &[(usize, Range<usize>)], wanted: usize) -> Vec<Strip> {
         let per_run = wanted.div_ceil(runs.len().max(1)).max(1);
+        self.strips_by(runs, |len| per_run.min(len))
+    }
+
+    /// Cuts each run into the fewest strips of near-equal tile counts that have at most
+    /// `max_tiles` tiles each (one strip per tile for `max_tiles` 1), in the order of the runs,
+    /// left to right within each.
+    pub fn strips_of_at_most(
+        &self,
+        runs: &[(usize, Range<usize>)],
+        max_tiles: usize,
+    ) -> Vec<Strip> {
+        let max_tiles = max_tiles.max(1);
+        self.strips_by(runs, |len| len.div_ceil(max_tiles))
+    }
+
+    /// Cuts each run `(ti, tjs)` into `parts(tjs.len())` strips of near-equal tile counts.
+    fn strips_by(
+        &self,
+        runs: &[(usize, Range<usize>)],
+        parts: impl Fn(usize) -> usize,
+    ) -> Vec<Strip> {
         let mut out = Vec::new();
         for (ti, tjs) in runs {
             let len = tjs.len();
-            let p = per_run.min(len);
+            if len == 0 {
+                continue;
+            }
+            let p = parts(len).clamp(1, len);
             for q in 0..p {
                 // Near-equal parts: the first `len % p` strips get one tile more.
                 let start = tjs.start + q * (len / p) + q.min(len % p);
@@ -450,6 +496,45 @@ mod tests {
         assert!(s.iter().all(|s| s.tiles == 2 && s.span.cols == 2000));
         // `usize::MAX` wanted: one strip per tile.
         assert_eq!(t.strips(&rows, usize::MAX).len(), 16);
+    }
+
+    #[test]
+    fn fused_calls_merge_narrow_tiles_only() {
+        let t = Tiling::new(1500, 1500, BlockShape::square(250).unwrap());
+        let per_call = Calls::Strips.fused_tiles_per_call(250);
+        assert_eq!(per_call, 4);
+        // Runs of 0..6 tiles: none, then one strip up to four tiles, then two near-equal ones.
+        let runs: Vec<_> = (0..7).map(|len| (len.min(5), 0..len)).collect();
+        let counts: Vec<Vec<usize>> = runs
+            .iter()
+            .map(|r| {
+                t.strips_of_at_most(std::slice::from_ref(r), per_call)
+                    .iter()
+                    .map(|s| s.tiles)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                vec![],
+                vec![1],
+                vec![2],
+                vec![3],
+                vec![4],
+                vec![3, 2],
+                vec![3, 3]
+            ]
+        );
+        // A strip's span is its tiles' columns together, and the strips cover each run once.
+        let s = t.strips_of_at_most(&[(5, 0..5)], per_call);
+        assert_eq!((s[0].span.col0, s[0].span.cols), (0, 750));
+        assert_eq!((s[1].span.col0, s[1].span.cols), (750, 500));
+        // Wide tiles get a call each; `Calls::Tiles` always one per tile.
+        assert_eq!(Calls::Strips.fused_tiles_per_call(1000), 1);
+        assert_eq!(Calls::Strips.fused_tiles_per_call(2000), 1);
+        assert_eq!(Calls::Strips.fused_tiles_per_call(0), 1024);
+        assert_eq!(Calls::Tiles.fused_tiles_per_call(250), 1);
     }
 
     /// `(rows, cols, block rows, block cols)`: ragged edges, a block larger than the matrix, 1×N,

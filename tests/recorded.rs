@@ -19,11 +19,16 @@
 //! among the cores (`Config::balance_for`, here 2 on every machine). The 30-row `matmul_reduce`
 //! with 7-row blocks became 6 rows of 5, so its product sum (the third value) changed; the
 //! 45-row gram with 8-row blocks already had 6 tile rows, and its two values did not.
+//!
+//! Changed a second time, on purpose (issue 15): the fused products merge narrow tiles of a
+//! tile row into one call and reduce them together. The old values stay pinned under
+//! `Calls::Tiles` (one call per tile, the same order as before); the merged order has values
+//! of its own.
 
 use ndarray::{Array2, Axis};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::Level;
-use rayblas::{BlockShape, Config, Reduction};
+use rayblas::{BlockShape, Calls, Config, Reduction};
 
 /// Values ±m·2^e with m a 26-bit integer and e in -3..3: any two multiply exactly, and sums
 /// of many of them round at every step.
@@ -53,23 +58,33 @@ fn fused_products_combine_in_the_recorded_order() {
     let x = exact_factors(45, 1, 1);
     let a = exact_factors(30, 1, 2);
     let b = exact_factors(1, 27, 3);
-    for s in STRATEGIES {
-        let g = cfg(s, BlockShape::square(8).unwrap());
-        let m = cfg(s, BlockShape::new(7, 5).unwrap());
-        let got = (
-            g.gram_reduce(&x, Reduction::Sum).unwrap().to_bits(),
-            g.gram_reduce(&x, Reduction::SumOfSquares)
-                .unwrap()
-                .to_bits(),
-            m.matmul_reduce(&a, &b, Reduction::Sum).unwrap().to_bits(),
-        );
-        assert_eq!(got, RECORDED_FUSED, "{s}");
+    // One call per tile: the order recorded before the plan refactor. Merged calls (the
+    // default since issue 15 merged narrow tiles of the fused products) reduce each call's
+    // tiles together, which is another order, recorded when that change was made.
+    for (calls, recorded) in [
+        (Calls::Tiles, RECORDED_FUSED),
+        (Calls::Strips, RECORDED_FUSED_MERGED),
+    ] {
+        for s in STRATEGIES {
+            let g = cfg(s, BlockShape::square(8).unwrap()).calls(calls);
+            let m = cfg(s, BlockShape::new(7, 5).unwrap()).calls(calls);
+            let got = (
+                g.gram_reduce(&x, Reduction::Sum).unwrap().to_bits(),
+                g.gram_reduce(&x, Reduction::SumOfSquares)
+                    .unwrap()
+                    .to_bits(),
+                m.matmul_reduce(&a, &b, Reduction::Sum).unwrap().to_bits(),
+            );
+            assert_eq!(got, recorded, "{s}, {calls}");
+        }
+        // The order shows: a plain in-order sum of the same exact terms rounds differently.
+        let plain_gram: f64 = x.dot(&x.t()).iter().sum();
+        assert_ne!(plain_gram.to_bits(), recorded.0);
+        let plain_product: f64 = a.dot(&b).iter().sum();
+        assert_ne!(plain_product.to_bits(), recorded.2);
     }
-    // The order shows: a plain in-order sum of the same exact terms rounds differently.
-    let plain_gram: f64 = x.dot(&x.t()).iter().sum();
-    assert_ne!(plain_gram.to_bits(), RECORDED_FUSED.0);
-    let plain_product: f64 = a.dot(&b).iter().sum();
-    assert_ne!(plain_product.to_bits(), RECORDED_FUSED.2);
+    // And the two orders differ from each other: merging is seen.
+    assert_ne!(RECORDED_FUSED.2, RECORDED_FUSED_MERGED.2);
 }
 
 #[test]
@@ -101,6 +116,14 @@ const RECORDED_FUSED: (u64, u64, u64) = (
     4858003892049107112,
     5131442524099565678,
     14086255798453501222,
+);
+/// Recorded when narrow tiles of the fused products were merged into calls of up to 1024
+/// columns (issue 15): here every tile row's tiles left of the diagonal (gram) or whole tile
+/// row (matmul) is one call.
+const RECORDED_FUSED_MERGED: (u64, u64, u64) = (
+    4858003892049107106,
+    5131442524099565679,
+    14086255798453501220,
 );
 const RECORDED_REDUCTIONS: (u64, u64, u64, u64) = (
     13859247222214321804,

@@ -72,10 +72,10 @@ impl Op {
         matches!(self, Op::Matmul | Op::MatmulSum)
     }
 
-    /// Whether `--calls` means something for the op (the fused ops always make one call per
-    /// tile; reductions make none).
+    /// Whether `--calls` means something for the op: products make BLAS calls, reductions
+    /// none.
     pub fn takes_calls(self) -> bool {
-        matches!(self, Op::Matmul | Op::Gram)
+        self.is_product()
     }
 
     /// Matrix products are rated in GFLOP/s; reductions in GB/s.
@@ -137,9 +137,9 @@ pub struct WorkloadArgs {
     /// Block (tile) shape: N or RxC [default: 500]. Products only; `native` does not use it.
     #[arg(long)]
     pub block: Option<String>,
-    /// Tiles per BLAS call for matmul and gram: `strips` (adjacent tiles of a tile row in one
-    /// call, the library default) or `tiles` (one call per tile) [default: strips]. The fused
-    /// ops always make one call per tile.
+    /// Tiles per BLAS call for the products: `strips` (adjacent tiles of a tile row in one
+    /// call, the library default; the fused ops merge tiles into calls of up to 1024 columns)
+    /// or `tiles` (one call per tile) [default: strips].
     #[arg(long)]
     pub calls: Option<String>,
     /// Element type.
@@ -255,11 +255,7 @@ impl WorkloadArgs {
         given(
             self.calls.is_some() && !self.op.takes_calls(),
             "--calls",
-            if self.op.is_product() {
-                format!("{op} always makes one BLAS call per tile")
-            } else {
-                format!("{op} makes no BLAS calls")
-            },
+            format!("{op} makes no BLAS calls"),
         )?;
         given(
             self.peak.is_some() && !self.op.is_product(),
@@ -286,14 +282,14 @@ impl WorkloadArgs {
         Ok(())
     }
 
-    /// What one BLAS call covers under the tiled strategies, for this op: `--calls` for matmul
-    /// and gram, a tile for the fused ops (always), `None` for reductions (no BLAS calls) or a
-    /// `--calls` that does not parse (which `validate` reports).
+    /// What one BLAS call covers under the tiled strategies, for this op: `--calls` for the
+    /// products, `None` for reductions (no BLAS calls) or a `--calls` that does not parse
+    /// (which `validate` reports).
     pub fn effective_calls(&self) -> Option<Calls> {
-        match self.op {
-            Op::Matmul | Op::Gram => self.calls_text().parse().ok(),
-            Op::MatmulSum | Op::GramSum => Some(Calls::Tiles),
-            _ => None,
+        if self.op.takes_calls() {
+            self.calls_text().parse().ok()
+        } else {
+            None
         }
     }
 

@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::plan::{Plan, TileSource};
 use crate::simd::{kernels_for, Level};
 use crate::strategy::Kind;
-use crate::tiling::{Cut, Tile, Tiling};
+use crate::tiling::{Cut, Strip, Tiling};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -103,13 +103,16 @@ pub(crate) fn matmul_reduce<T: Element>(
         let c = thin::product(plan, ranges, a, b)?;
         return Ok(reduce_native(plan, &c, r));
     }
-    let tiles: Vec<Tile> = Tiling::new(m, n, balanced_block(m, n, cut))
-        .tiles()
-        .collect();
+    let tiling = Tiling::new(m, n, balanced_block(m, n, cut));
+    let (rows, cols) = tiling.grid();
+    let runs: Vec<_> = (0..rows).map(|ti| (ti, 0..cols)).collect();
+    let per_call = cut.calls.fused_tiles_per_call(tiling.block.cols);
+    let strips = tiling.strips_of_at_most(&runs, per_call);
     let parts = plan.tiles_largest_first(
-        tiles,
-        |t| t.len() as f64,
-        |t, threads| {
+        strips,
+        |s| s.span.len() as f64,
+        |s, threads| {
+            let t = s.span;
             let (ai, bj) = (a.rows(t.row0, t.rows), b.cols(t.col0, t.cols));
             tile_reduce(ai, bj, r, level, threads)
         },
@@ -140,24 +143,40 @@ pub(crate) fn gram_reduce<T: Element>(
         let g = thin::gram_lower(plan, ranges, x)?;
         return Ok(plan.reduction(|parallel| lower_reduce(g.view(), r, level, parallel)));
     }
-    let tiles: Vec<Tile> = tiling.lower_tiles().collect();
+    let calls = lower_calls(&tiling, cut.calls.fused_tiles_per_call(tiling.block.cols));
     let two = T::one() + T::one();
     // A diagonal tile costs half (syrk, or half its GEMM's worth of use).
-    let cost = |t: &Tile| t.len() as f64 / if t.ti == t.tj { 2.0 } else { 1.0 };
-    let parts = plan.tiles_largest_first(tiles, cost, |t, threads| {
+    let cost = |s: &Strip| s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 };
+    let parts = plan.tiles_largest_first(calls, cost, |s, threads| {
+        let t = s.span;
         let xi = x.rows(t.row0, t.rows);
         if t.ti == t.tj {
             return diagonal_reduce(xi, r, level, threads);
         }
         let xj = x.rows(t.col0, t.cols);
         let v = tile_reduce(xi, xj.t(), r, level, threads)?;
-        // An off-diagonal tile stands for itself and its mirror.
+        // Tiles left of the diagonal stand for themselves and their mirrors.
         Ok(match r {
-            Reduction::Sum | Reduction::SumOfSquares if t.ti != t.tj => v * two,
+            Reduction::Sum | Reduction::SumOfSquares => v * two,
             _ => v,
         })
     });
     Ok(combine_fixed(&collect(parts)?, r))
+}
+
+/// The calls of a fused Gram product in row-major order: in each tile row, the tiles left of
+/// the diagonal in strips of at most `per_call` tiles, then the diagonal tile on its own.
+fn lower_calls(tiling: &Tiling, per_call: usize) -> Vec<Strip> {
+    let (rows, _) = tiling.grid();
+    let mut out = Vec::new();
+    for ti in 0..rows {
+        out.extend(tiling.strips_of_at_most(&[(ti, 0..ti)], per_call));
+        out.push(Strip {
+            span: tiling.tile(ti, ti),
+            tiles: 1,
+        });
+    }
+    out
 }
 
 /// A diagonal tile `Xᵢ·Xᵢᵀ` reduced as the whole symmetric tile, computing only its lower half
