@@ -60,6 +60,11 @@ struct Cli {
     /// Keep the kernels OpenBLAS picked, even generic slow ones (do not re-execute with OPENBLAS_CORETYPE).
     #[arg(long, global = true)]
     keep_blas_core: bool,
+    /// Check everything a run checks (arguments, strategies, environment, inputs, memory,
+    /// output room) and print what would be measured, without measuring (run, compare,
+    /// sweep).
+    #[arg(long, global = true)]
+    dry_run: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -202,6 +207,9 @@ fn main() -> ExitCode {
             eprintln!("rayblas: could not restart with faster OpenBLAS kernels ({e}); continuing");
         }
     }
+    if cli.dry_run {
+        DRY_RUN.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg, code)) => {
@@ -211,7 +219,48 @@ fn main() -> ExitCode {
     }
 }
 
+/// Set by `--dry-run` before anything else runs.
+static DRY_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Under `--dry-run`, prints what would be measured (one line on stdout) and returns true: the
+/// caller stops there, after its checks and before measuring or writing anything.
+pub fn stop_for_dry_run(
+    w: &WorkloadArgs,
+    strategies: &[String],
+    extra: &str,
+    processes: usize,
+) -> bool {
+    if !DRY_RUN.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    let shape = w.validate().map(|(s, _, _)| s);
+    let dims = match shape {
+        Ok(s) if w.op.has_n() => format!("m={} k={} n={}", s.m, s.k, s.n),
+        Ok(s) => format!("m={} k={}", s.m, s.k),
+        Err(_) => String::new(),
+    };
+    println!(
+        "dry run: {} {} {dims}{extra}, strategies {}, {} measuring processes; checks passed, \
+         nothing measured",
+        w.op.name(),
+        w.dtype.name(),
+        strategies.join(","),
+        processes,
+    );
+    true
+}
+
 fn dispatch(cmd: Command) -> Result<(), Failure> {
+    if DRY_RUN.load(std::sync::atomic::Ordering::Relaxed)
+        && !matches!(
+            cmd,
+            Command::Run { .. } | Command::Compare { .. } | Command::Sweep { .. }
+        )
+    {
+        return Err("--dry-run applies to run, compare and sweep"
+            .to_string()
+            .into());
+    }
     match cmd {
         Command::Info { format } => {
             info::print(format)?;
@@ -412,7 +461,11 @@ fn compare(w: &WorkloadArgs, list: Vec<String>, format: Format) -> Result<Vec<Ro
     w.validate()?;
     w.check_used(&list, false)?;
     check_strategies(&list)?;
-    let rows = measure_rows(w, &list)?;
+    check_run(w, &list)?;
+    if stop_for_dry_run(w, &list, "", w.repeat * list.len()) {
+        return Ok(Vec::new());
+    }
+    let rows = measure_checked(w, &list)?;
     report::print(&rows, format);
     fail_if_wrong(&rows)?;
     Ok(rows)
@@ -429,14 +482,20 @@ pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
     ))
 }
 
-/// Measures `list` on `w` (checked already) and returns the finished rows.
-pub fn measure_rows(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failure> {
+/// What a run checks once its arguments parse, before measuring: memory, the output's room,
+/// and the input files (read once here, so a bad file is reported before any measuring).
+pub fn check_run(w: &WorkloadArgs, list: &[String]) -> Result<(), Failure> {
     check_memory(w, list)?;
     check_output_room(w)?;
     if w.input.is_some() {
-        // Read the files once here so a bad file is reported before any measuring.
         check_inputs(w)?;
     }
+    Ok(())
+}
+
+/// Measures `list` on `w` (its arguments checked already, [`check_run`] passed) and returns
+/// the finished rows.
+pub fn measure_checked(w: &WorkloadArgs, list: &[String]) -> Result<Vec<Row>, Failure> {
     let mut ctx = context(w)?;
     let configs: Vec<(String, WorkloadArgs)> =
         list.iter().map(|s| (s.clone(), w.clone())).collect();

@@ -6,7 +6,7 @@
 use crate::measure::Row;
 use crate::report::{self, Format};
 use crate::workload::{DtypeArg, Op, WorkloadArgs};
-use crate::{fail_if_wrong, measure_rows, provenance, Failure};
+use crate::{check_run, fail_if_wrong, measure_checked, provenance, stop_for_dry_run, Failure};
 use clap::ValueEnum;
 use std::path::{Path, PathBuf};
 
@@ -101,7 +101,11 @@ pub fn run(path: &Path, format: Format) -> Result<(), Failure> {
         }
         let strategies: Vec<String> = old_rows.iter().map(|r| r.strategy.clone()).collect();
         crate::check_strategies(&strategies)?;
-        let new_rows = measure_rows(&w, &strategies)?;
+        check_run(&w, &strategies)?;
+        if stop_for_dry_run(&w, &strategies, " (replayed)", w.repeat * strategies.len()) {
+            continue;
+        }
+        let new_rows = measure_checked(&w, &strategies)?;
         match format {
             Format::Table => side_by_side(old_rows, &new_rows),
             _ => report::print(&new_rows, format),

@@ -74,9 +74,7 @@ pub fn run(
     }
     let list = expand(&templates, &workers);
     check_strategies(&list)?;
-    crate::check_memory(w, &list)?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut ctx = context(w)?;
+    crate::check_run(w, &list)?;
     // Strategies that make one call over the whole operands (native) do not depend on the
     // block: they are measured once and drawn as a horizontal line.
     let mut configs = Vec::new();
@@ -90,6 +88,12 @@ pub fn run(
             configs.push((s.clone(), wl));
         }
     }
+    let blocks_text = format!(" blocks {}", blocks.join(","));
+    if crate::stop_for_dry_run(w, &list, &blocks_text, configs.len() * w.repeat) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut ctx = context(w)?;
     let results = measure_interleaved(w, &configs)?;
     ctx.provenance = provenance::gather();
     let mut rows: Vec<Row> = configs

@@ -39,6 +39,10 @@ pub enum Op {
     Dot,
 }
 
+/// The most measuring processes per strategy (`--repeat`) and warm-up runs per process
+/// (`--warmup`): a day's worth of the smallest workload, and far from any count that overflows.
+const MAX_PROCESSES: usize = 1000;
+
 impl Op {
     pub fn name(self) -> &'static str {
         match self {
@@ -303,8 +307,17 @@ impl WorkloadArgs {
             .calls_text()
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
-        if self.repeat == 0 {
-            return Err("--repeat must be at least 1".into());
+        if !(1..=MAX_PROCESSES).contains(&self.repeat) {
+            return Err(format!(
+                "--repeat must be 1 to {MAX_PROCESSES} measuring processes per strategy, got {}",
+                self.repeat
+            ));
+        }
+        if self.warmup > MAX_PROCESSES {
+            return Err(format!(
+                "--warmup must be 0 to {MAX_PROCESSES} runs per process, got {}",
+                self.warmup
+            ));
         }
         let square = self.n.unwrap_or(DEFAULT_N);
         let shape = Shape {

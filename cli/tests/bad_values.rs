@@ -84,7 +84,19 @@ fn guarantee_every_cli_input_path_refuses_bad_values() {
         (
             vec![],
             vec!["run", "--repeat", "0"],
-            vec!["--repeat", "at least 1"],
+            vec!["--repeat", "1 to 1000", "got 0"],
+        ),
+        (
+            // Found by tests/arg_properties.rs: a count this large overflowed the number of
+            // measuring processes (a panic in sweep).
+            vec![],
+            vec!["sweep", "--repeat", "18446744073709551615"],
+            vec!["--repeat", "1 to 1000", "got 18446744073709551615"],
+        ),
+        (
+            vec![],
+            vec!["run", "--warmup", "1001"],
+            vec!["--warmup", "0 to 1000", "got 1001"],
         ),
         (
             vec![],
