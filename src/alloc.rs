@@ -33,6 +33,7 @@ pub(crate) fn zeros<T: Element>(what: &'static str, rows: usize, cols: usize) ->
     if ptr.is_null() {
         return Err(too_big(Some(len)));
     }
+    ask_for_huge_pages(ptr.cast(), layout.size());
     // SAFETY: `ptr` comes from the global allocator with the layout of `[T; len]`, so a Vec of
     // capacity `len` may own it; every byte is zero, and `T` is f32 or f64 (`Element` is
     // sealed), for which all-zero bits are the value +0.0, so all `len` elements are initialised.
@@ -40,9 +41,55 @@ pub(crate) fn zeros<T: Element>(what: &'static str, rows: usize, cols: usize) ->
     Ok(Array2::from_shape_vec((rows, cols), v).expect("length is rows × cols"))
 }
 
+/// Outputs at least this large ask for transparent huge pages.
+const HUGE_PAGE_OUTPUT: usize = 32 << 20;
+/// The x86-64 and aarch64 (4 KiB base pages) transparent huge page size.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks Linux to back the 2 MiB-aligned part of a large fresh output with transparent huge
+/// pages (`MADV_HUGEPAGE`), before anything touches it.
+///
+/// Debian's default THP mode is `madvise`: without the request, a 512 MiB output is faulted in
+/// 4 KiB at a time, 131072 page faults that each zero a page and take the kernel's locks, and
+/// for a product with a short inner dimension (8000×64 times 64×8000) those faults took most
+/// of the call (373 ms against 88 ms of arithmetic, on the EPYC). With huge pages it is 256
+/// faults. Where THP is off (`never`) or the kernel refuses, nothing changes: the advice is
+/// only advice, and its failure is ignored.
+#[cfg(target_os = "linux")]
+fn ask_for_huge_pages(ptr: *mut u8, len: usize) {
+    if len < HUGE_PAGE_OUTPUT {
+        return;
+    }
+    let start = (ptr as usize).next_multiple_of(HUGE_PAGE);
+    let end = (ptr as usize + len) / HUGE_PAGE * HUGE_PAGE;
+    if end > start {
+        // SAFETY: [start, end) lies inside the allocation just made (start rounded up, end
+        // down, both within ptr..ptr+len); MADV_HUGEPAGE changes how pages are backed, never
+        // their contents or the mapping's validity, so no Rust reference is affected.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn ask_for_huge_pages(_ptr: *mut u8, _len: usize) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_output_asks_for_huge_pages_and_is_zero_and_writable() {
+        // 64 MiB and a ragged size: the advised range is the 2 MiB-aligned interior.
+        let (rows, cols) = (4099, 2049);
+        assert!(rows * cols * 8 >= HUGE_PAGE_OUTPUT);
+        let mut z = zeros::<f64>("test output", rows, cols).unwrap();
+        assert!(z.iter().all(|&v| v.to_bits() == 0));
+        z.iter_mut().enumerate().for_each(|(i, v)| *v = i as f64);
+        assert_eq!(z[[rows - 1, cols - 1]], (rows * cols - 1) as f64);
+        assert_eq!(z[[0, 0]], 0.0);
+    }
 
     #[test]
     fn sizes_beyond_the_address_space_are_errors_not_aborts() {
