@@ -1,10 +1,12 @@
-//! Fused product→reduction: each worker computes one tile of the product into a scratch buffer
-//! it reuses, reduces it at once, and keeps only the number. The product is never materialised:
-//! extra memory is one tile per worker, O(workers × tile²), not O(m·n).
+//! Fused product→reduction: each worker computes one call's part of the product into a scratch
+//! buffer it reuses, reduces it at once, and keeps only the number. The product is never
+//! materialised. A call is one tile, or (under `Calls::Strips`, the default) adjacent narrow
+//! tiles of a tile row merged up to 1024 columns, so the rows of A are packed once for them;
+//! extra memory stays a few tiles per worker, O(workers × tile²), not O(m·n).
 //!
-//! Tile results are combined in tile order through a fixed pairwise tree, so the answer is
+//! Call results are combined in call order through a fixed pairwise tree, so the answer is
 //! bitwise the same for any worker count. `gram_reduce` computes only tiles on and below the
-//! diagonal; for sums an off-diagonal tile counts twice (exactly: ×2 is exact in floating point).
+//! diagonal; for sums an off-diagonal call counts twice (exactly: ×2 is exact in floating point).
 //!
 //! A thin product (an output of fewer than 128 rows per core, a long inner dimension) is split
 //! over k instead ([`thin`]): its output is small, so it is formed whole and then reduced.
