@@ -135,7 +135,7 @@ impl Config {
         self
     }
 
-    fn cut(&self) -> Cut {
+    pub(crate) fn cut(&self) -> Cut {
         Cut {
             block: self.block,
             calls: self.calls,

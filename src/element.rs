@@ -36,7 +36,16 @@ mod sealed {
     use std::cell::Cell;
     use std::thread::LocalKey;
 
-    pub trait Sealed: crate::blas::Routines + crate::simd::SimdElement {
+    /// What an element needs to travel between MPI ranks (feature `mpi`): an MPI datatype.
+    #[cfg(feature = "mpi")]
+    pub trait Wire: mpi::traits::Equivalence {}
+    /// What an element needs to travel between MPI ranks: nothing without the `mpi` feature.
+    #[cfg(not(feature = "mpi"))]
+    pub trait Wire {}
+    impl Wire for f32 {}
+    impl Wire for f64 {}
+
+    pub trait Sealed: crate::blas::Routines + crate::simd::SimdElement + Wire {
         /// This thread's reusable tile buffer of the fused kernels (empty while in use).
         fn scratch() -> &'static LocalKey<Cell<Vec<Self>>>;
         /// The 2-D array an `.npy` file's bytes hold, if its elements are of this type.

@@ -119,6 +119,10 @@ pub enum Error {
     /// A measurement of the machine (the FMA-loop peak) did not check out.
     #[error("measurement failed: {0}")]
     Measurement(String),
+    /// MPI could not be started, a call spanning ranks failed on some rank, or a message would
+    /// exceed MPI's count limit (feature `mpi`).
+    #[error("MPI: {0}")]
+    Mpi(String),
 }
 
 /// `bytes` as people read it, the way rayblas's errors say it: "1.5 GiB", "80.0 PiB";

@@ -139,31 +139,53 @@ pub(crate) fn gram_reduce<T: Element>(
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         return Ok(plan.reduction(|parallel| lower_reduce(g.view(), r, level, parallel)));
     }
-    let tiling = gram_tiling(x.dim().0, cut);
     if let Some(ranges) = thin::k_ranges(x.dim().0, x.dim().0, x.dim().1, cut) {
         // Thin: the whole (small) lower triangle, summed over ranges of k, then reduced.
         let g = thin::gram_lower(plan, ranges, x)?;
         return Ok(plan.reduction(|parallel| lower_reduce(g.view(), r, level, parallel)));
     }
-    let calls = lower_calls(&tiling, cut.calls.fused_tiles_per_call(tiling.block.cols));
-    let two = T::one() + T::one();
-    // A diagonal tile costs half (syrk, or half its GEMM's worth of use).
-    let cost = |s: &Strip| s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 };
-    let parts = plan.tiles_largest_first(calls, cost, |s, threads| {
-        let t = s.span;
-        let xi = x.rows(t.row0, t.rows);
-        if t.ti == t.tj {
-            return diagonal_reduce(xi, r, level, threads);
-        }
-        let xj = x.rows(t.col0, t.cols);
-        let v = tile_reduce(xi, xj.t(), r, level, threads)?;
-        // Tiles left of the diagonal stand for themselves and their mirrors.
-        Ok(match r {
-            Reduction::Sum | Reduction::SumOfSquares => v * two,
-            _ => v,
-        })
+    let calls = gram_reduce_calls(x.dim().0, cut);
+    let parts = plan.tiles_largest_first(calls, gram_call_cost, |s, threads| {
+        gram_reduce_call(&s, x, r, level, threads)
     });
     Ok(combine_fixed(&collect(parts)?, r))
+}
+
+/// The calls of the tiled fused Gram product of an n-row X under `cut`, in the order their
+/// results combine.
+pub(crate) fn gram_reduce_calls(n: usize, cut: Cut) -> Vec<Strip> {
+    let tiling = gram_tiling(n, cut);
+    lower_calls(&tiling, cut.calls.fused_tiles_per_call(tiling.block.cols))
+}
+
+/// The relative cost of one of [`gram_reduce_calls`]: a diagonal tile costs half (syrk, or
+/// half its GEMM's worth of use).
+pub(crate) fn gram_call_cost(s: &Strip) -> f64 {
+    s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 }
+}
+
+/// One call of the fused Gram product, reduced: a diagonal tile as a whole symmetric tile, a
+/// strip left of the diagonal counted twice for sums (it stands for itself and its mirror).
+pub(crate) fn gram_reduce_call<T: Element>(
+    s: &Strip,
+    x: &impl TileSource<T>,
+    r: Reduction,
+    level: Level,
+    threads: usize,
+) -> Result<T> {
+    let t = s.span;
+    let xi = x.rows(t.row0, t.rows);
+    if t.ti == t.tj {
+        return diagonal_reduce(xi, r, level, threads);
+    }
+    let xj = x.rows(t.col0, t.cols);
+    let v = tile_reduce(xi, xj.t(), r, level, threads)?;
+    // ×2 is exact in floating point.
+    let two = T::one() + T::one();
+    Ok(match r {
+        Reduction::Sum | Reduction::SumOfSquares => v * two,
+        _ => v,
+    })
 }
 
 /// The calls of a fused Gram product in row-major order: in each tile row, the tiles left of
@@ -201,7 +223,12 @@ fn diagonal_reduce<T: Element>(
 /// Reduces a symmetric matrix of which only the lower triangle (with the diagonal) is valid:
 /// each row's strictly-lower part counts twice for sums, its diagonal element once. The rows'
 /// values are combined through the fixed tree, so running rows in parallel changes nothing.
-fn lower_reduce<T: Element>(g: ArrayView2<'_, T>, r: Reduction, level: Level, parallel: bool) -> T {
+pub(crate) fn lower_reduce<T: Element>(
+    g: ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+    parallel: bool,
+) -> T {
     let k = kernels_for::<T>(level);
     let two = T::one() + T::one();
     let row_value = |(i, row): (usize, ArrayView1<'_, T>)| {

@@ -72,7 +72,7 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
 
 /// The calls of a blocked Gram product, in row-major order: in each tile row, the strips of the
 /// tiles left of the diagonal, then the diagonal tile on its own.
-fn lower_strips(tiling: &Tiling, cut: Cut) -> Vec<Strip> {
+pub(crate) fn lower_strips(tiling: &Tiling, cut: Cut) -> Vec<Strip> {
     let rows = tiling.grid().0;
     let runs: Vec<_> = (1..rows).map(|ti| (ti, 0..ti)).collect();
     let mut left = tiling
@@ -95,7 +95,7 @@ fn lower_strips(tiling: &Tiling, cut: Cut) -> Vec<Strip> {
 /// Copies the lower triangle of the square `g` onto its upper triangle, tile by tile on the
 /// plan's workers (a copy: no BLAS lease): each strictly-lower tile onto its mirror, and within
 /// each diagonal tile.
-fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling, plan: &Plan) {
+pub(crate) fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling, plan: &Plan) {
     let mut grid = tiling.split_mut(g);
     let pairs: Vec<_> = tiling
         .lower_tiles()

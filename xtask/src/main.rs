@@ -1,13 +1,15 @@
 //! `cargo xtask <command>`: set-up and project chores in plain Rust (dependencies: `csv`,
 //! `serde_json`).
 //!
-//! - `setup [--backend B|--all] [--variants]`: installs the system BLAS a backend needs when it
-//!   is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on macOS), else nothing.
+//! - `setup [--backend B|--all] [--variants] [--features mpi]`: installs the system BLAS a
+//!   backend needs when it is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on
+//!   macOS), else nothing; with `--features mpi`, Open MPI too.
 //! - `demo`: setup + the main job, `rayblas compare` on the seed workload (release build).
 //! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`, also on
 //!   the fuzz targets) and the tests with every backend; the result, thread and concurrency tests again against every
 //!   OpenBLAS and BLIS build switched at run time (a missing build is an error); + the check
-//!   that two backends at once fail with a clear message; the library's dependency budget;
+//!   that two backends at once fail with a clear message; the `mpi` feature's tests under
+//!   `mpirun`; the library's dependency budget;
 //!   `cargo package` of both crates.
 //! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
 //!   serial) without rebuilding, as one table with a variant column.
@@ -58,7 +60,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
-         setup [--backend B | --all] [--variants]  install the BLAS the backend needs (default openblas-system; openblas-scipy: fetch the wheel)\n\
+         setup [--backend B | --all] [--variants] [--features mpi]  install the BLAS the backend needs (default openblas-system; openblas-scipy: fetch the wheel; mpi: Open MPI)\n\
          demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
          test                                     setup + fmt + clippy + tests with every backend\n\
          variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
@@ -104,6 +106,12 @@ fn packages(backend: &str) -> (&'static [&'static str], &'static [&'static str])
         ),
         "blis-system" => (&["libblis-dev"], &["blis"]),
         "netlib-system" => (&["libblas-dev"], &["lapack"]),
+        // Not a backend: the `mpi` feature's Open MPI (and libclang, which rsmpi's bindgen
+        // needs), installed by `setup --features mpi`.
+        "mpi" => (
+            &["libopenmpi-dev", "openmpi-bin", "libclang-dev"],
+            &["open-mpi", "llvm"],
+        ),
         _ => (&[], &[]),
     }
 }
@@ -136,6 +144,7 @@ const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency
 fn setup_cmd(args: &[String]) -> Result<(), String> {
     let mut backends = vec!["openblas-system".to_string()];
     let mut variants = false;
+    let mut features = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -151,10 +160,23 @@ fn setup_cmd(args: &[String]) -> Result<(), String> {
                 backends = vec![b.clone()];
             }
             "--variants" => variants = true,
+            "--features" => match it.next().map(String::as_str) {
+                Some("mpi") => features.push("mpi".to_string()),
+                Some(other) => {
+                    return Err(format!(
+                        "setup --features: `{other}` needs nothing installed; only `mpi` does"
+                    ))
+                }
+                None => return Err("--features needs a value (mpi)".into()),
+            },
             other => return Err(format!("unknown setup option `{other}`")),
         }
     }
-    let refs: Vec<&str> = backends.iter().map(String::as_str).collect();
+    let refs: Vec<&str> = backends
+        .iter()
+        .chain(&features)
+        .map(String::as_str)
+        .collect();
     setup(&refs, variants)
 }
 
@@ -380,7 +402,7 @@ fn test(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("test takes no options".into());
     }
-    setup(BACKENDS, true)?;
+    setup(&[BACKENDS, &["mpi"]].concat(), true)?;
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--check"]);
     run(fmt, "cargo fmt --check")?;
@@ -434,6 +456,28 @@ fn test(args: &[String]) -> Result<(), String> {
         t.env("LD_LIBRARY_PATH", &dir);
         run(t, &format!("tests against {dir} ({backend}, {threading})"))?;
     }
+    // MPI: the distributed operations under `mpirun` with 1, 2 and 4 ranks (tests/mpi.rs), and
+    // the module's own tests and docs.
+    let mut clippy = cargo();
+    clippy
+        .args([
+            "clippy",
+            "--all-targets",
+            "-p",
+            "rayblas",
+            "--features",
+            "mpi",
+        ])
+        .args(["--", "-D", "warnings"]);
+    run(clippy, "clippy (mpi)")?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas", "--features", "mpi"])
+        .args(["--lib", "--test", "mpi", "--doc"]);
+    run(t, "tests (mpi: 1, 2 and 4 ranks under mpirun)")?;
+    let mut doc = cargo();
+    doc.args(["doc", "--no-deps", "-p", "rayblas", "--features", "mpi"])
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run(doc, "cargo doc (mpi)")?;
     let mut flipped = cargo();
     flipped.args([
         "test",

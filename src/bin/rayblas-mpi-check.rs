@@ -1,0 +1,275 @@
+//! Run under `mpirun` by `tests/mpi.rs` (feature `mpi`): every distributed operation of
+//! `rayblas::ranks` on shapes with ragged tiles, 1-row, empty and thin cases, under several local
+//! strategies and both element types, each beside the single-process result that rank 0 computes
+//! on the whole matrix. Rank 0 prints one line per case:
+//! `case <name> <exact|within> distributed <bits> single <bits> rel_err <e>`, where bits are the
+//! result's bits in hex (a hash of every element's bits for a matrix) and `exact` says the two
+//! must be bitwise equal: a tiled Gram product makes the same calls and combines them in the same
+//! order on ranks as in one process. `within` cases (a local `native`, a thin shape that one
+//! process splits over k, the reductions' bands) agree within rounding. `error <name> <message>`
+//! marks a case that must fail on every rank.
+//!
+//! `rayblas-mpi-check die <rank>` makes that rank exit in the middle of a call, for the test that
+//! a lost rank ends the job instead of hanging it.
+
+use ndarray::{Array2, CowArray, Ix2};
+use rayblas::bench::uniform;
+use rayblas::ranks::{Ranks, RowSource, Uniform};
+use rayblas::{BlockShape, Config, Element, Error, Reduction, Result, Strategy};
+use std::num::NonZeroUsize;
+use std::ops::Range;
+
+/// A source whose rows fail on one rank: an input error that must reach every rank.
+struct FailsOn {
+    inner: Uniform,
+    rank: usize,
+    me: usize,
+}
+
+impl<T: Element> RowSource<T> for FailsOn {
+    fn dim(&self) -> (usize, usize) {
+        (self.inner.rows, self.inner.cols)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        if self.me == self.rank {
+            return Err(Error::Io {
+                path: "test input".into(),
+                reason: format!("rank {} cannot read rows {range:?}", self.me),
+            });
+        }
+        RowSource::<T>::rows(&self.inner, range)
+    }
+}
+
+/// A source that ends this process on one rank once its rows are asked for.
+struct DiesOn {
+    inner: Uniform,
+    rank: usize,
+    me: usize,
+}
+
+impl<T: Element> RowSource<T> for DiesOn {
+    fn dim(&self) -> (usize, usize) {
+        (self.inner.rows, self.inner.cols)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        if self.me == self.rank {
+            eprintln!("rank {} exits on purpose", self.me);
+            std::process::exit(7);
+        }
+        RowSource::<T>::rows(&self.inner, range)
+    }
+}
+
+fn bits<T: Element>(v: T) -> u64 {
+    v.to_f64().to_bits()
+}
+
+/// FNV-1a over every element's bits, in row-major order.
+fn hash<T: Element>(g: &Array2<T>) -> u64 {
+    g.iter().fold(0xcbf2_9ce4_8422_2325, |h, &v| {
+        (h ^ bits(v)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn rel_err(a: f64, b: f64) -> f64 {
+    if a == b || (a.is_nan() && b.is_nan()) {
+        0.0
+    } else {
+        (a - b).abs() / b.abs().max(f64::MIN_POSITIVE)
+    }
+}
+
+fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
+    let root = ranks.is_root();
+    let two = NonZeroUsize::new(2).expect("2 > 0");
+    let shapes = [
+        (300, 200, 64),
+        (257, 31, 50),
+        (1, 5, 4),
+        (0, 3, 4),
+        (40, 3000, 16),
+    ];
+    for strategy in ["serial", "blocked:2", "native:1", "hybrid:1x1"] {
+        let cfg = Config::new()
+            .strategy(strategy.parse::<Strategy>()?)
+            .balance_for(two);
+        for (n, k, b) in shapes {
+            let cfg = cfg.block(BlockShape::square(b)?);
+            let src = Uniform {
+                rows: n,
+                cols: k,
+                seed: 11,
+            };
+            let whole = uniform::<T>(n, k, 11);
+            // One process splits a thin product over k (kernels/thin.rs: fewer than 128 output rows
+            // per core, k at least 4n), and `native` makes one call: the tiles' bits differ.
+            let tiled_alike = strategy != "native:1" && !(n < 256 && k >= 4 * n.max(1));
+            let exactness = |op: &str| {
+                if tiled_alike && op.starts_with("gram") {
+                    "exact"
+                } else {
+                    "within"
+                }
+            };
+            let name = |op: &str| {
+                format!(
+                    "{}:{strategy}:{op}:{n}x{k}/{b} {}",
+                    T::DTYPE.name(),
+                    exactness(op)
+                )
+            };
+            for r in [
+                Reduction::Sum,
+                Reduction::SumOfSquares,
+                Reduction::Max,
+                Reduction::Min,
+            ] {
+                let op = format!("gram_reduce-{}", r.name());
+                match cfg.on(ranks).gram_reduce::<T>(&src, r) {
+                    Ok(d) => {
+                        if root {
+                            let single = cfg.gram_reduce(&whole, r)?;
+                            print_case(
+                                &name(&op),
+                                bits(d),
+                                bits(single),
+                                rel_err(d.to_f64(), single.to_f64()),
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        // Only max and min of nothing may fail, and then on every rank alike.
+                        assert!(n == 0, "{}: {e}", name(&op));
+                        if root {
+                            println!("error {} {e}", name(&op));
+                        }
+                    }
+                }
+                let op = format!("reduce-{}", r.name());
+                match cfg.on(ranks).reduce::<T>(&src, r) {
+                    Ok(d) => {
+                        if root {
+                            let single = match r {
+                                Reduction::Sum => cfg.sum(&whole)?,
+                                Reduction::SumOfSquares => cfg.sum_of_squares(&whole)?,
+                                Reduction::Max => cfg.max(&whole)?,
+                                Reduction::Min => cfg.min(&whole)?,
+                            };
+                            // Bands of rows, not the single process's tree: equal within rounding.
+                            print_case(
+                                &name(&op),
+                                bits(d),
+                                bits(single),
+                                rel_err(d.to_f64(), single.to_f64()),
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        assert!(n == 0, "{}: {e}", name(&op));
+                        if root {
+                            println!("error {} {e}", name(&op));
+                        }
+                    }
+                }
+            }
+            let g = cfg.on(ranks).gram::<T>(&src)?;
+            assert_eq!(g.is_some(), root, "rank 0 alone holds the Gram matrix");
+            if let Some(g) = g {
+                let single = cfg.gram(&whole)?;
+                let worst = g
+                    .iter()
+                    .zip(single.iter())
+                    .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
+                    .fold(0.0, f64::max);
+                print_case(&name("gram"), hash(&g), hash(&single), worst);
+            }
+            let view = whole.view();
+            let d = cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?;
+            if root {
+                let single = cfg.gram_reduce(&whole, Reduction::Sum)?;
+                print_case(
+                    &name("gram_reduce-sum-view"),
+                    bits(d),
+                    bits(single),
+                    rel_err(d.to_f64(), single.to_f64()),
+                );
+            }
+        }
+    }
+    // An input that fails on the last rank fails the call on every rank, and the next call works.
+    let failing = FailsOn {
+        inner: Uniform {
+            rows: 200,
+            cols: 50,
+            seed: 3,
+        },
+        rank: ranks.size() - 1,
+        me: ranks.rank(),
+    };
+    let cfg = Config::new()
+        .block(BlockShape::square(40)?)
+        .balance_for(two);
+    let e = cfg
+        .on(ranks)
+        .gram_reduce::<T>(&failing, Reduction::Sum)
+        .expect_err("a rank's input failed");
+    if root {
+        println!("error {}:failing-input {e}", T::DTYPE.name());
+    }
+    let after = cfg
+        .on(ranks)
+        .gram_reduce::<T>(&failing.inner, Reduction::Sum)?;
+    if root {
+        let single = cfg.gram_reduce(&uniform::<T>(200, 50, 3), Reduction::Sum)?;
+        print_case(
+            &format!("{}:after-failure exact", T::DTYPE.name()),
+            bits(after),
+            bits(single),
+            0.0,
+        );
+    }
+    Ok(())
+}
+
+fn print_case(name: &str, distributed: u64, single: u64, rel_err: f64) {
+    println!("case {name} distributed {distributed:016x} single {single:016x} rel_err {rel_err:e}");
+}
+
+fn main() {
+    let ranks = match Ranks::init() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rayblas-mpi-check: {e}");
+            std::process::exit(2);
+        }
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("die") => {
+            let rank = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(1);
+            let src = DiesOn {
+                inner: Uniform {
+                    rows: 400,
+                    cols: 100,
+                    seed: 5,
+                },
+                rank,
+                me: ranks.rank(),
+            };
+            Config::new()
+                .block(BlockShape::square(50).expect("50 > 0"))
+                .on(&ranks)
+                .gram_reduce::<f64>(&src, Reduction::Sum)
+                .map(|_| ())
+        }
+        _ => cases::<f64>(&ranks).and_then(|()| cases::<f32>(&ranks)),
+    };
+    if let Err(e) = result {
+        eprintln!("rayblas-mpi-check: rank {}: {e}", ranks.rank());
+        std::process::exit(1);
+    }
+    if ranks.is_root() {
+        println!("done ranks {}", ranks.size());
+    }
+}

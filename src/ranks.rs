@@ -1,0 +1,690 @@
+//! (feature `mpi`) MPI ranks that own tiles: processes as well as threads, and the way beyond
+//! one machine.
+//!
+//! A call on [`OnRanks`] cuts the work exactly as the single-process call does (the same tiles
+//! and calls, fixed by the shape, the block and [`Config::balance_for`]), gives each rank a
+//! share of the calls, and runs that share with the rank's own strategy (`blocked`, `native`,
+//! `serial` or `hybrid`) through the same execution plan as any call: ranks are one more layer
+//! of *who runs the tiles*, not a second set of kernels. The results meet on rank 0 through MPI
+//! collectives and are combined there in call order, through the same fixed tree.
+//!
+//! - **Data:** every rank makes or reads only the rows its calls need, from a [`RowSource`]:
+//!   [`Uniform`] (the seeded random matrix, the same numbers for any rank count), an in-memory
+//!   view, or a memory-mapped `.npy` file (feature `npy`) read by row range. The input is never
+//!   gathered.
+//! - **Shares:** calls go to ranks by cost, largest first, each to the rank with the least work
+//!   so far (ties to the lower rank): every rank gets the same work within one call's cost. The
+//!   owner of each call depends on the call list and the rank count only.
+//! - **Results:** scalar results (`gram_reduce`, `reduce`) are combined on rank 0 and broadcast,
+//!   so every rank returns the same value. A gathered output (`gram`) is held by rank 0 alone:
+//!   it returns `Some(matrix)`, the other ranks `None`.
+//! - **Reproducible:** a result is bitwise the same for every rank count and every local
+//!   worker count (same cut, same calls, combined in the same order); with the default cut,
+//!   machines with different physical core counts cut differently, so give
+//!   [`Config::balance_for`] the same count everywhere. A thin Gram product (few rows, a long
+//!   k), which a single process splits over k, runs here as tiles, so its last bits differ
+//!   from the single-process result (within the usual rounding, about `k·ε` relative).
+//! - **Failures:** a call that fails on one rank fails on every rank, with that rank's error
+//!   there and [`Error::Mpi`] naming it elsewhere: no rank is left waiting in a collective.
+//!
+//! MPI is called only from the thread that runs the operation, which must be the thread that
+//! initialised MPI ([`Ranks::init`] asks for `MPI_THREAD_FUNNELED`); the tiles themselves run
+//! on the rank's worker threads as usual.
+//!
+//! ```no_run
+//! use rayblas::ranks::{Ranks, Uniform};
+//! use rayblas::{BlockShape, Config, Reduction};
+//!
+//! // Under `mpirun -np 2 ./program`:
+//! let ranks = Ranks::init()?;
+//! let x = Uniform { rows: 10_000, cols: 10_000, seed: 0 };
+//! let cfg = Config::new().block(BlockShape::square(1000)?);
+//! let s: f64 = cfg.on(&ranks).gram_reduce(&x, Reduction::Sum)?;
+//! if ranks.is_root() {
+//!     let t = ranks.last_traffic();
+//!     println!("{s} ({:?} computing, {:?} communicating)", t.compute, t.communicate);
+//! }
+//! # Ok::<(), rayblas::Error>(())
+//! ```
+
+use crate::element::Element;
+use crate::error::{Error, Result};
+use crate::kernels::fused::{gram_call_cost, gram_reduce_call, gram_reduce_calls};
+use crate::kernels::gram::{gram_tiling, lower_strips, mirror_lower};
+use crate::kernels::reduce::{self, combine_fixed, Reduction};
+use crate::plan::TileSource;
+use crate::tiling::Strip;
+use crate::Config;
+use mpi::datatype::PartitionMut;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
+use std::cell::Cell;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// Elements per band of a distributed reduction: the unit of work a rank makes (or reads) and
+/// reduces at a time (8 MiB of f64).
+const BAND_ELEMENTS: usize = 1 << 20;
+
+/// The MPI world rayblas runs on: every rank of a communicator.
+///
+/// Holds MPI open while it lives when it started it ([`Ranks::init`]); MPI is finalised when
+/// it is dropped.
+pub struct Ranks {
+    world: SimpleCommunicator,
+    traffic: Cell<Traffic>,
+    /// Finalises MPI on drop, when this value initialised it. Declared last: dropped after
+    /// the communicator.
+    _universe: Option<mpi::environment::Universe>,
+}
+
+impl std::fmt::Debug for Ranks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ranks")
+            .field("rank", &self.rank())
+            .field("size", &self.size())
+            .finish()
+    }
+}
+
+/// Where the time and bytes of the last call on [`OnRanks`] went, on this rank.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Traffic {
+    /// Making or reading this rank's rows.
+    pub load: Duration,
+    /// Running this rank's share of the calls (and, on rank 0, combining and assembling).
+    pub compute: Duration,
+    /// In MPI collectives, waiting for other ranks included.
+    pub communicate: Duration,
+    /// Bytes this rank sent, plus on rank 0 the bytes it received, through collectives.
+    pub bytes: u64,
+    /// The calls (or bands) this rank ran, out of all of them.
+    pub calls: usize,
+}
+
+impl Ranks {
+    /// Initialises MPI (`MPI_THREAD_FUNNELED`) and takes its world communicator: under
+    /// `mpirun`, every rank it started; run directly, a world of one.
+    ///
+    /// # Errors
+    /// [`Error::Mpi`] if MPI was already initialised in this process (use
+    /// [`Ranks::with_communicator`] then) or offers less than funnelled threading.
+    pub fn init() -> Result<Ranks> {
+        let (universe, threading) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+            .ok_or_else(|| {
+                Error::Mpi(
+                    "MPI is already initialised in this process: pass its communicator to \
+                     Ranks::with_communicator"
+                        .into(),
+                )
+            })?;
+        if threading < mpi::Threading::Funneled {
+            return Err(Error::Mpi(format!(
+                "the MPI library offers only {threading:?} threading; rayblas needs Funneled"
+            )));
+        }
+        Ok(Ranks {
+            world: universe.world(),
+            traffic: Cell::new(Traffic::default()),
+            _universe: Some(universe),
+        })
+    }
+
+    /// Runs on the ranks of `comm`, a communicator of an MPI the caller initialised (with at
+    /// least `MPI_THREAD_FUNNELED`) and finalises.
+    pub fn with_communicator(comm: SimpleCommunicator) -> Ranks {
+        Ranks {
+            world: comm,
+            traffic: Cell::new(Traffic::default()),
+            _universe: None,
+        }
+    }
+
+    /// This process's rank, from 0.
+    pub fn rank(&self) -> usize {
+        self.world.rank() as usize
+    }
+
+    /// The number of ranks.
+    pub fn size(&self) -> usize {
+        self.world.size() as usize
+    }
+
+    /// Whether this is rank 0, which holds gathered outputs.
+    pub fn is_root(&self) -> bool {
+        self.rank() == 0
+    }
+
+    /// Where the last call on [`OnRanks`] spent its time, on this rank.
+    pub fn last_traffic(&self) -> Traffic {
+        self.traffic.get()
+    }
+
+    /// Waits until every rank gets here (for timing several ranks from one start).
+    pub fn barrier(&self) {
+        self.world.barrier();
+    }
+
+    /// The largest of `value` over all ranks, on every rank (for a wall time: the slowest
+    /// rank's).
+    pub fn max_over_ranks(&self, value: f64) -> f64 {
+        let mut out = 0.0;
+        self.world
+            .all_reduce_into(&value, &mut out, mpi::collective::SystemOperation::max());
+        out
+    }
+}
+
+/// Where a rank gets the rows of an operand it needs: the seam that keeps the input from ever
+/// being gathered on one rank.
+pub trait RowSource<T: Element> {
+    /// `(rows, cols)` of the whole operand.
+    fn dim(&self) -> (usize, usize);
+    /// Rows `range`, all columns.
+    ///
+    /// # Errors
+    /// Whatever making or reading them can fail with (memory, a file).
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>>;
+}
+
+/// The seeded random matrix of [`bench::uniform`](crate::bench::uniform), made by row: each
+/// rank makes only its rows, and they are the same numbers whatever the rank count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uniform {
+    /// Rows of the whole matrix.
+    pub rows: usize,
+    /// Columns.
+    pub cols: usize,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl<T: Element> RowSource<T> for Uniform {
+    fn dim(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        // Checked before making them: rows beyond the address space are an error, not an abort.
+        let bytes = (range.len() as u128) * (self.cols as u128) * std::mem::size_of::<T>() as u128;
+        if bytes > isize::MAX as u128 {
+            return Err(Error::OutOfMemory {
+                what: "rank's rows",
+                rows: range.len(),
+                cols: self.cols,
+                bytes,
+            });
+        }
+        Ok(crate::bench::uniform_rows::<T>(range, self.cols, self.seed).into())
+    }
+}
+
+/// A matrix every rank already holds: its rows are views, not copies.
+impl<T: Element> RowSource<T> for ArrayView2<'_, T> {
+    fn dim(&self) -> (usize, usize) {
+        ArrayView2::dim(self)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        Ok(self.slice(s![range, ..]).into())
+    }
+}
+
+/// A memory-mapped `.npy` file: a rank's rows are read from the mapping as the calls touch
+/// them (in a C-order file, only their pages).
+#[cfg(feature = "npy")]
+impl<T: Element> RowSource<T> for crate::mapped::Mapped<'_, T> {
+    fn dim(&self) -> (usize, usize) {
+        crate::mapped::Mapped::dim(self)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        Ok(self.view().slice_move(s![range, ..]).into())
+    }
+}
+
+/// The rows one rank holds: disjoint, sorted row ranges of the operand, each one block.
+struct Panels<'s, T> {
+    dim: (usize, usize),
+    blocks: Vec<(usize, CowArray<'s, T, Ix2>)>,
+}
+
+impl<'s, T: Element> Panels<'s, T> {
+    /// The rows of `ranges` (merged where they touch) from `source`.
+    fn load(source: &'s impl RowSource<T>, mut ranges: Vec<Range<usize>>) -> Result<Self> {
+        ranges.sort_by_key(|r| r.start);
+        let mut merged: Vec<Range<usize>> = Vec::new();
+        for r in ranges.into_iter().filter(|r| !r.is_empty()) {
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        let blocks = merged
+            .into_iter()
+            .map(|r| Ok((r.start, source.rows(r)?)))
+            .collect::<Result<_>>()?;
+        Ok(Panels {
+            dim: source.dim(),
+            blocks,
+        })
+    }
+
+    /// The block holding rows `start..start + len`.
+    fn block(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
+        let i = self.blocks.partition_point(|(b0, _)| *b0 <= start);
+        let (b0, b) = &self.blocks[i.checked_sub(1).expect("rows loaded for every call")];
+        assert!(start + len <= b0 + b.nrows(), "rows loaded for every call");
+        b.slice(s![start - b0..start - b0 + len, ..])
+    }
+}
+
+impl<T: Element> TileSource<T> for Panels<'_, T> {
+    fn dim(&self) -> (usize, usize) {
+        self.dim
+    }
+    fn rows(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
+        self.block(start, len)
+    }
+    fn cols(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
+        // Only a rank that holds every row can serve columns.
+        self.block(0, self.dim.0)
+            .slice_move(s![.., start..start + len])
+    }
+}
+
+/// The owner of each item: items by cost, largest first (ties in item order), each to the rank
+/// with the least cost so far (ties to the lower rank).
+fn owners(costs: &[f64], ranks: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by(|&a, &b| costs[b].total_cmp(&costs[a]));
+    let mut load = vec![0.0_f64; ranks.max(1)];
+    let mut owner = vec![0; costs.len()];
+    for i in order {
+        let (r, _) = load
+            .iter()
+            .enumerate()
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .expect("at least one rank");
+        owner[i] = r;
+        load[r] += costs[i];
+    }
+    owner
+}
+
+/// A [`Config`] whose calls run on MPI ranks. Made by [`Config::on`].
+#[derive(Debug, Clone, Copy)]
+pub struct OnRanks<'r> {
+    config: Config,
+    ranks: &'r Ranks,
+}
+
+impl Config {
+    /// Runs this configuration's calls on `ranks`: each rank runs its share with this
+    /// configuration's strategy. Every rank must make the same calls in the same order.
+    pub fn on(self, ranks: &Ranks) -> OnRanks<'_> {
+        OnRanks {
+            config: self,
+            ranks,
+        }
+    }
+}
+
+/// What one rank did for a call, before the results meet.
+struct Share<V> {
+    /// This rank's values, for its items in item order (or its error).
+    values: Result<V>,
+    owner: Vec<usize>,
+}
+
+impl OnRanks<'_> {
+    /// The fused Gram product reduced, `r(X·Xᵀ)`, for an n×k X from `x`, with the product
+    /// never stored: the calls of [`Config::gram_reduce`] shared among the ranks. Every rank
+    /// returns the value.
+    ///
+    /// # Errors
+    /// As [`Config::gram_reduce`]; [`Error::Mpi`] when another rank failed; errors of `x`.
+    pub fn gram_reduce<T: Element>(&self, x: &impl RowSource<T>, r: Reduction) -> Result<T> {
+        let plan = self.config.execution()?;
+        let (n, _) = x.dim();
+        reduce::defined_over(r, n)?;
+        let calls = gram_reduce_calls(n, self.config.cut());
+        let costs: Vec<f64> = calls.iter().map(gram_call_cost).collect();
+        let share = self.run_share(x, &calls, &costs, |panels, mine| {
+            let parts = plan.tiles(mine, |s: &Strip, threads| {
+                gram_reduce_call(s, panels, r, plan.level, threads)
+            });
+            parts.into_iter().collect::<Result<Vec<T>>>()
+        })?;
+        self.combine_scalars(share, r)
+    }
+
+    /// The Gram matrix `X·Xᵀ` of an n×k X from `x`: the calls of [`Config::gram`] shared among
+    /// the ranks, each rank's part sent to rank 0, which assembles and mirrors it. Rank 0
+    /// returns `Some(G)`, the others `None`.
+    ///
+    /// Rank 0 holds G (n² elements) and, while it receives, the lower triangle's calls again.
+    ///
+    /// # Errors
+    /// As [`Config::gram`]; [`Error::Mpi`] when another rank failed or a rank's part exceeds
+    /// MPI's count limit (2³¹−1 elements); errors of `x`.
+    pub fn gram<T: Element>(&self, x: &impl RowSource<T>) -> Result<Option<Array2<T>>> {
+        let plan = self.config.execution()?;
+        let (n, _) = x.dim();
+        let cut = self.config.cut();
+        let tiling = gram_tiling(n, cut);
+        let calls = lower_strips(&tiling, cut);
+        let costs: Vec<f64> = calls.iter().map(|s| s.span.len() as f64).collect();
+        let owner = owners(&costs, self.ranks.size());
+        let counts: Vec<usize> = (0..self.ranks.size())
+            .map(|r| {
+                calls
+                    .iter()
+                    .zip(&owner)
+                    .filter(|(_, &o)| o == r)
+                    .map(|(s, _)| s.span.len())
+                    .sum()
+            })
+            .collect();
+        if let Some((r, &c)) = counts
+            .iter()
+            .enumerate()
+            .find(|(_, &c)| c > mpi::Count::MAX as usize)
+        {
+            return Err(Error::Mpi(format!(
+                "rank {r}'s part of the {n}x{n} Gram matrix is {c} elements, beyond MPI's \
+                 count limit of {}: use more ranks",
+                mpi::Count::MAX
+            )));
+        }
+        let share = self.run_share(x, &calls, &costs, |panels, mine| {
+            let total = mine.iter().map(|s| s.span.len()).sum::<usize>();
+            let mut buf = crate::alloc::zeros::<T>("rank's part of the Gram matrix", 1, total)?
+                .into_raw_vec_and_offset()
+                .0;
+            let mut rest = buf.as_mut_slice();
+            let mut items = Vec::with_capacity(mine.len());
+            for s in &mine {
+                let (chunk, tail) = rest.split_at_mut(s.span.len());
+                rest = tail;
+                items.push((s, chunk));
+            }
+            let done = plan.tiles(items, |(s, chunk), threads| {
+                gram_call(s, chunk, panels, threads)
+            });
+            done.into_iter().collect::<Result<Vec<()>>>()?;
+            Ok(buf)
+        })?;
+        let Some(parts) = self.gather(share, &counts)? else {
+            return Ok(None);
+        };
+        let start = Instant::now();
+        let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n);
+        if let Ok(g) = g.as_mut() {
+            place_parts(g.view_mut(), &calls, &owner, &counts, &parts);
+            drop(parts);
+            mirror_lower(g.view_mut(), &tiling, &plan);
+        }
+        self.add_compute(start.elapsed());
+        g.map(Some)
+    }
+
+    /// `r(X)` over all elements of X from `x`, in bands of rows shared among the ranks, each
+    /// band reduced with the rank's strategy, the bands' values combined in band order. Every
+    /// rank returns the value.
+    ///
+    /// # Errors
+    /// As [`Config::sum`] and the other reductions (an empty X has no max or min);
+    /// [`Error::Mpi`] when another rank failed; errors of `x`.
+    pub fn reduce<T: Element>(&self, x: &impl RowSource<T>, r: Reduction) -> Result<T> {
+        let plan = self.config.execution()?;
+        let (rows, cols) = x.dim();
+        reduce::defined_over(r, rows.saturating_mul(cols))?;
+        let band = (BAND_ELEMENTS / cols.max(1)).max(1);
+        let bands: Vec<Range<usize>> = (0..rows)
+            .step_by(band)
+            .map(|b| b..(b + band).min(rows))
+            .collect();
+        let costs: Vec<f64> = bands.iter().map(|b| b.len() as f64).collect();
+        let owner = owners(&costs, self.ranks.size());
+        let me = self.ranks.rank();
+        let mut traffic = Traffic::default();
+        let mut values = Ok(Vec::new());
+        for (b, _) in bands.iter().zip(&owner).filter(|(_, &o)| o == me) {
+            let start = Instant::now();
+            let rows = match x.rows(b.clone()) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    values = Err(e);
+                    break;
+                }
+            };
+            traffic.load += start.elapsed();
+            let start = Instant::now();
+            let v = reduce::full_under(&plan, &rows.view(), r);
+            traffic.compute += start.elapsed();
+            traffic.calls += 1;
+            if let Ok(vs) = values.as_mut() {
+                vs.push(v);
+            }
+        }
+        self.ranks.traffic.set(traffic);
+        self.combine_scalars(Share { values, owner }, r)
+    }
+
+    /// Loads this rank's rows for its share of `calls` and runs `work` on them; records the
+    /// time of each. Fails on every rank alike for a bad configuration; a failure of this
+    /// rank's own work is kept in the share, for the collectives to report on every rank.
+    fn run_share<'s, T: Element, V>(
+        &self,
+        x: &'s impl RowSource<T>,
+        calls: &[Strip],
+        costs: &[f64],
+        work: impl FnOnce(&Panels<'s, T>, Vec<&Strip>) -> Result<V>,
+    ) -> Result<Share<V>> {
+        let owner = owners(costs, self.ranks.size());
+        let me = self.ranks.rank();
+        let mine: Vec<&Strip> = calls
+            .iter()
+            .zip(&owner)
+            .filter(|(_, &o)| o == me)
+            .map(|(s, _)| s)
+            .collect();
+        let mut traffic = Traffic {
+            calls: mine.len(),
+            ..Traffic::default()
+        };
+        let needed: Vec<Range<usize>> = mine
+            .iter()
+            .flat_map(|s| {
+                let t = s.span;
+                [t.row0..t.row0 + t.rows, t.col0..t.col0 + t.cols]
+            })
+            .collect();
+        let start = Instant::now();
+        let panels = Panels::load(x, needed);
+        traffic.load = start.elapsed();
+        let start = Instant::now();
+        let values = panels.and_then(|p| work(&p, mine));
+        traffic.compute = start.elapsed();
+        self.ranks.traffic.set(traffic);
+        Ok(Share { values, owner })
+    }
+
+    /// Combines one scalar per item on rank 0 in item order, and broadcasts the result.
+    fn combine_scalars<T: Element>(&self, share: Share<Vec<T>>, r: Reduction) -> Result<T> {
+        let owner = share.owner.clone();
+        let counts: Vec<usize> = (0..self.ranks.size())
+            .map(|rank| owner.iter().filter(|&&o| o == rank).count())
+            .collect();
+        let gathered = self.gather(share, &counts)?;
+        let start = Instant::now();
+        let mut value = T::zero();
+        if let Some(parts) = gathered {
+            let offsets = offsets(&counts);
+            let mut at = vec![0; counts.len()];
+            let in_order: Vec<T> = owner
+                .iter()
+                .map(|&o| {
+                    at[o] += 1;
+                    parts[offsets[o] + at[o] - 1]
+                })
+                .collect();
+            value = combine_fixed(&in_order, r);
+        }
+        self.add_compute(start.elapsed());
+        let start = Instant::now();
+        self.ranks
+            .world
+            .process_at_rank(0)
+            .broadcast_into(&mut value);
+        self.add_communicate(start.elapsed(), std::mem::size_of::<T>());
+        Ok(value)
+    }
+
+    /// Tells every rank whether every rank succeeded (failing alike on all when one did not),
+    /// then gathers each rank's values onto rank 0, in rank order: `Some(all)` there, `None`
+    /// elsewhere.
+    fn gather<T: Element>(&self, share: Share<Vec<T>>, counts: &[usize]) -> Result<Option<Vec<T>>> {
+        let world = &self.ranks.world;
+        // Rank 0's receive buffer first: if it cannot have one, every rank must hear so before
+        // anyone sends.
+        let total: usize = counts.iter().sum();
+        let mut share = share;
+        let mut all = Vec::new();
+        if self.ranks.is_root() && share.values.is_ok() {
+            match crate::alloc::zeros::<T>("parts gathered on rank 0", 1, total) {
+                Ok(a) => all = a.into_raw_vec_and_offset().0,
+                Err(e) => share.values = Err(e),
+            }
+        }
+        let start = Instant::now();
+        let failed = u8::from(share.values.is_err());
+        let mut all_failed = vec![0u8; self.ranks.size()];
+        world.all_gather_into(&failed, &mut all_failed[..]);
+        self.add_communicate(start.elapsed(), 1);
+        let values = share.values?;
+        if let Some(r) = all_failed.iter().position(|&f| f != 0) {
+            return Err(Error::Mpi(format!(
+                "rank {r} failed (its own error says why); no result"
+            )));
+        }
+        let root = world.process_at_rank(0);
+        let start = Instant::now();
+        let sent = values.len() * std::mem::size_of::<T>();
+        if self.ranks.is_root() {
+            let c: Vec<mpi::Count> = counts.iter().map(|&c| c as mpi::Count).collect();
+            let d: Vec<mpi::Count> = offsets(counts).iter().map(|&o| o as mpi::Count).collect();
+            let mut partition = PartitionMut::new(&mut all[..], c, d);
+            root.gather_varcount_into_root(&values[..], &mut partition);
+            self.add_communicate(start.elapsed(), sent + total * std::mem::size_of::<T>());
+            Ok(Some(all))
+        } else {
+            root.gather_varcount_into(&values[..]);
+            self.add_communicate(start.elapsed(), sent);
+            Ok(None)
+        }
+    }
+
+    fn add_compute(&self, d: Duration) {
+        let mut t = self.ranks.traffic.get();
+        t.compute += d;
+        self.ranks.traffic.set(t);
+    }
+
+    fn add_communicate(&self, d: Duration, bytes: usize) {
+        let mut t = self.ranks.traffic.get();
+        t.communicate += d;
+        t.bytes += bytes as u64;
+        self.ranks.traffic.set(t);
+    }
+}
+
+/// One call of the blocked Gram product into `chunk` (the call's rows × columns, row-major):
+/// `syrk`'s lower half for a diagonal tile, a GEMM for a strip left of it.
+fn gram_call<T: Element>(
+    s: &Strip,
+    chunk: &mut [T],
+    panels: &Panels<'_, T>,
+    threads: usize,
+) -> Result<()> {
+    let t = s.span;
+    let cv = ArrayViewMut2::from_shape((t.rows, t.cols), chunk).expect("chunk sized to the call");
+    let xi = panels.rows(t.row0, t.rows);
+    if t.ti == t.tj {
+        crate::blas::gram_lower(xi, cv, threads)
+    } else {
+        let xj = panels.rows(t.col0, t.cols);
+        crate::blas::gemm(T::one(), xi, xj.t(), T::zero(), cv, threads)
+    }
+}
+
+/// Copies each call's block from the parts gathered on rank 0 (rank by rank, each rank's calls in
+/// call order) to its place in `g`.
+fn place_parts<T: Element>(
+    mut g: ArrayViewMut2<'_, T>,
+    calls: &[Strip],
+    owner: &[usize],
+    counts: &[usize],
+    parts: &[T],
+) {
+    let mut at = vec![0; counts.len()];
+    let offsets = offsets(counts);
+    for (s, &o) in calls.iter().zip(owner) {
+        let t = s.span;
+        let from = offsets[o] + at[o];
+        at[o] += t.len();
+        let block = ArrayView2::from_shape((t.rows, t.cols), &parts[from..from + t.len()])
+            .expect("part sized to the call");
+        g.slice_mut(s![t.row0..t.row0 + t.rows, t.col0..t.col0 + t.cols])
+            .assign(&block);
+    }
+}
+
+/// Where each rank's part starts in the gathered buffer.
+fn offsets(counts: &[usize]) -> Vec<usize> {
+    counts
+        .iter()
+        .scan(0, |at, &c| {
+            let o = *at;
+            *at += c;
+            Some(o)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{offsets, owners, Panels, RowSource, Uniform};
+
+    #[test]
+    fn owners_balance_cost_within_one_item_and_depend_on_nothing_else() {
+        let costs: Vec<f64> = (0..55).map(|i| 1.0 + (i % 10) as f64).collect();
+        for ranks in 1..=6 {
+            let owner = owners(&costs, ranks);
+            assert_eq!(owner, owners(&costs, ranks));
+            let mut load = vec![0.0; ranks];
+            for (c, &o) in costs.iter().zip(&owner) {
+                load[o] += c;
+            }
+            let (lo, hi) = load
+                .iter()
+                .fold((f64::MAX, 0.0_f64), |(l, h), &x| (l.min(x), h.max(x)));
+            assert!(hi - lo <= 10.0, "{ranks} ranks: {load:?}");
+        }
+        assert!(owners(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn panels_serve_the_rows_asked_for_from_merged_blocks() {
+        let x = Uniform {
+            rows: 40,
+            cols: 3,
+            seed: 7,
+        };
+        let whole = RowSource::<f64>::rows(&x, 0..40).unwrap();
+        let p = Panels::<f64>::load(&x, vec![30..40, 5..10, 10..12, 0..2]).unwrap();
+        assert_eq!(p.blocks.len(), 3);
+        assert_eq!(p.block(5, 7), whole.slice(ndarray::s![5..12, ..]));
+        assert_eq!(p.block(31, 9), whole.slice(ndarray::s![31..40, ..]));
+        assert_eq!(offsets(&[3, 0, 2]), vec![0, 3, 3]);
+    }
+}
