@@ -161,6 +161,14 @@ impl Ranks {
         self.traffic.get()
     }
 
+    /// The sum of `value` over all ranks, on every rank (CPU seconds, bytes).
+    pub fn sum_over_ranks(&self, value: f64) -> f64 {
+        let mut out = 0.0;
+        self.world
+            .all_reduce_into(&value, &mut out, mpi::collective::SystemOperation::sum());
+        out
+    }
+
     /// Waits until every rank gets here (for timing several ranks from one start).
     pub fn barrier(&self) {
         self.world.barrier();

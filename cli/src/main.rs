@@ -7,6 +7,7 @@ mod gen;
 mod info;
 mod measure;
 mod provenance;
+mod ranks;
 mod replay;
 mod report;
 mod sweep;
@@ -98,14 +99,18 @@ enum Command {
     Compare {
         #[command(flatten)]
         workload: WorkloadArgs,
-        /// Comma-separated strategies (default: native,blocked,serial, plus hybrid:1x2 where the backend has per-call threads).
+        /// Comma-separated strategies (default: native,blocked,serial, plus hybrid:1x2 where the backend has per-call threads); `mpi:R+LOCAL` runs LOCAL on R MPI ranks (feature `mpi`).
         #[arg(long)]
         strategies: Option<String>,
+        /// Comma-separated MPI rank counts: each strategy runs on each count as `mpi:R+S`,
+        /// through `mpirun` (feature `mpi`).
+        #[arg(long, value_name = "LIST")]
+        ranks: Option<String>,
         /// Measure the rows of a saved `--format json` output again (same workloads, strategies,
         /// inputs and repeats) and show old and new side by side.
         #[arg(long, value_name = "ROWS.jsonl", conflicts_with_all = [
             "op", "n", "m", "k", "block", "calls", "dtype", "seed", "input", "input_b",
-            "repeat", "warmup", "peak", "strategies",
+            "repeat", "warmup", "peak", "strategies", "ranks",
         ])]
         replay: Option<std::path::PathBuf>,
         #[command(flatten)]
@@ -285,8 +290,10 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             Ok(())
         }
         Command::Measure { spec } => {
-            let r = measure::child_main(&spec)?;
-            println!("{}", serde_json::to_string(&r).expect("serialisable"));
+            // On ranks, rank 0 alone answers.
+            if let Some(r) = measure::child_main(&spec)? {
+                println!("{}", serde_json::to_string(&r).expect("serialisable"));
+            }
             Ok(())
         }
         Command::Run {
@@ -298,6 +305,9 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
                 Some(s) => s,
                 None => rayblas::Strategy::from_env()?.to_string(),
             };
+            if let Some(size) = ranks::in_world() {
+                return run_in_world(&workload, &s, size, format.format);
+            }
             compare(&workload, vec![s], format.format).map(|_| ())
         }
         Command::Compare {
@@ -308,13 +318,17 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
         Command::Compare {
             workload,
             strategies,
+            ranks: rank_counts,
             format,
             replay: None,
         } => {
-            let list = match strategies {
+            let mut list = match strategies {
                 Some(s) => split_list("--strategies", &s)?,
                 None => default_strategies(),
             };
+            if let Some(r) = rank_counts {
+                list = ranks::expand(&list, &split_list("--ranks", &r)?)?;
+            }
             compare(&workload, list, format.format).map(|_| ())
         }
         Command::Sweep {
@@ -366,10 +380,56 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     // any of them starts.
     rayblas::simd::level()?;
     for s in list {
-        let st: rayblas::Strategy = s.parse()?;
+        ranks::split(s)?;
+        let st: rayblas::Strategy = ranks::local(s).parse()?;
         st.counts()?;
     }
     Ok(())
+}
+
+/// `rayblas run` started by a user's `mpirun` (`size` ranks): every rank runs the workload as
+/// one rank of `mpi:<size>+<strategy>`, once, and rank 0 prints the report, as one process
+/// would.
+fn run_in_world(
+    w: &WorkloadArgs,
+    strategy: &str,
+    size: usize,
+    format: Format,
+) -> Result<(), Failure> {
+    if !cfg!(feature = "mpi") {
+        return Err(format!(
+            "started by mpirun ({size} ranks), but this rayblas was built without MPI: build it \
+             with `--features mpi`, or run it without mpirun"
+        )
+        .into());
+    }
+    if ranks::split(strategy)?.is_some() {
+        return Err(format!(
+            "under mpirun, give the strategy each rank runs (e.g. blocked:1), not `{strategy}`"
+        )
+        .into());
+    }
+    let full = format!("mpi:{size}+{strategy}");
+    let list = vec![full.clone()];
+    w.validate()?;
+    w.check_used(&list, false)?;
+    check_strategies(&list)?;
+    check_memory(w, &list)?;
+    let spec = ChildSpec {
+        workload: w.clone(),
+        strategy: full.clone(),
+    };
+    if stop_for_dry_run(w, &list, "", 1) {
+        return Ok(());
+    }
+    let Some(result) = ranks::child_main(&spec)? else {
+        return Ok(());
+    };
+    let ctx = context(w)?;
+    let mut rows = vec![measure::aggregate(w, &full, &[result], &ctx)];
+    measure::finish(&mut rows);
+    report::print(&rows, format);
+    fail_if_wrong(&rows)
 }
 
 /// The peak GFLOP/s for "% of peak", where it came from, and the FMA-loop limit.
@@ -485,6 +545,7 @@ pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
 /// What a run checks once its arguments parse, before measuring: memory, the output's room,
 /// and the input files (read once here, so a bad file is reported before any measuring).
 pub fn check_run(w: &WorkloadArgs, list: &[String]) -> Result<(), Failure> {
+    ranks::check(w, list)?;
     check_memory(w, list)?;
     check_output_room(w)?;
     if w.input.is_some() {
@@ -545,7 +606,12 @@ pub fn check_memory(w: &WorkloadArgs, strategies: &[String]) -> Result<(), Failu
     };
     let (need, strategy) = strategies
         .iter()
-        .map(|s| (workload::memory_needed(w, shape, s), s.as_str()))
+        .map(|s| {
+            (
+                workload::memory_needed(w, shape, ranks::local(s)),
+                s.as_str(),
+            )
+        })
         .max()
         .unwrap_or((0, ""));
     if need <= limit {
@@ -596,9 +662,15 @@ fn blas_buffers_fit(
     }
     let threads = strategies
         .iter()
-        .filter_map(|s| s.parse::<rayblas::Strategy>().ok())
-        .filter_map(|s| s.counts().ok())
-        .map(|(w, t)| (w * t) as u128 + 1)
+        .filter_map(|s| {
+            let counts = ranks::local(s)
+                .parse::<rayblas::Strategy>()
+                .ok()?
+                .counts()
+                .ok()?;
+            Some((ranks::count(s), counts))
+        })
+        .map(|(r, (w, t))| (r * w * t) as u128 + 1)
         .max()
         .unwrap_or(1);
     let buffers = threads * OPENBLAS_BUFFER;

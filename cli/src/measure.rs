@@ -3,6 +3,7 @@
 //! interleave the strategies (A B C A B C …) so drifts of a shared machine hit all of them.
 
 use crate::provenance::Provenance;
+use crate::ranks;
 use crate::sys;
 use crate::verify::{self, Verdict};
 use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
@@ -78,6 +79,16 @@ pub struct ChildResult {
     pub m: usize,
     pub k: usize,
     pub n: usize,
+    /// On MPI ranks (`mpi:R+LOCAL`): R, and for the timed run the slowest rank's seconds in
+    /// collectives and making its rows, and the bytes all ranks moved.
+    #[serde(default)]
+    pub ranks: Option<usize>,
+    #[serde(default)]
+    pub comm_s: Option<f64>,
+    #[serde(default)]
+    pub load_s: Option<f64>,
+    #[serde(default)]
+    pub comm_bytes: Option<u64>,
 }
 
 /// What the parent sends a child.
@@ -109,14 +120,19 @@ pub fn plan_samples(seconds_per_run: f64) -> (usize, usize) {
     (iters, samples)
 }
 
-/// Runs in the child: build inputs, warm up, time the samples.
-pub fn child_main(spec_json: &str) -> Result<ChildResult, String> {
+/// Runs in the child: build inputs, warm up, time the samples. On ranks (under `mpirun`),
+/// every rank runs this and rank 0 alone returns the result.
+pub fn child_main(spec_json: &str) -> Result<Option<ChildResult>, String> {
     let spec: ChildSpec =
         serde_json::from_str(spec_json).map_err(|e| format!("bad measure spec: {e}"))?;
+    if ranks::split(&spec.strategy)?.is_some() {
+        return ranks::child_main(&spec);
+    }
     match spec.workload.dtype {
         DtypeArg::F64 => child_run::<f64>(&spec),
         DtypeArg::F32 => child_run::<f32>(&spec),
     }
+    .map(Some)
 }
 
 fn child_run<T: Element + ndarray_npy::ReadableElement>(
@@ -205,6 +221,10 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         m,
         k,
         n,
+        ranks: None,
+        comm_s: None,
+        load_s: None,
+        comm_bytes: None,
     })
 }
 
@@ -216,24 +236,38 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
         // OpenBLAS starts its thread pool when it loads, and idle pool threads spin for about
         // 0.1 s before they sleep: CPU time the strategy did not ask for. Starting the library
         // with the threads the strategy uses (1 for blocked and serial) keeps it out.
-        let strategy: Strategy = spec
-            .strategy
+        let strategy: Strategy = ranks::local(&spec.strategy)
             .parse()
             .map_err(|e: rayblas::Error| e.to_string())?;
         let (_, threads) = strategy.counts().map_err(|e| e.to_string())?;
         env.push(("OPENBLAS_NUM_THREADS", threads.to_string()));
     }
     let spec_json = serde_json::to_string(spec).expect("serialisable");
-    let out = spawn_self(&["measure", "--spec", &spec_json], &env)
-        .map_err(|e| format!("cannot start measurement process: {e}"))?;
+    let args = ["measure", "--spec", &spec_json];
+    let out = match ranks::split(&spec.strategy)? {
+        Some((r, _)) => {
+            let mut cmd = ranks::mpirun(r, &args, &env)?;
+            cmd.stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .stdout(Stdio::piped())
+                .output()
+                .map_err(|e| format!("cannot start mpirun: {e}"))?
+        }
+        None => {
+            spawn_self(&args, &env).map_err(|e| format!("cannot start measurement process: {e}"))?
+        }
+    };
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
-        let last = msg
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim_start_matches("rayblas: error: "));
-        return Err(child_failure(&spec.strategy, out.status, last));
+        let last = if ranks::split(&spec.strategy)?.is_some() {
+            ranks::failure_line(&msg)
+        } else {
+            msg.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| l.trim_start_matches("rayblas: error: ").to_string())
+        };
+        return Err(child_failure(&spec.strategy, out.status, last.as_deref()));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.trim())
@@ -407,6 +441,17 @@ pub struct Row {
     pub strategy: String,
     pub workers: usize,
     pub blas_threads: usize,
+    /// MPI ranks (`mpi:R+LOCAL`; `None` for one process), and per run the slowest rank's
+    /// seconds making its rows (`load_s`) and in collectives (`comm_s`, medians over the
+    /// processes), and the bytes all ranks sent and rank 0 received (`comm_bytes`).
+    #[serde(default)]
+    pub ranks: Option<usize>,
+    #[serde(default)]
+    pub load_s: Option<f64>,
+    #[serde(default)]
+    pub comm_s: Option<f64>,
+    #[serde(default)]
+    pub comm_bytes: Option<u64>,
     /// The seed of random inputs (`None` when every operand comes from a file).
     pub seed: Option<u64>,
     pub input: Option<String>,
@@ -512,7 +557,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         k: first.k,
         n: first.n,
         block: w.block_text().to_string(),
-        uses_block: is_product && workload::uses_block(strategy),
+        uses_block: is_product && workload::uses_block(ranks::local(strategy)),
         calls: w
             .effective_calls()
             .map(|c| c.to_string())
@@ -520,6 +565,14 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         strategy: strategy.to_string(),
         workers: first.workers,
         blas_threads: first.blas_threads,
+        ranks: first.ranks,
+        load_s: first
+            .ranks
+            .map(|_| median(&runs.iter().filter_map(|r| r.load_s).collect::<Vec<_>>())),
+        comm_s: first
+            .ranks
+            .map(|_| median(&runs.iter().filter_map(|r| r.comm_s).collect::<Vec<_>>())),
+        comm_bytes: first.comm_bytes,
         seed: w.input.is_none().then(|| w.seed()),
         input: w.input.as_ref().map(|p| p.display().to_string()),
         input_sha256: ctx.input_sha256.clone(),
@@ -671,7 +724,7 @@ pub fn env_overrides(strategy: &str) -> Vec<String> {
             }
         }
     };
-    match strategy.parse::<Strategy>() {
+    match ranks::local(strategy).parse::<Strategy>() {
         Ok(Strategy::Blocked {
             workers: Some(w), ..
         }) => check(&[rayblas::WORKERS_ENV], w, "workers"),

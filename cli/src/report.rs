@@ -24,6 +24,7 @@ pub const FIELDS: &[&str] = &[
     "strategy",
     "workers",
     "blas_threads",
+    "ranks",
     "seed",
     "input",
     "input_sha256",
@@ -41,6 +42,9 @@ pub const FIELDS: &[&str] = &[
     "wall_max_s",
     "spread_pct",
     "iqr_pct",
+    "load_s",
+    "comm_s",
+    "comm_bytes",
     "useful_flops",
     "performed_flops",
     "gflops",
@@ -248,6 +252,7 @@ pub fn print_aligned(table: &[Vec<String>]) {
 fn print_table(rows: &[Row]) {
     let Some(first) = rows.first() else { return };
     let product = first.gflops.is_some();
+    let on_ranks = rows.iter().any(|r| r.ranks.is_some());
     println!("{}", header(first));
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),
@@ -261,6 +266,8 @@ fn print_table(rows: &[Row]) {
         if product { "% FMA" } else { "" }.into(),
         if product { "done GFLOP/s" } else { "" }.into(),
         "CPU %".into(),
+        if on_ranks { "comm" } else { "" }.into(),
+        if on_ranks { "comm MiB" } else { "" }.into(),
         "RSS MiB".into(),
         "+input MiB".into(),
         "result".into(),
@@ -289,6 +296,8 @@ fn print_table(rows: &[Row]) {
                 .map(|g| format!("{g:.2}"))
                 .unwrap_or_default(),
             format!("{:.0}", r.cpu_pct),
+            r.comm_s.map(seconds).unwrap_or_default(),
+            r.comm_bytes.map(mib).unwrap_or_default(),
             mib(r.peak_rss_bytes),
             mib(r.rss_above_input_bytes),
             format!(
@@ -319,6 +328,14 @@ fn print_legend(rows: &[Row]) {
          RSS: peak of the measuring process; +input: above its RSS once the inputs existed. \
          vs best: time / fastest time (1.00x = fastest). (!) = see the warnings."
     );
+    if rows.iter().any(|r| r.ranks.is_some()) {
+        eprintln!(
+            "mpi:R+LOCAL: R MPI ranks, each running LOCAL (W×T per rank); time/run is the \
+             slowest rank's, CPU % and RSS are summed over the ranks. comm: the slowest rank's \
+             time in MPI collectives per run (waiting for the others included); comm MiB: bytes \
+             all ranks sent plus rank 0 received."
+        );
+    }
 }
 
 /// Each row's warnings, on stderr.

@@ -127,3 +127,9 @@ pub fn memory_limit() -> Option<(u128, &'static str)> {
     }
     best
 }
+
+/// Whether this process runs as root (Open MPI refuses root without its consent variables).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid takes no arguments, cannot fail and only reads the process's credentials.
+    unsafe { libc::geteuid() == 0 }
+}

@@ -241,6 +241,84 @@ fn guarantee_every_cli_input_path_refuses_bad_values() {
             vec!["missing", "not a directory"],
         ),
     ];
+    // MPI ranks: the grammar and --ranks always; without the `mpi` feature every use of ranks
+    // says how to get it; with it, the ops and options ranks do not run and a missing mpirun.
+    cases.extend([
+        (
+            vec![],
+            vec!["compare", "--op", "gram-sum", "--n", "8", "--ranks", "0"],
+            vec!["--ranks", "0", "1 to 1024"],
+        ),
+        (
+            vec![],
+            vec!["compare", "--op", "gram-sum", "--n", "8", "--ranks", "1,,2"],
+            vec!["`1,,2`", "empty item"],
+        ),
+        (
+            vec![],
+            vec!["run", "--op", "gram-sum", "--n", "8", "--strategy", "mpi:2"],
+            vec!["`mpi:2`", "mpi:R+LOCAL"],
+        ),
+        (
+            vec![],
+            vec![
+                "run",
+                "--op",
+                "gram-sum",
+                "--n",
+                "8",
+                "--strategy",
+                "mpi:2+fast",
+            ],
+            vec!["`fast`", "expected native"],
+        ),
+        (
+            vec![],
+            vec![
+                "compare",
+                "--strategies",
+                "mpi:2+serial",
+                "--ranks",
+                "2",
+                "--n",
+                "8",
+            ],
+            vec!["`mpi:2+serial`", "already on ranks"],
+        ),
+    ]);
+    if cfg!(feature = "mpi") {
+        cases.extend([
+            (
+                vec![],
+                vec![
+                    "run",
+                    "--op",
+                    "matmul",
+                    "--n",
+                    "8",
+                    "--strategy",
+                    "mpi:2+serial",
+                ],
+                vec!["matmul", "does not run on ranks", "gram-sum"],
+            ),
+            (
+                vec![("RAYBLAS_MPIRUN", "/nonexistent/mpirun")],
+                vec!["compare", "--op", "gram-sum", "--n", "8", "--ranks", "2"],
+                vec!["RAYBLAS_MPIRUN=/nonexistent/mpirun", "path of mpirun"],
+            ),
+            (
+                vec![("PATH", "/nonexistent")],
+                vec!["compare", "--op", "gram-sum", "--n", "8", "--ranks", "2"],
+                vec!["mpirun is not on PATH", "openmpi-bin"],
+            ),
+        ]);
+    } else {
+        cases.push((
+            vec![],
+            vec!["compare", "--op", "gram-sum", "--n", "8", "--ranks", "1,2"],
+            vec!["`mpi:1+", "built without", "--features mpi"],
+        ));
+    }
     // The library's own thread variable, where it has one (netlib has none).
     if let Some(var) = rayblas::blas::THREAD_ENV.first() {
         cases.push((

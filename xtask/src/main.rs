@@ -465,15 +465,31 @@ fn test(args: &[String]) -> Result<(), String> {
             "--all-targets",
             "-p",
             "rayblas",
-            "--features",
-            "mpi",
+            "-p",
+            "rayblas-cli",
         ])
-        .args(["--", "-D", "warnings"]);
+        .args([
+            "--features",
+            "rayblas/mpi,rayblas-cli/mpi",
+            "--",
+            "-D",
+            "warnings",
+        ]);
     run(clippy, "clippy (mpi)")?;
     let mut t = cargo();
     t.args(["test", "-p", "rayblas", "--features", "mpi"])
-        .args(["--lib", "--test", "mpi", "--doc"]);
+        .args(["--lib", "--test", "mpi"]);
     run(t, "tests (mpi: 1, 2 and 4 ranks under mpirun)")?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas", "--features", "mpi", "--doc"]);
+    run(t, "doctests (mpi)")?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas-cli", "--features", "mpi"])
+        .args(["--bins", "--test", "ranks", "--test", "bad_values"]);
+    run(
+        t,
+        "CLI tests (mpi: compare --ranks, run under mpirun, a killed rank)",
+    )?;
     let mut doc = cargo();
     doc.args(["doc", "--no-deps", "-p", "rayblas", "--features", "mpi"])
         .env("RUSTDOCFLAGS", "-D warnings");

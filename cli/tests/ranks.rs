@@ -1,0 +1,190 @@
+//! (feature `mpi`) The CLI on MPI ranks: `compare --ranks` starts mpirun itself and its rows
+//! agree with one process bit for bit; `rayblas run` under a user's mpirun reports once, from
+//! rank 0; a rank killed mid-run ends the command with one line and a non-zero exit, no hang.
+#![cfg(feature = "mpi")]
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn rayblas(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args(args)
+        .output()
+        .expect("rayblas runs")
+}
+
+fn rows(out: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect()
+}
+
+#[test]
+fn compare_ranks_runs_mpirun_and_agrees_with_one_process_bit_for_bit() {
+    for op in ["gram-sum", "gram", "sum", "max"] {
+        let product = op.starts_with("gram");
+        let mut common = vec!["--op", op, "--n", "700", "--repeat", "1"];
+        common.extend(["--warmup", "0", "--format", "json"]);
+        if product {
+            common.extend(["--peak", "1", "--block", "128"]);
+        }
+        let mut args = vec![
+            "compare",
+            "--strategies",
+            "blocked:1,serial",
+            "--ranks",
+            "1,2",
+        ];
+        args.extend(&common);
+        let ranked = rows(&rayblas(&args));
+        let labels: Vec<_> = ranked
+            .iter()
+            .map(|r| r["strategy"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "mpi:1+blocked:1",
+                "mpi:1+serial",
+                "mpi:2+blocked:1",
+                "mpi:2+serial"
+            ],
+            "{op}"
+        );
+        let mut args = vec!["run", "--strategy", "blocked:1"];
+        args.extend(&common);
+        let single = rows(&rayblas(&args));
+        for (r, want) in ranked.iter().zip([1, 1, 2, 2]) {
+            assert_eq!(r["ranks"], want);
+            assert_eq!(r["agrees"], true, "{op} {r}");
+            assert!(r["comm_s"].as_f64().unwrap() >= 0.0, "{r}");
+            let got = r["result"].as_f64().unwrap();
+            if product {
+                // The same calls, combined in the same order: the same bits.
+                assert_eq!(
+                    got.to_bits(),
+                    single[0]["result"].as_f64().unwrap().to_bits(),
+                    "{op} {r}"
+                );
+            }
+            // Any rank count, any local strategy: the same bits.
+            assert_eq!(
+                got.to_bits(),
+                ranked[0]["result"].as_f64().unwrap().to_bits(),
+                "{op} {r}"
+            );
+        }
+    }
+}
+
+#[test]
+fn run_under_a_users_mpirun_reports_once_from_rank_0() {
+    let out = Command::new("mpirun")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_pml", "ob1")
+        .env("OMPI_MCA_btl", "self,vader")
+        .args(["--oversubscribe", "--bind-to", "none", "-np", "3"])
+        .arg(env!("CARGO_BIN_EXE_rayblas"))
+        .args([
+            "run",
+            "--op",
+            "gram-sum",
+            "--n",
+            "500",
+            "--block",
+            "100",
+            "--strategy",
+            "serial",
+            "--peak",
+            "1",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("mpirun runs");
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 1, "one report");
+    assert_eq!(rows[0]["strategy"], "mpi:3+serial");
+    assert_eq!(rows[0]["ranks"], 3);
+    assert_eq!(rows[0]["agrees"], true);
+}
+
+#[test]
+fn a_killed_rank_ends_the_command_with_one_line_and_no_hang() {
+    let parent = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .args([
+            "run",
+            "--op",
+            "gram-sum",
+            "--n",
+            "5000",
+            "--block",
+            "500",
+            "--seed",
+            "777123",
+            "--strategy",
+            "mpi:2+serial",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--peak",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Rank 1 of this job: a `measure` process whose spec has our seed and whose MPI rank is 1.
+    let started = Instant::now();
+    let rank1 = loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd =
+                String::from_utf8(std::fs::read(format!("/proc/{pid}/cmdline")).ok()?).ok()?;
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let rank1 = env
+                .split(|b| *b == 0)
+                .any(|v| v == b"OMPI_COMM_WORLD_RANK=1");
+            (cmd.contains("measure") && cmd.contains("777123") && rank1).then_some(pid)
+        });
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "rank 1 never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    Command::new("kill")
+        .args(["-KILL", &rank1.to_string()])
+        .status()
+        .unwrap();
+    let out = parent.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60), "no hang");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<_> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("rayblas: error: mpi:2+serial:"),
+        "{stderr}"
+    );
+    assert!(
+        lines[0].contains("signal 9") || lines[0].contains("Killed"),
+        "{stderr}"
+    );
+}
