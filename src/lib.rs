@@ -41,7 +41,7 @@
 //! | `native-threading` | | makes [`Strategy::Native`] the compiled default instead of [`Strategy::Blocked`] | |
 //! | `serde` | | `Serialize` for [`blas::BlasInfo`] and [`blas::Threading`] | |
 //! | `bench` | | `rayblas::bench`: seeded random matrices, reproducible by row, and a median | |
-//! | `mpi` | | `rayblas::ranks`: MPI ranks that own tiles (`gram_reduce`, `gram`, reductions), each rank making or reading only its rows; turns on `bench` | Open MPI: `libopenmpi-dev openmpi-bin libclang-dev` |
+//! | `mpi` | | `rayblas::ranks`: MPI ranks that own tiles (`gram_reduce`, `gram`, `matmul_reduce` and `matmul` by SUMMA, reductions), each rank making or reading only its rows; turns on `bench` | Open MPI: `libopenmpi-dev openmpi-bin libclang-dev` |
 //! | `npy` | | `rayblas::mapped`: `.npy` files memory-mapped, and the `*_mapped` methods of [`Config`] that stream them in bounded memory (out of core) | |
 //!
 //! With `netlib-system`, a binary must load the reference library it was linked against, not the

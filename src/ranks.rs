@@ -15,11 +15,19 @@
 //! - **Shares:** calls go to ranks by cost, largest first, each to the rank with the least work
 //!   so far (ties to the lower rank): every rank gets the same work within one call's cost. The
 //!   owner of each call depends on the call list and the rank count only.
-//! - **Results:** scalar results (`gram_reduce`, `reduce`) are combined on rank 0 and broadcast,
-//!   so every rank returns the same value. A gathered output (`gram`) is held by rank 0 alone:
-//!   it returns `Some(matrix)`, the other ranks `None`.
-//! - **Reproducible:** a result is bitwise the same for every rank count and every local
-//!   worker count (same cut, same calls, combined in the same order); with the default cut,
+//! - **Products of two matrices** (`matmul`, `matmul_reduce`) run SUMMA instead: the product's
+//!   tiles in contiguous blocks on a 2-D grid of ranks, the inner dimension in panels of the
+//!   block's width, each panel of A broadcast along a grid row and each panel of B down a grid
+//!   column from the one rank that made it (see [`OnRanks::matmul`]).
+//! - **Results:** scalar results (`gram_reduce`, `matmul_reduce`, `reduce`) are combined on
+//!   rank 0 and broadcast, so every rank returns the same value. A gathered output (`gram`,
+//!   `matmul`) is held by rank 0 alone: it returns `Some(matrix)`, the other ranks `None`.
+//! - **Reproducible:** for a given rank count a result is bitwise the same run after run. The
+//!   Gram products and the reductions are bitwise the same for every rank count and every
+//!   local worker count too (same cut, same calls, combined in the same order); SUMMA's blocks,
+//!   and so the shapes of its BLAS calls, change with the grid, so the products of two matrices
+//!   agree across rank counts within rounding (the tests hold them to 1e-12 relative in f64,
+//!   2e-5 in f32, each entry against one process). With the default cut,
 //!   machines with different physical core counts cut differently, so give
 //!   [`Config::balance_for`] the same count everywhere. A thin Gram product (few rows, a long
 //!   k), which a single process splits over k, runs here as tiles, so its last bits differ
@@ -40,6 +48,8 @@
 //! let x = Uniform { rows: 10_000, cols: 10_000, seed: 0 };
 //! let cfg = Config::new().block(BlockShape::square(1000)?);
 //! let s: f64 = cfg.on(&ranks).gram_reduce(&x, Reduction::Sum)?;
+//! let y = Uniform { rows: 10_000, cols: 10_000, seed: 1 };
+//! let c = cfg.on(&ranks).matmul::<f64>(&x, &y)?;   // Some(x·y) on rank 0
 //! if ranks.is_root() {
 //!     let t = ranks.last_traffic();
 //!     println!("{s} ({:?} computing, {:?} communicating)", t.compute, t.communicate);
@@ -51,12 +61,13 @@ use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::fused::{gram_call_cost, gram_reduce_call, gram_reduce_calls};
 use crate::kernels::gram::{gram_tiling, lower_strips, mirror_lower};
+use crate::kernels::matmul::{balanced_block, matmul_into};
 use crate::kernels::reduce::{self, combine_fixed, Reduction};
 use crate::plan::TileSource;
-use crate::tiling::Strip;
+use crate::tiling::{Strip, Tiling};
 use crate::Config;
 use mpi::datatype::PartitionMut;
-use mpi::topology::SimpleCommunicator;
+use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::*;
 use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 use std::cell::Cell;
@@ -478,6 +489,215 @@ impl OnRanks<'_> {
         self.combine_scalars(Share { values, owner }, r)
     }
 
+    /// The product reduced, `r(A·B)`, for an m×k A and a k×n B, with the product never
+    /// gathered: SUMMA on a 2-D grid of ranks (see [`OnRanks::matmul`]); each rank reduces its
+    /// block of the product tile by tile, and rank 0 combines the tiles' values in tile order.
+    /// Every rank returns the value.
+    ///
+    /// # Errors
+    /// As [`Config::matmul_reduce`]; [`Error::Mpi`] when another rank failed; errors of the
+    /// sources.
+    pub fn matmul_reduce<T: Element>(
+        &self,
+        a: &impl RowSource<T>,
+        b: &impl RowSource<T>,
+        r: Reduction,
+    ) -> Result<T> {
+        let (m, n) = (a.dim().0, b.dim().1);
+        crate::kernels::check_product("matmul_reduce", a.dim(), b.dim())?;
+        reduce::defined_over(r, m.saturating_mul(n))?;
+        let plan = self.config.execution()?;
+        let grid = Grid::new(self.ranks, m, n, self.config.cut());
+        let block = self.summa(&grid, a, b);
+        let start = Instant::now();
+        let tiles = grid.my_tiles();
+        let values = block.map(|c| {
+            let (r0, c0) = (grid.rows.start, grid.cols.start);
+            tiles
+                .iter()
+                .map(|t| {
+                    let v = c.slice(s![
+                        t.row0 - r0..t.row0 - r0 + t.rows,
+                        t.col0 - c0..t.col0 - c0 + t.cols
+                    ]);
+                    reduce::full_under(&plan, &v, r)
+                })
+                .collect::<Vec<T>>()
+        });
+        self.add_compute(start.elapsed());
+        // Each rank's tiles, in tile order; rank 0 puts them back in the order of the whole
+        // grid before combining.
+        let owner = grid.tile_owners();
+        self.combine_scalars(Share { values, owner }, r)
+    }
+
+    /// The product `A·B` of an m×k A and a k×n B, by SUMMA on a 2-D grid of ranks: the
+    /// product's tiles are dealt to a grid of pr × pc ranks in contiguous bands of tile rows and
+    /// columns; the inner dimension goes in panels of the block's width, each panel of A held
+    /// by one rank of each grid row and broadcast along it, each panel of B by one rank of each
+    /// grid column and broadcast down it, and every rank adds the panel's product to its block
+    /// with its own strategy. Each rank makes only its panels of A and B. Rank 0 gathers the
+    /// blocks and returns `Some(C)`, the others `None`.
+    ///
+    /// The panels of k are the same for every grid, so the product is added up in the same
+    /// order whatever the rank count; it differs from one process's (one call over all of k) by
+    /// rounding.
+    ///
+    /// # Errors
+    /// As [`Config::matmul`]; [`Error::Mpi`] when another rank failed or a rank's block
+    /// exceeds MPI's count limit (2³¹−1 elements); errors of the sources.
+    pub fn matmul<T: Element>(
+        &self,
+        a: &impl RowSource<T>,
+        b: &impl RowSource<T>,
+    ) -> Result<Option<Array2<T>>> {
+        let (m, n) = (a.dim().0, b.dim().1);
+        crate::kernels::check_product("matmul", a.dim(), b.dim())?;
+        let grid = Grid::new(self.ranks, m, n, self.config.cut());
+        let counts = grid.block_sizes();
+        if let Some((r, &c)) = counts
+            .iter()
+            .enumerate()
+            .find(|(_, &c)| c > mpi::Count::MAX as usize)
+        {
+            return Err(Error::Mpi(format!(
+                "rank {r}'s block of the {m}x{n} product is {c} elements, beyond MPI's count \
+                 limit of {}: use more ranks",
+                mpi::Count::MAX
+            )));
+        }
+        let block = self.summa(&grid, a, b);
+        // Row-major, so the raw vector is the block in order.
+        let values = block.map(|c| {
+            c.as_standard_layout()
+                .into_owned()
+                .into_raw_vec_and_offset()
+                .0
+        });
+        let owner = Vec::new();
+        let Some(parts) = self.gather(Share { values, owner }, &counts)? else {
+            return Ok(None);
+        };
+        let start = Instant::now();
+        let mut c = crate::alloc::zeros::<T>("product", m, n);
+        if let Ok(c) = c.as_mut() {
+            grid.place_blocks(c.view_mut(), &parts);
+        }
+        self.add_compute(start.elapsed());
+        c.map(Some)
+    }
+
+    /// This rank's block of `A·B` by SUMMA over `grid` (see [`OnRanks::matmul`]), or the
+    /// error this rank met (kept for the collectives that follow to report on every rank).
+    /// A rank that fails goes on taking part in the broadcasts, with zeros.
+    fn summa<T: Element>(
+        &self,
+        grid: &Grid,
+        a: &impl RowSource<T>,
+        b: &impl RowSource<T>,
+    ) -> Result<Array2<T>> {
+        let mut error: Option<Error> = None;
+        let plan = self.config.execution()?;
+        let cut = self.config.cut();
+        let k = a.dim().1;
+        let (rows, cols) = (grid.rows.len(), grid.cols.len());
+        let mut traffic = Traffic {
+            calls: grid.panels(k).len(),
+            ..Traffic::default()
+        };
+        // This rank's panels: A's rows of its grid row at the panels its grid column holds,
+        // B's columns of its grid column at the panels its grid row holds.
+        let start = Instant::now();
+        let mut own_a: Vec<(usize, Array2<T>)> = Vec::new();
+        let mut own_b: Vec<(usize, Array2<T>)> = Vec::new();
+        let panels = grid.panels(k);
+        if panels
+            .iter()
+            .enumerate()
+            .any(|(p, _)| p % grid.pc == grid.j)
+        {
+            match a.rows(grid.rows.clone()) {
+                Ok(rows_a) => {
+                    for (p, kp) in panels
+                        .iter()
+                        .enumerate()
+                        .filter(|(p, _)| p % grid.pc == grid.j)
+                    {
+                        let panel = rows_a.slice(s![.., kp.clone()]);
+                        own_a.push((p, panel.as_standard_layout().into_owned()));
+                    }
+                }
+                Err(e) => error = Some(e),
+            }
+        }
+        for (p, kp) in panels
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| p % grid.pr == grid.i)
+        {
+            match b.rows(kp.clone()) {
+                Ok(rows_b) => {
+                    let panel = rows_b.slice(s![.., grid.cols.clone()]);
+                    own_b.push((p, panel.as_standard_layout().into_owned()));
+                }
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
+        }
+        traffic.load = start.elapsed();
+        let mut c = match crate::alloc::zeros::<T>("rank's block of the product", rows, cols) {
+            Ok(c) => c,
+            Err(e) => {
+                error.get_or_insert(e);
+                Array2::zeros((0, 0))
+            }
+        };
+        for (p, kp) in panels.iter().enumerate() {
+            let start = Instant::now();
+            let mut pa = match own_a.iter().position(|(q, _)| *q == p) {
+                Some(i) => own_a.swap_remove(i).1,
+                None => Array2::zeros((rows, kp.len())),
+            };
+            let mut pb = match own_b.iter().position(|(q, _)| *q == p) {
+                Some(i) => own_b.swap_remove(i).1,
+                None => Array2::zeros((kp.len(), cols)),
+            };
+            let (sa, sb) = (pa.as_slice_mut(), pb.as_slice_mut());
+            let (sa, sb) = (sa.expect("owned, row-major"), sb.expect("owned, row-major"));
+            grid.row_comm
+                .process_at_rank((p % grid.pc) as mpi::Rank)
+                .broadcast_into(sa);
+            grid.col_comm
+                .process_at_rank((p % grid.pr) as mpi::Rank)
+                .broadcast_into(sb);
+            traffic.communicate += start.elapsed();
+            traffic.bytes += ((sa.len() + sb.len()) * std::mem::size_of::<T>()) as u64;
+            if error.is_some() || rows == 0 || cols == 0 {
+                continue;
+            }
+            let start = Instant::now();
+            let beta = if p == 0 { T::zero() } else { T::one() };
+            if let Err(e) = matmul_into(
+                &plan,
+                cut,
+                T::one(),
+                &pa.view(),
+                &pb.view(),
+                beta,
+                c.view_mut(),
+            ) {
+                error = Some(e);
+            }
+            traffic.compute += start.elapsed();
+        }
+        self.ranks.traffic.set(traffic);
+        match error {
+            Some(e) => Err(e),
+            None => Ok(c),
+        }
+    }
+
     /// Loads this rank's rows for its share of `calls` and runs `work` on them; records the
     /// time of each. Fails on every rank alike for a bad configuration; a failure of this
     /// rank's own work is kept in the share, for the collectives to report on every rank.
@@ -603,6 +823,135 @@ impl OnRanks<'_> {
         t.communicate += d;
         t.bytes += bytes as u64;
         self.ranks.traffic.set(t);
+    }
+}
+
+/// The 2-D grid of ranks a product runs on: pr × pc ranks (pc the largest divisor of the rank
+/// count not above its square root), this rank at (i, j) = (rank / pc, rank % pc), with its
+/// band of the product's tile rows and columns (contiguous, near-equal counts) and the
+/// communicators of its grid row and grid column.
+struct Grid {
+    pr: usize,
+    pc: usize,
+    i: usize,
+    j: usize,
+    tiling: Tiling,
+    /// The product's rows and columns this rank holds.
+    rows: Range<usize>,
+    cols: Range<usize>,
+    /// Panel width of the inner dimension: the block's columns, the same for every grid.
+    panel: usize,
+    row_comm: SimpleCommunicator,
+    col_comm: SimpleCommunicator,
+}
+
+impl Grid {
+    fn new(ranks: &Ranks, m: usize, n: usize, cut: crate::tiling::Cut) -> Grid {
+        let size = ranks.size();
+        let pc = (1..=size)
+            .filter(|d| size % d == 0 && d * d <= size)
+            .max()
+            .unwrap_or(1);
+        let pr = size / pc;
+        let (i, j) = (ranks.rank() / pc, ranks.rank() % pc);
+        let block = balanced_block(m, n, cut);
+        let tiling = Tiling::new(m, n, block);
+        let (tr, tc) = tiling.grid();
+        let band = |tiles: usize, parts: usize, p: usize, side: usize, len: usize| {
+            let (t0, t1) = (p * tiles / parts, (p + 1) * tiles / parts);
+            (t0 * side).min(len)..(t1 * side).min(len)
+        };
+        let rows = band(tr, pr, i, block.rows, m);
+        let cols = band(tc, pc, j, block.cols, n);
+        let world = &ranks.world;
+        let row_comm = world
+            .split_by_color(Color::with_value(i as i32))
+            .expect("every rank has a colour");
+        let col_comm = world
+            .split_by_color(Color::with_value(j as i32))
+            .expect("every rank has a colour");
+        Grid {
+            pr,
+            pc,
+            i,
+            j,
+            tiling,
+            rows,
+            cols,
+            panel: block.cols.max(1),
+            row_comm,
+            col_comm,
+        }
+    }
+
+    /// The panels of the inner dimension k, in order.
+    fn panels(&self, k: usize) -> Vec<Range<usize>> {
+        (0..k)
+            .step_by(self.panel)
+            .map(|p| p..(p + self.panel).min(k))
+            .collect()
+    }
+
+    /// The rows and columns rank (i, j) holds.
+    fn block_of(&self, i: usize, j: usize) -> (Range<usize>, Range<usize>) {
+        let (m, n) = (self.tiling.nrows, self.tiling.ncols);
+        let (tr, tc) = self.tiling.grid();
+        let (b_r, b_c) = (self.tiling.block.rows, self.tiling.block.cols);
+        let band = |tiles: usize, parts: usize, p: usize, side: usize, len: usize| {
+            let (t0, t1) = (p * tiles / parts, (p + 1) * tiles / parts);
+            (t0 * side).min(len)..(t1 * side).min(len)
+        };
+        (band(tr, self.pr, i, b_r, m), band(tc, self.pc, j, b_c, n))
+    }
+
+    /// Elements of each rank's block, by rank.
+    fn block_sizes(&self) -> Vec<usize> {
+        (0..self.pr * self.pc)
+            .map(|r| {
+                let (rows, cols) = self.block_of(r / self.pc, r % self.pc);
+                rows.len() * cols.len()
+            })
+            .collect()
+    }
+
+    /// The product's tiles inside this rank's block, in tile order.
+    fn my_tiles(&self) -> Vec<crate::tiling::Tile> {
+        let (tr, tc) = self.tiling.grid();
+        (0..tr)
+            .flat_map(|ti| (0..tc).map(move |tj| (ti, tj)))
+            .map(|(ti, tj)| self.tiling.tile(ti, tj))
+            .filter(|t| self.rows.contains(&t.row0) && self.cols.contains(&t.col0))
+            .collect()
+    }
+
+    /// The rank holding each tile of the product, in tile order.
+    fn tile_owners(&self) -> Vec<usize> {
+        let (tr, tc) = self.tiling.grid();
+        let owner_of = |t: &crate::tiling::Tile| {
+            (0..self.pr * self.pc)
+                .find(|&r| {
+                    let (rows, cols) = self.block_of(r / self.pc, r % self.pc);
+                    rows.contains(&t.row0) && cols.contains(&t.col0)
+                })
+                .expect("every tile has a rank")
+        };
+        (0..tr)
+            .flat_map(|ti| (0..tc).map(move |tj| (ti, tj)))
+            .map(|(ti, tj)| owner_of(&self.tiling.tile(ti, tj)))
+            .collect()
+    }
+
+    /// Copies each rank's block, gathered on rank 0 in rank order, to its place in `c`.
+    fn place_blocks<T: Element>(&self, mut c: ArrayViewMut2<'_, T>, parts: &[T]) {
+        let mut at = 0;
+        for r in 0..self.pr * self.pc {
+            let (rows, cols) = self.block_of(r / self.pc, r % self.pc);
+            let len = rows.len() * cols.len();
+            let block = ArrayView2::from_shape((rows.len(), cols.len()), &parts[at..at + len])
+                .expect("part sized to the block");
+            c.slice_mut(s![rows, cols]).assign(&block);
+            at += len;
+        }
     }
 }
 

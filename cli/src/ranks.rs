@@ -13,7 +13,16 @@ const PREFIX: &str = "mpi:";
 const MAX_RANKS: usize = 1024;
 
 /// The ops that run on ranks (`rayblas::ranks`).
-const RANK_OPS: &[Op] = &[Op::GramSum, Op::Gram, Op::Sum, Op::Max, Op::Min, Op::Mean];
+const RANK_OPS: &[Op] = &[
+    Op::GramSum,
+    Op::Gram,
+    Op::MatmulSum,
+    Op::Matmul,
+    Op::Sum,
+    Op::Max,
+    Op::Min,
+    Op::Mean,
+];
 
 /// `mpi:R+LOCAL` as (R, LOCAL); `None` for a strategy of one process.
 ///
@@ -279,6 +288,27 @@ mod on_ranks {
         }
     }
 
+    /// An operand on ranks: random rows made and kept, or a mapped file (maybe transposed).
+    enum Source<'a, T> {
+        Held(Held<T>),
+        File(rayblas::mapped::Mapped<'a, T>),
+    }
+
+    impl<T: Element> RowSource<T> for Source<'_, T> {
+        fn dim(&self) -> (usize, usize) {
+            match self {
+                Source::Held(h) => h.dim(),
+                Source::File(f) => RowSource::<T>::dim(f),
+            }
+        }
+        fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>, rayblas::Error> {
+            match self {
+                Source::Held(h) => h.rows(range),
+                Source::File(f) => f.rows(range),
+            }
+        }
+    }
+
     impl<T: Element> RowSource<T> for Held<T> {
         fn dim(&self) -> (usize, usize) {
             (self.source.rows, self.source.cols)
@@ -313,7 +343,9 @@ mod on_ranks {
         cfg: &Config,
         ranks: &Ranks,
         x: &impl RowSource<T>,
+        y: Option<&impl RowSource<T>>,
     ) -> Result<Answer<T>, String> {
+        let y = || y.ok_or_else(|| "a product needs B".to_string());
         let on = cfg.on(ranks);
         let scalar = |v: Result<T, rayblas::Error>| {
             v.map(|v| Answer {
@@ -324,6 +356,7 @@ mod on_ranks {
         };
         match op {
             Op::GramSum => scalar(on.gram_reduce(x, Reduction::Sum)),
+            Op::MatmulSum => scalar(on.matmul_reduce(x, y()?, Reduction::Sum)),
             Op::Sum => scalar(on.reduce(x, Reduction::Sum)),
             Op::Max => scalar(on.reduce(x, Reduction::Max)),
             Op::Min => scalar(on.reduce(x, Reduction::Min)),
@@ -338,8 +371,13 @@ mod on_ranks {
                         .map(|s| s / T::from_f64((m * k) as f64)),
                 )
             }
-            Op::Gram => {
-                let g = on.gram(x).map_err(|e| e.to_string())?;
+            Op::Gram | Op::Matmul => {
+                let g = if op == Op::Gram {
+                    on.gram(x)
+                } else {
+                    on.matmul(x, y()?)
+                }
+                .map_err(|e| e.to_string())?;
                 // Rank 0 reports the sum of the product, as `run` does for a product.
                 let result = g.as_ref().map_or(0.0, |g| {
                     Config::new()
@@ -371,21 +409,30 @@ mod on_ranks {
         let (workers, blas_threads) = strategy.counts().map_err(|e| e.to_string())?;
         let cfg = Config::new().strategy(strategy).block(block).calls(calls);
         // Each rank makes (or maps) only what its calls read.
-        let file = match &w.input {
-            Some(p) => Some(rayblas::mapped::NpyMap::<T>::open(p).map_err(|e| e.to_string())?),
-            None => None,
+        let open = |p: &std::path::PathBuf| {
+            rayblas::mapped::NpyMap::<T>::open(p).map_err(|e| e.to_string())
         };
-        let uniform = Held::<T>::new(Uniform {
-            rows: shape.m,
-            cols: shape.k,
-            seed: w.seed(),
-        });
-        let mapped = file.as_ref().map(|f| f.matrix());
-        let run = || match &mapped {
-            Some(x) => once::<T>(w.op, &cfg, ranks, x),
-            None => once::<T>(w.op, &cfg, ranks, &uniform),
+        let file = w.input.as_ref().map(open).transpose()?;
+        let file_b = w.input_b.as_ref().map(open).transpose()?;
+        let held = |rows, cols, seed| Source::Held(Held::<T>::new(Uniform { rows, cols, seed }));
+        let a = match &file {
+            Some(f) => Source::File(f.matrix()),
+            None => held(shape.m, shape.k, w.seed()),
         };
-        let (m, k) = mapped.map_or((shape.m, shape.k), |x| x.dim());
+        // As one process makes B: --input-b, else Aᵀ of the file, else random from seed + 1.
+        let b = match (w.op.needs_b(), &file_b, &file) {
+            (false, _, _) => None,
+            (true, Some(fb), _) => Some(Source::File(fb.matrix())),
+            (true, None, Some(f)) => Some(Source::File(f.matrix().t())),
+            (true, None, None) => Some(held(shape.k, shape.n, w.seed() + 1)),
+        };
+        let run = || once::<T>(w.op, &cfg, ranks, &a, b.as_ref());
+        let (m, k) = a.dim();
+        let n = match (&b, w.op) {
+            (Some(b), Op::Matmul | Op::MatmulSum) => b.dim().1,
+            (_, Op::Gram | Op::GramSum) => m,
+            _ => k,
+        };
         let input_rss = sys::current_rss();
         let mut last = None;
         for _ in 0..w.warmup {
@@ -449,11 +496,7 @@ mod on_ranks {
             blas_threads,
             m,
             k,
-            n: if matches!(w.op, Op::Gram | Op::GramSum) {
-                m
-            } else {
-                k
-            },
+            n,
             ranks: Some(r),
             comm_s: Some(comm),
             load_s: Some(load),

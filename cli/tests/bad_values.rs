@@ -293,13 +293,13 @@ fn guarantee_every_cli_input_path_refuses_bad_values() {
                 vec![
                     "run",
                     "--op",
-                    "matmul",
+                    "norm",
                     "--n",
                     "8",
                     "--strategy",
                     "mpi:2+serial",
                 ],
-                vec!["matmul", "does not run on ranks", "gram-sum"],
+                vec!["norm", "does not run on ranks", "gram-sum"],
             ),
             (
                 vec![("RAYBLAS_MPIRUN", "/nonexistent/mpirun")],

@@ -197,6 +197,77 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             }
         }
     }
+    // Products by SUMMA: A m×k and B k×n, with ragged, 1-row, empty and thin shapes.
+    let products = [
+        (300, 200, 250, 64),
+        (257, 31, 100, 50),
+        (1, 5, 7, 4),
+        (0, 3, 4, 4),
+        (20, 3000, 20, 16),
+    ];
+    for strategy in ["serial", "blocked:2", "native:1"] {
+        let cfg = Config::new()
+            .strategy(strategy.parse::<Strategy>()?)
+            .balance_for(two);
+        for (m, k, n, b) in products {
+            let cfg = cfg.block(BlockShape::square(b)?);
+            let (sa, sb) = (
+                Uniform {
+                    rows: m,
+                    cols: k,
+                    seed: 11,
+                },
+                Uniform {
+                    rows: k,
+                    cols: n,
+                    seed: 12,
+                },
+            );
+            let (wa, wb) = (uniform::<T>(m, k, 11), uniform::<T>(k, n, 12));
+            // Panels of k added in turn, not one call over k: within rounding of one process.
+            let name =
+                |op: &str| format!("{}:{strategy}:{op}:{m}x{k}x{n}/{b} within", T::DTYPE.name());
+            for r in [
+                Reduction::Sum,
+                Reduction::SumOfSquares,
+                Reduction::Max,
+                Reduction::Min,
+            ] {
+                let op = format!("matmul_reduce-{}", r.name());
+                match cfg.on(ranks).matmul_reduce::<T>(&sa, &sb, r) {
+                    Ok(d) => {
+                        if root {
+                            let single = cfg.matmul_reduce(&wa, &wb, r)?;
+                            print_case(
+                                &name(&op),
+                                bits(d),
+                                bits(single),
+                                rel_err(d.to_f64(), single.to_f64()),
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        assert!(m == 0, "{}: {e}", name(&op));
+                        if root {
+                            println!("error {} {e}", name(&op));
+                        }
+                    }
+                }
+            }
+            let c = cfg.on(ranks).matmul::<T>(&sa, &sb)?;
+            assert_eq!(c.is_some(), root, "rank 0 alone holds the product");
+            if let Some(c) = c {
+                let single = cfg.matmul(&wa, &wb)?;
+                // Relative to the entry's magnitude (all inputs are positive).
+                let worst = c
+                    .iter()
+                    .zip(single.iter())
+                    .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
+                    .fold(0.0, f64::max);
+                print_case(&name("matmul"), hash(&c), hash(&single), worst);
+            }
+        }
+    }
     // An input that fails on the last rank fails the call on every rank, and the next call works.
     let failing = FailsOn {
         inner: Uniform {
