@@ -288,6 +288,19 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
     if root {
         println!("error {}:failing-input {e}", T::DTYPE.name());
     }
+    // The same for SUMMA, whose ranks go on broadcasting after one of them failed.
+    let b = Uniform {
+        rows: 50,
+        cols: 30,
+        seed: 4,
+    };
+    let e = cfg
+        .on(ranks)
+        .matmul_reduce::<T>(&failing, &b, Reduction::Sum)
+        .expect_err("a rank's input failed");
+    if root {
+        println!("error {}:failing-input-summa {e}", T::DTYPE.name());
+    }
     let after = cfg
         .on(ranks)
         .gram_reduce::<T>(&failing.inner, Reduction::Sum)?;
