@@ -80,6 +80,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn read_rate_checks_its_sums_and_splits_any_buffer_over_threads() {
+        let level = crate::simd::level().unwrap();
+        // Parts of unequal length (3 words over 2 threads) and more threads than words.
+        for (threads, bytes) in [(1, 8 << 20), (2, 24), (3, 16), (2, 8 << 20)] {
+            let gbps = read_rate(level, threads, bytes).unwrap();
+            assert!(gbps.is_finite() && gbps > 0.0, "{threads} {bytes}: {gbps}");
+        }
+        assert!(matches!(
+            read_bandwidth(0),
+            Err(Error::InvalidThreads { requested: 0, .. })
+        ));
+        assert!(last_level_cache_bytes().is_none_or(|b| b >= 1024));
+    }
+
+    #[test]
     fn f32_values_stay_below_one() {
         assert_eq!(below_one::<f32>(1.0 - 1e-12), 1.0 - f32::EPSILON / 2.0);
         assert!(uniform::<f32>(64, 64, 1)
@@ -221,4 +236,149 @@ fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64,
         all = all.max(timed(threads)?);
     }
     Ok((one, all))
+}
+
+/// The streaming read rate of this machine: what its cores reach reading memory that no cache
+/// holds, the ceiling of every op that touches each byte once. Measured by [`read_bandwidth`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReadBandwidth {
+    /// The SIMD level of the sum that did the reading.
+    pub level: Level,
+    /// Bytes read per pass: at least [`READ_BUFFER_BYTES`] and four times the last-level cache.
+    pub bytes: usize,
+    /// GB/s (10⁹ bytes) of one thread reading the whole buffer alone.
+    pub one_thread_gbps: f64,
+    /// Threads reading at once for [`ReadBandwidth::gbps`], each its own part.
+    pub threads: usize,
+    /// GB/s of `threads` threads at once.
+    pub gbps: f64,
+}
+
+/// The smallest buffer [`read_bandwidth`] reads, far beyond the caches of the CPUs it runs on.
+pub const READ_BUFFER_BYTES: usize = 512 << 20;
+
+/// Measures the streaming read rate: one thread alone, then `threads` at once (pass the
+/// physical core count), each adding up its own part of a buffer of [`READ_BUFFER_BYTES`] (or
+/// four times the last-level cache, if larger) with rayblas's own sum kernel at the SIMD level
+/// [`crate::simd::level`] picks, best of five passes. Each thread writes its part before reading
+/// it, so the pages are its own (first touch), and every sum is checked exactly, so a pass that
+/// skipped memory cannot inflate the figure.
+///
+/// ```no_run
+/// let read = rayblas::bench::read_bandwidth(rayblas::cpu::physical_cores())?;
+/// println!("{:.1} GB/s on one core, {:.1} on {}", read.one_thread_gbps, read.gbps, read.threads);
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Environment`] if `RAYBLAS_SIMD` is invalid, [`Error::InvalidThreads`] for 0
+/// threads, [`Error::OutOfMemory`] if the buffer cannot be allocated, [`Error::Measurement`] if
+/// a sum is not what the buffer holds.
+pub fn read_bandwidth(threads: usize) -> Result<ReadBandwidth> {
+    if threads == 0 {
+        return Err(Error::InvalidThreads {
+            requested: 0,
+            reason: "the read-bandwidth measurement needs at least one thread".into(),
+        });
+    }
+    let level = crate::simd::level()?;
+    let bytes = READ_BUFFER_BYTES.max(4 * last_level_cache_bytes().unwrap_or(0));
+    let one = read_rate(level, 1, bytes)?;
+    let all = if threads == 1 {
+        one
+    } else {
+        read_rate(level, threads, bytes)?
+    };
+    Ok(ReadBandwidth {
+        level,
+        bytes,
+        one_thread_gbps: one,
+        threads,
+        gbps: all,
+    })
+}
+
+/// GB/s of `threads` threads reading their parts of `bytes` at once, best of five passes.
+fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
+    const PASSES: usize = 5;
+    let sum = crate::simd::kernels_for::<f64>(level).sum;
+    let words = bytes / 8;
+    // Allocated here, written by the thread that reads it (its pages, on its node).
+    let mut parts = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let len = words * (t + 1) / threads - words * t / threads;
+        let mut part: Vec<f64> = Vec::new();
+        part.try_reserve_exact(len)
+            .map_err(|_| Error::OutOfMemory {
+                what: "read-bandwidth buffer",
+                rows: threads,
+                cols: len,
+                bytes: (bytes as u128),
+            })?;
+        parts.push(part);
+    }
+    let barrier = std::sync::Barrier::new(threads + 1);
+    let mut best = f64::INFINITY;
+    let sums: Vec<Vec<(usize, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(t, mut part)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    let len = words * (t + 1) / threads - words * t / threads;
+                    part.resize(len, 1.0);
+                    barrier.wait();
+                    (0..PASSES)
+                        .map(|_| {
+                            barrier.wait();
+                            let total = sum(std::hint::black_box(&part));
+                            barrier.wait();
+                            (len, total)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        barrier.wait();
+        for _ in 0..PASSES {
+            barrier.wait();
+            let t = std::time::Instant::now();
+            barrier.wait();
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // Every element is 1.0 and every part is below 2⁵³ elements: each sum is exactly its length.
+    let all_exact = sums.len() == threads
+        && sums
+            .iter()
+            .all(|passes| passes.len() == PASSES && passes.iter().all(|&(len, s)| s == len as f64));
+    if !all_exact {
+        return Err(Error::Measurement(format!(
+            "the read-bandwidth sums did not each add every element once ({level})"
+        )));
+    }
+    Ok((words * 8) as f64 / best / 1e9)
+}
+
+/// The largest cache of CPU 0 (Linux sysfs), in bytes; `None` where sysfs does not say.
+fn last_level_cache_bytes() -> Option<usize> {
+    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+    dir.filter_map(|entry| {
+        let text = std::fs::read_to_string(entry.ok()?.path().join("size")).ok()?;
+        let text = text.trim();
+        let (digits, scale) = match text.strip_suffix('K') {
+            Some(d) => (d, 1 << 10),
+            None => match text.strip_suffix('M') {
+                Some(d) => (d, 1 << 20),
+                None => (text, 1),
+            },
+        };
+        digits.parse::<usize>().ok()?.checked_mul(scale)
+    })
+    .max()
 }

@@ -367,7 +367,8 @@ impl OnRanks<'_> {
         reduce::defined_over(r, n)?;
         let calls = gram_reduce_calls(n, self.config.cut());
         let costs: Vec<f64> = calls.iter().map(gram_call_cost).collect();
-        let share = self.run_share(x, &calls, &costs, |panels, mine| {
+        let owner = owners(&costs, self.ranks.size());
+        let share = self.run_share(x, &calls, owner, |panels, mine| {
             let parts = plan.tiles(mine, |s: &Strip, threads| {
                 gram_reduce_call(s, panels, r, plan.level, threads)
             });
@@ -414,7 +415,7 @@ impl OnRanks<'_> {
                 mpi::Count::MAX
             )));
         }
-        let share = self.run_share(x, &calls, &costs, |panels, mine| {
+        let share = self.run_share(x, &calls, owner.clone(), |panels, mine| {
             let total = mine.iter().map(|s| s.span.len()).sum::<usize>();
             let mut buf = crate::alloc::zeros::<T>("rank's part of the Gram matrix", 1, total)?
                 .into_raw_vec_and_offset()
@@ -698,17 +699,17 @@ impl OnRanks<'_> {
         }
     }
 
-    /// Loads this rank's rows for its share of `calls` and runs `work` on them; records the
+    /// Loads this rank's rows for its share of `calls` (those whose `owner` is this rank) and
+    /// runs `work` on them; records the
     /// time of each. Fails on every rank alike for a bad configuration; a failure of this
     /// rank's own work is kept in the share, for the collectives to report on every rank.
     fn run_share<'s, T: Element, V>(
         &self,
         x: &'s impl RowSource<T>,
         calls: &[Strip],
-        costs: &[f64],
+        owner: Vec<usize>,
         work: impl FnOnce(&Panels<'s, T>, Vec<&Strip>) -> Result<V>,
     ) -> Result<Share<V>> {
-        let owner = owners(costs, self.ranks.size());
         let me = self.ranks.rank();
         let mine: Vec<&Strip> = calls
             .iter()
@@ -826,6 +827,13 @@ impl OnRanks<'_> {
     }
 }
 
+/// The elements of part `p` of `parts` near-equal contiguous runs of `tiles` tiles of `side`
+/// elements each, over a dimension of `len` (the last tile ragged).
+fn grid_band(tiles: usize, parts: usize, p: usize, side: usize, len: usize) -> Range<usize> {
+    let (t0, t1) = (p * tiles / parts, (p + 1) * tiles / parts);
+    (t0 * side).min(len)..(t1 * side).min(len)
+}
+
 /// The 2-D grid of ranks a product runs on: pr × pc ranks (pc the largest divisor of the rank
 /// count not above its square root), this rank at (i, j) = (rank / pc, rank % pc), with its
 /// band of the product's tile rows and columns (contiguous, near-equal counts) and the
@@ -857,12 +865,8 @@ impl Grid {
         let block = balanced_block(m, n, cut);
         let tiling = Tiling::new(m, n, block);
         let (tr, tc) = tiling.grid();
-        let band = |tiles: usize, parts: usize, p: usize, side: usize, len: usize| {
-            let (t0, t1) = (p * tiles / parts, (p + 1) * tiles / parts);
-            (t0 * side).min(len)..(t1 * side).min(len)
-        };
-        let rows = band(tr, pr, i, block.rows, m);
-        let cols = band(tc, pc, j, block.cols, n);
+        let rows = grid_band(tr, pr, i, block.rows, m);
+        let cols = grid_band(tc, pc, j, block.cols, n);
         let world = &ranks.world;
         let row_comm = world
             .split_by_color(Color::with_value(i as i32))
@@ -897,11 +901,10 @@ impl Grid {
         let (m, n) = (self.tiling.nrows, self.tiling.ncols);
         let (tr, tc) = self.tiling.grid();
         let (b_r, b_c) = (self.tiling.block.rows, self.tiling.block.cols);
-        let band = |tiles: usize, parts: usize, p: usize, side: usize, len: usize| {
-            let (t0, t1) = (p * tiles / parts, (p + 1) * tiles / parts);
-            (t0 * side).min(len)..(t1 * side).min(len)
-        };
-        (band(tr, self.pr, i, b_r, m), band(tc, self.pc, j, b_c, n))
+        (
+            grid_band(tr, self.pr, i, b_r, m),
+            grid_band(tc, self.pc, j, b_c, n),
+        )
     }
 
     /// Elements of each rank's block, by rank.

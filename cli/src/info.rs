@@ -32,6 +32,10 @@ pub struct MachineInfo {
     pub fma_f64_all: f64,
     pub fma_f32_one_thread: f64,
     pub fma_f32_all: f64,
+    /// The streaming read rate (GB/s): one thread, and all physical cores at once (`None` when
+    /// its buffer could not be had).
+    pub read_gbps_one_thread: Option<f64>,
+    pub read_gbps_all: Option<f64>,
 }
 
 pub fn gather() -> Result<MachineInfo, rayblas::Error> {
@@ -45,6 +49,7 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let cores = rayblas::cpu::physical_cores();
     let f64_peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, cores)?;
     let f32_peak = rayblas::bench::fma_peak(rayblas::Dtype::F32, cores)?;
+    let read = rayblas::bench::read_bandwidth(cores).ok();
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: p.cpu_model,
@@ -66,6 +71,8 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
         fma_f64_all: f64_peak.gflops,
         fma_f32_one_thread: f32_peak.one_thread_gflops,
         fma_f32_all: f32_peak.gflops,
+        read_gbps_one_thread: read.map(|r| r.one_thread_gbps),
+        read_gbps_all: read.map(|r| r.gbps),
     })
 }
 
@@ -109,6 +116,16 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
                 i.fma_f32_one_thread,
                 i.fma_f32_all
             ),
+        ),
+        (
+            "streaming_read",
+            match (i.read_gbps_one_thread, i.read_gbps_all) {
+                (Some(one), Some(all)) => format!(
+                    "{one:.1} GB/s on one thread, {all:.1} on {} cores",
+                    i.physical_cores
+                ),
+                _ => "- (no memory for its buffer)".into(),
+            },
         ),
         ("os", i.os.clone()),
         (

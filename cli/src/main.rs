@@ -165,6 +165,9 @@ enum Command {
     MeasurePeak {
         #[arg(long, value_enum)]
         dtype: workload::DtypeArg,
+        /// Only the streaming read rate (for reductions, which no GEMM bounds).
+        #[arg(long)]
+        memory_only: bool,
     },
 }
 
@@ -284,8 +287,8 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             }
             gen::write(m, n, dtype, seed, &out)
         }
-        Command::MeasurePeak { dtype } => {
-            let limits = measure::limits(dtype)?;
+        Command::MeasurePeak { dtype, memory_only } => {
+            let limits = measure::limits(dtype, memory_only)?;
             println!("{}", serde_json::to_string(&limits).expect("serialisable"));
             Ok(())
         }
@@ -432,39 +435,46 @@ fn run_in_world(
     fail_if_wrong(&rows)
 }
 
-/// The peak GFLOP/s for "% of peak", where it came from, and the FMA-loop limit.
+/// The peak GFLOP/s for "% of peak", where it came from, the FMA-loop limit and the streaming
+/// read rate (reductions measure only the last).
 pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
     if let Some(p) = w.peak {
         return Ok(Peak {
             gflops: p,
             source: "--peak".into(),
             fma_gflops: None,
+            read_gbps: None,
         });
     }
-    if !w.op.is_product() {
-        return Ok(Peak {
+    // In a process of its own: a GEMM or the read buffer here would raise this process's RSS,
+    // which the measuring processes it starts inherit as their peak (Linux keeps ru_maxrss
+    // across exec), and leave BLAS threads that compete with them.
+    let product = w.op.is_product();
+    let limits = measure::spawn_limits(w.dtype, !product)?;
+    let cores = rayblas::cpu::physical_cores().max(1);
+    match (limits.gemm_one_thread, limits.fma_all, limits.fma_threads) {
+        (Some(gemm), Some(fma), Some(threads)) if product => Ok(Peak {
+            gflops: gemm * cores as f64,
+            source: format!(
+                "measured: one-thread {} GEMM {gemm:.1} GFLOP/s × {cores} physical cores; FMA \
+                 loop {fma:.1} GFLOP/s on {threads} threads",
+                w.dtype.name(),
+            ),
+            fma_gflops: Some(fma),
+            read_gbps: limits.read_gbps,
+        }),
+        _ if product => Err(
+            "the peak measurement gave no GEMM or FMA-loop rate; give --peak"
+                .to_string()
+                .into(),
+        ),
+        _ => Ok(Peak {
             gflops: f64::NAN,
             source: String::new(),
             fma_gflops: None,
-        });
+            read_gbps: limits.read_gbps,
+        }),
     }
-    // In a process of its own: a GEMM here would raise this process's RSS, which the
-    // measuring processes it starts inherit as their peak (Linux keeps ru_maxrss across exec),
-    // and leave BLAS threads that compete with them.
-    let limits = measure::spawn_limits(w.dtype)?;
-    let cores = rayblas::cpu::physical_cores().max(1);
-    Ok(Peak {
-        gflops: limits.gemm_one_thread * cores as f64,
-        source: format!(
-            "measured: one-thread {} GEMM {:.1} GFLOP/s × {cores} physical cores; FMA loop \
-             {:.1} GFLOP/s on {} threads",
-            w.dtype.name(),
-            limits.gemm_one_thread,
-            limits.fma_all,
-            limits.fma_threads,
-        ),
-        fma_gflops: Some(limits.fma_all),
-    })
 }
 
 /// What all rows of one command share: the peak, the environment, the inputs' hashes.

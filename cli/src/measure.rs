@@ -6,7 +6,7 @@ use crate::provenance::Provenance;
 use crate::ranks;
 use crate::sys;
 use crate::verify::{self, Verdict};
-use crate::workload::{self, DtypeArg, Inputs, Op, WorkloadArgs};
+use crate::workload::{self, DtypeArg, Inputs, WorkloadArgs};
 use rayblas::bench::median;
 use rayblas::{BlockShape, Config, Element, Strategy};
 use serde::{Deserialize, Serialize};
@@ -149,11 +149,7 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     let inp: Inputs<T> = workload::inputs(w, shape)?;
     let input_rss = sys::current_rss();
     let (m, k) = inp.a.dim();
-    let n = match (&inp.b, w.op) {
-        (Some(b), Op::Matmul | Op::MatmulSum) => b.ncols(),
-        (_, Op::Gram | Op::GramSum) => m,
-        _ => k,
-    };
+    let n = w.op.reported_n(m, k, inp.b.as_ref().map(|b| b.ncols()));
     let work = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
     let run =
         || workload::run_once(w.op, &cfg, &inp, w.output.as_deref()).map_err(|e| e.to_string());
@@ -244,7 +240,8 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
     }
     let spec_json = serde_json::to_string(spec).expect("serialisable");
     let args = ["measure", "--spec", &spec_json];
-    let out = match ranks::split(&spec.strategy)? {
+    let on_ranks = ranks::split(&spec.strategy)?;
+    let out = match on_ranks {
         Some((r, _)) => {
             let mut cmd = ranks::mpirun(r, &args, &env)?;
             cmd.stdin(Stdio::null())
@@ -259,7 +256,7 @@ pub fn spawn_child(spec: &ChildSpec) -> Result<ChildResult, String> {
     };
     if !out.status.success() {
         let msg = String::from_utf8_lossy(&out.stderr);
-        let last = if ranks::split(&spec.strategy)?.is_some() {
+        let last = if on_ranks.is_some() {
             ranks::failure_line(&msg)
         } else {
             msg.lines()
@@ -332,39 +329,64 @@ fn spawn_self(args: &[&str], env: &[(&str, String)]) -> Result<std::process::Out
         .map_err(|e| e.to_string())
 }
 
-/// The machine's limits for one dtype, measured in a process of their own.
+/// The machine's limits for one dtype, measured in a process of their own: the compute limits
+/// (one-thread GEMM, FMA loop; `None` when only the memory was asked for) and the streaming read
+/// rate (`None` when its buffer could not be had).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Limits {
     /// One-thread GEMM GFLOP/s (the linked BLAS, serial, square).
-    pub gemm_one_thread: f64,
+    #[serde(default)]
+    pub gemm_one_thread: Option<f64>,
     /// FMA-loop GFLOP/s: one thread, and all physical cores at once.
-    pub fma_one_thread: f64,
-    pub fma_all: f64,
+    #[serde(default)]
+    pub fma_one_thread: Option<f64>,
+    #[serde(default)]
+    pub fma_all: Option<f64>,
     /// Threads of `fma_all`.
-    pub fma_threads: usize,
+    #[serde(default)]
+    pub fma_threads: Option<usize>,
+    /// Streaming read GB/s of all physical cores at once, and how many they were.
+    #[serde(default)]
+    pub read_gbps: Option<f64>,
+    #[serde(default)]
+    pub read_threads: Option<usize>,
 }
 
-/// Runs in the `measure-peak` child: the one-thread GEMM and the FMA loop.
-pub fn limits(dtype: DtypeArg) -> Result<Limits, String> {
-    let gemm_one_thread = single_core_gemm_gflops(dtype)?;
-    let d = match dtype {
-        DtypeArg::F64 => rayblas::Dtype::F64,
-        DtypeArg::F32 => rayblas::Dtype::F32,
+/// Runs in the `measure-peak` child: the one-thread GEMM and the FMA loop (unless
+/// `memory_only`), and the streaming read rate of all physical cores.
+pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
+    let cores = rayblas::cpu::physical_cores().max(1);
+    let (gemm, fma) = if memory_only {
+        (None, None)
+    } else {
+        let d = match dtype {
+            DtypeArg::F64 => rayblas::Dtype::F64,
+            DtypeArg::F32 => rayblas::Dtype::F32,
+        };
+        let gemm = single_core_gemm_gflops(dtype)?;
+        let fma = rayblas::bench::fma_peak(d, cores).map_err(|e| e.to_string())?;
+        (Some(gemm), Some(fma))
     };
-    let fma =
-        rayblas::bench::fma_peak(d, rayblas::cpu::physical_cores()).map_err(|e| e.to_string())?;
+    // A buffer the memory cannot spare (a `ulimit`) leaves the rate unknown, not the run failed.
+    let read = rayblas::bench::read_bandwidth(cores).ok();
     Ok(Limits {
-        gemm_one_thread,
-        fma_one_thread: fma.one_thread_gflops,
-        fma_all: fma.gflops,
-        fma_threads: fma.threads,
+        gemm_one_thread: gemm,
+        fma_one_thread: fma.map(|f| f.one_thread_gflops),
+        fma_all: fma.map(|f| f.gflops),
+        fma_threads: fma.map(|f| f.threads),
+        read_gbps: read.map(|r| r.gbps),
+        read_threads: read.map(|r| r.threads),
     })
 }
 
 /// [`limits`] in a child process (`rayblas measure-peak`).
-pub fn spawn_limits(dtype: DtypeArg) -> Result<Limits, String> {
-    let out = spawn_self(&["measure-peak", "--dtype", dtype.name()], &[])
-        .map_err(|e| format!("cannot start the peak measurement: {e}"))?;
+pub fn spawn_limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
+    let mut args = vec!["measure-peak", "--dtype", dtype.name()];
+    if memory_only {
+        args.push("--memory-only");
+    }
+    let out =
+        spawn_self(&args, &[]).map_err(|e| format!("cannot start the peak measurement: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     match serde_json::from_str::<Limits>(text.trim()) {
         Ok(v) if out.status.success() => Ok(v),
@@ -414,6 +436,8 @@ pub struct Peak {
     pub source: String,
     /// The FMA-loop limit of the cores used (GFLOP/s), when measured.
     pub fma_gflops: Option<f64>,
+    /// The streaming read rate of the cores used (GB/s), when measured.
+    pub read_gbps: Option<f64>,
 }
 
 /// What every row of one command shares: the peak, the environment and the input files' hashes.
@@ -496,6 +520,22 @@ pub struct Row {
     pub fma_peak_gflops: Option<f64>,
     pub fma_pct: Option<f64>,
     pub performed_fma_pct: Option<f64>,
+    /// The streaming read rate of the cores (GB/s; measured in the same run unless --peak was
+    /// given).
+    #[serde(default)]
+    pub read_gbps: Option<f64>,
+    /// Bytes the op must move at least: its inputs read once, its output written once.
+    #[serde(default)]
+    pub min_bytes: f64,
+    /// The op's limit on this machine ([`limit`]): the seconds a run cannot beat, which of the
+    /// FMA loop (`compute`) and the streaming read (`memory`) sets them, and that time as % of
+    /// the run's median.
+    #[serde(default)]
+    pub limit_s: Option<f64>,
+    #[serde(default)]
+    pub limit_binds: Option<String>,
+    #[serde(default)]
+    pub limit_pct: Option<f64>,
     /// CPU time / wall time over the timed samples (200 = two cores busy).
     pub cpu_pct: f64,
     /// Cores' worth of CPU that other processes took from this process's CPUs while it ran.
@@ -513,6 +553,28 @@ pub struct Row {
     /// The result of every repeat with the check of its child (applied in `finish`).
     #[serde(skip)]
     pub results: Vec<(f64, Verdict)>,
+}
+
+/// The seconds a run cannot beat on this machine, and what sets them: `useful_flops` (products
+/// only) at the FMA loop of all cores (`fma_gflops`) is the `compute` time, `min_bytes` at the
+/// streaming read rate (`read_gbps`) the `memory` time, and the larger binds. `None` when a
+/// limit the op needs was not measured (`--peak`, or no buffer for the read).
+pub fn limit(
+    useful_flops: Option<f64>,
+    min_bytes: f64,
+    fma_gflops: Option<f64>,
+    read_gbps: Option<f64>,
+) -> Option<(f64, &'static str)> {
+    let memory = min_bytes / (read_gbps? * 1e9);
+    let Some(flops) = useful_flops else {
+        return Some((memory, "memory"));
+    };
+    let compute = flops / (fma_gflops? * 1e9);
+    Some(if compute >= memory {
+        (compute, "compute")
+    } else {
+        (memory, "memory")
+    })
 }
 
 /// A spread (max − min over the median) above this is worth a warning.
@@ -550,6 +612,13 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
     let mut iters: Vec<f64> = runs.iter().map(|r| r.iters as f64).collect();
     iters.sort_by(f64::total_cmp);
     let spread_pct = 100.0 * (wall_max - wall_min) / wall;
+    let min_bytes = first.bytes + w.op.output_elements(first.m, first.n) * w.dtype.size() as f64;
+    let limit = limit(
+        is_product.then_some(first.useful_flops),
+        min_bytes,
+        ctx.peak.fma_gflops,
+        ctx.peak.read_gbps,
+    );
     let mut row = Row {
         op: w.op.name().to_string(),
         dtype: w.dtype.name().to_string(),
@@ -619,6 +688,11 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         performed_fma_pct: performed_gflops
             .zip(ctx.peak.fma_gflops)
             .map(|(g, f)| 100.0 * g / f),
+        read_gbps: ctx.peak.read_gbps,
+        min_bytes,
+        limit_s: limit.map(|(s, _)| s),
+        limit_binds: limit.map(|(_, binds)| binds.to_string()),
+        limit_pct: limit.map(|(s, _)| 100.0 * s / wall),
         // Over all timed samples together, not per sample: CPU time of threads other than the
         // caller is accounted at timer ticks, so short windows over- or under-count it.
         cpu_pct: 100.0
@@ -791,4 +865,27 @@ pub fn wrong_rows(rows: &[Row]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limit;
+
+    #[test]
+    fn the_slower_of_compute_and_memory_binds_and_a_missing_limit_claims_none() {
+        // 10 GFLOP at 100 GFLOP/s: 0.1 s; 1 GB at 20 GB/s: 0.05 s.
+        assert_eq!(
+            limit(Some(1e10), 1e9, Some(100.0), Some(20.0)),
+            Some((0.1, "compute"))
+        );
+        assert_eq!(
+            limit(Some(1e9), 4e9, Some(100.0), Some(20.0)),
+            Some((0.2, "memory"))
+        );
+        // Reductions need only the read rate; products need both.
+        assert_eq!(limit(None, 2e9, None, Some(20.0)), Some((0.1, "memory")));
+        assert_eq!(limit(Some(1e9), 1e9, None, Some(20.0)), None);
+        assert_eq!(limit(Some(1e9), 1e9, Some(100.0), None), None);
+        assert_eq!(limit(None, 1e9, Some(100.0), None), None);
+    }
 }

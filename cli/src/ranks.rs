@@ -428,11 +428,7 @@ mod on_ranks {
         };
         let run = || once::<T>(w.op, &cfg, ranks, &a, b.as_ref());
         let (m, k) = a.dim();
-        let n = match (&b, w.op) {
-            (Some(b), Op::Matmul | Op::MatmulSum) => b.dim().1,
-            (_, Op::Gram | Op::GramSum) => m,
-            _ => k,
-        };
+        let n = w.op.reported_n(m, k, b.as_ref().map(|b| b.dim().1));
         let input_rss = sys::current_rss();
         let mut last = None;
         for _ in 0..w.warmup {

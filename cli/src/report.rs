@@ -57,6 +57,11 @@ pub const FIELDS: &[&str] = &[
     "fma_peak_gflops",
     "fma_pct",
     "performed_fma_pct",
+    "read_gbps",
+    "min_bytes",
+    "limit_s",
+    "limit_binds",
+    "limit_pct",
     "cpu_pct",
     "foreign_cpu_cores",
     "peak_rss_bytes",
@@ -187,6 +192,10 @@ pub fn header(first: &Row) -> String {
         }
         _ => String::new(),
     };
+    let read = match first.read_gbps {
+        Some(r) => format!(" | streaming read {r:.1} GB/s"),
+        None => String::new(),
+    };
     let files = match first.input_file_bytes {
         Some(b) => format!(
             " | input files {} (memory-mapped)",
@@ -200,7 +209,8 @@ pub fn header(first: &Row) -> String {
     };
     let p = &first.provenance;
     format!(
-        "{} {} m={} k={} n={}{files}{written}{calls} | backend {} ({}, {}){peak} | {}, {} cores",
+        "{} {} m={} k={} n={}{files}{written}{calls} | backend {} ({}, {}){peak}{read} | {}, {} \
+         cores",
         first.op,
         first.dtype,
         first.m,
@@ -253,6 +263,7 @@ fn print_table(rows: &[Row]) {
     let Some(first) = rows.first() else { return };
     let product = first.gflops.is_some();
     let on_ranks = rows.iter().any(|r| r.ranks.is_some());
+    let limited = rows.iter().any(|r| r.limit_pct.is_some());
     println!("{}", header(first));
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),
@@ -264,6 +275,8 @@ fn print_table(rows: &[Row]) {
         if product { "GFLOP/s" } else { "GB/s" }.into(),
         if product { "% peak" } else { "" }.into(),
         if product { "% FMA" } else { "" }.into(),
+        if limited { "% limit" } else { "" }.into(),
+        if limited { "binds" } else { "" }.into(),
         if product { "done GFLOP/s" } else { "" }.into(),
         "CPU %".into(),
         if on_ranks { "comm" } else { "" }.into(),
@@ -292,6 +305,8 @@ fn print_table(rows: &[Row]) {
             format!("{:.2}", r.gflops.or(r.gbps).unwrap_or(f64::NAN)),
             r.peak_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
             r.fma_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            r.limit_pct.map(|p| format!("{p:.1}")).unwrap_or_default(),
+            r.limit_binds.clone().unwrap_or_default(),
             r.performed_gflops
                 .map(|g| format!("{g:.2}"))
                 .unwrap_or_default(),
@@ -328,6 +343,14 @@ fn print_legend(rows: &[Row]) {
          RSS: peak of the measuring process; +input: above its RSS once the inputs existed. \
          vs best: time / fastest time (1.00x = fastest). (!) = see the warnings."
     );
+    if rows.iter().any(|r| r.limit_pct.is_some()) {
+        eprintln!(
+            "% limit: the op's limit over time/run, where the limit is the larger of its useful \
+             flops at the FMA loop (binds: compute) and the bytes it must move (inputs read \
+             once, output written once) at the streaming read rate of memory (binds: memory); \
+             data that fits in cache can beat the memory limit."
+        );
+    }
     if rows.iter().any(|r| r.ranks.is_some()) {
         eprintln!(
             "mpi:R+LOCAL: R MPI ranks, each running LOCAL (W×T per rank); time/run is the \

@@ -87,6 +87,26 @@ impl Op {
         matches!(self, Op::Matmul | Op::Gram | Op::GramSum | Op::MatmulSum)
     }
 
+    /// The `n` a row reports for operands of A m×k and B with `b_cols` columns (if any): B's
+    /// columns for a product of two, m for a Gram product (its output is m×m), else k.
+    pub fn reported_n(self, m: usize, k: usize, b_cols: Option<usize>) -> usize {
+        match (b_cols, self) {
+            (Some(n), Op::Matmul | Op::MatmulSum) => n,
+            (_, Op::Gram | Op::GramSum) => m,
+            _ => k,
+        }
+    }
+
+    /// Elements the op writes: the m×n product, the m×m Gram matrix, or one scalar (counted
+    /// as none: it moves no memory worth a limit).
+    pub fn output_elements(self, m: usize, n: usize) -> f64 {
+        match self {
+            Op::Matmul => m as f64 * n as f64,
+            Op::Gram => m as f64 * m as f64,
+            _ => 0.0,
+        }
+    }
+
     /// Whether the op takes a second operand.
     pub fn needs_b(self) -> bool {
         matches!(self, Op::Matmul | Op::MatmulSum | Op::Dot)

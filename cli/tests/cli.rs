@@ -1,5 +1,7 @@
 //! The `rayblas` binary: output formats, agreement, exit codes, messages, .npy inputs.
 
+mod common;
+
 use ndarray::Array2;
 use std::process::{Command, Output};
 
@@ -744,10 +746,11 @@ fn rows_are_measured_long_enough_and_say_how() {
     );
 }
 
-/// The limits are measured in the same run (in a process of their own): the one-thread GEMM
-/// and the FMA loop, and rows report % of each; `info` reports the FMA loop too.
+/// The limits are measured in the same run (in a process of their own): the one-thread GEMM,
+/// the FMA loop and the streaming read rate; rows report % of each GFLOP/s limit and % of the
+/// op's own limit, naming which binds; `info` reports the FMA loop and the read rate too.
 #[test]
-fn rows_report_percent_of_the_measured_fma_loop() {
+fn rows_report_percent_of_the_measured_fma_loop_and_of_their_own_limit() {
     let row = run_json(
         &[],
         &[
@@ -763,11 +766,82 @@ fn rows_report_percent_of_the_measured_fma_loop() {
         row["peak_source"].as_str().unwrap().contains("FMA loop"),
         "{row}"
     );
+    // The limit: the larger of the useful flops at the FMA loop and the bytes moved at the
+    // measured streaming read rate, named, and the run's time as % of it.
+    let read = row["read_gbps"].as_f64().unwrap();
+    assert!(read > 0.0, "{row}");
+    let (m, k) = (96.0, 96.0);
+    assert_eq!(row["min_bytes"].as_f64().unwrap(), 8.0 * m * k, "{row}");
+    let compute = row["useful_flops"].as_f64().unwrap() / (fma * 1e9);
+    let memory = 8.0 * m * k / (read * 1e9);
+    let limit = row["limit_s"].as_f64().unwrap();
+    assert!(
+        (limit - compute.max(memory)).abs() <= 1e-12 * limit,
+        "{row}"
+    );
+    let binds = if compute >= memory {
+        "compute"
+    } else {
+        "memory"
+    };
+    assert_eq!(row["limit_binds"], binds, "{row}");
+    let want = 100.0 * limit / row["wall_s"].as_f64().unwrap();
+    assert!(
+        (row["limit_pct"].as_f64().unwrap() - want).abs() <= 1e-9 * want,
+        "{row}"
+    );
+    // A product's output counts as written once; a reduction is bound by memory alone.
+    let product = run_json(
+        &[],
+        &[
+            "run", "--op", "matmul", "--m", "40", "--k", "30", "--n", "20", "--repeat", "1",
+        ],
+    );
+    assert_eq!(
+        product["min_bytes"].as_f64().unwrap(),
+        8.0 * (40.0 * 30.0 + 30.0 * 20.0 + 40.0 * 20.0),
+        "{product}"
+    );
+    let sum = run_json(
+        &[],
+        &[
+            "run", "--op", "sum", "--n", "64", "--dtype", "f32", "--repeat", "1",
+        ],
+    );
+    assert_eq!(sum["limit_binds"], "memory", "{sum}");
+    assert_eq!(
+        sum["min_bytes"].as_f64().unwrap(),
+        4.0 * 64.0 * 64.0,
+        "{sum}"
+    );
+    let want = 100.0 * 4.0 * 64.0 * 64.0
+        / (sum["read_gbps"].as_f64().unwrap() * 1e9)
+        / sum["wall_s"].as_f64().unwrap();
+    assert!(
+        (sum["limit_pct"].as_f64().unwrap() - want).abs() <= 1e-9 * want,
+        "{sum}"
+    );
+    // Given --peak, nothing is measured, and no limit is claimed.
+    let given = run_json(
+        &[],
+        &[
+            "run", "--op", "gram-sum", "--n", "64", "--repeat", "1", "--peak", "10",
+        ],
+    );
+    assert!(
+        given["limit_pct"].is_null() && given["read_gbps"].is_null(),
+        "{given}"
+    );
     let info = run_json(&[], &["info"]);
     assert!(
         info["fma_f64_all"].as_f64().unwrap() >= info["fma_f64_one_thread"].as_f64().unwrap() * 0.5
     );
     assert!(info["fma_f32_one_thread"].as_f64().unwrap() > 0.0);
+    assert!(
+        info["read_gbps_one_thread"].as_f64().unwrap() > 0.0,
+        "{info}"
+    );
+    assert!(info["read_gbps_all"].as_f64().unwrap() > 0.0, "{info}");
 }
 
 /// Threads beyond the cores and a busy machine are warned about.
@@ -971,30 +1045,9 @@ fn a_killed_measuring_process_is_reported_as_killed() {
         .spawn()
         .unwrap();
     // Find the measuring child (`rayblas … measure --spec …`) and kill it.
-    let started = std::time::Instant::now();
-    let child = loop {
-        let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let ppid: u32 = stat
-                .rsplit(')')
-                .next()?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            (ppid == parent.id() && cmd.split(|b| *b == 0).any(|a| a == b"measure")).then_some(pid)
-        });
-        if let Some(pid) = found {
-            break pid;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "no measuring process appeared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let child = common::wait_for_process("the measuring process", |pid, cmd, _| {
+        common::parent_of(pid) == Some(parent.id()) && common::has_entry(cmd, b"measure")
+    });
     // SAFETY: kill(2) with a pid read from /proc and a valid signal number.
     assert_eq!(unsafe { libc::kill(child as i32, libc::SIGKILL) }, 0);
     let o = parent.wait_with_output().unwrap();

@@ -3,6 +3,8 @@
 //! rank 0; a rank killed mid-run ends the command with one line and a non-zero exit, no hang.
 #![cfg(feature = "mpi")]
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -155,26 +157,12 @@ fn a_killed_rank_ends_the_command_with_one_line_and_no_hang() {
         .unwrap();
     // Rank 1 of this job: a `measure` process whose spec has our seed and whose MPI rank is 1.
     let started = Instant::now();
-    let rank1 = loop {
-        let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
-            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let cmd =
-                String::from_utf8(std::fs::read(format!("/proc/{pid}/cmdline")).ok()?).ok()?;
-            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-            let rank1 = env
-                .split(|b| *b == 0)
-                .any(|v| v == b"OMPI_COMM_WORLD_RANK=1");
-            (cmd.contains("measure") && cmd.contains("777123") && rank1).then_some(pid)
-        });
-        if let Some(pid) = found {
-            break pid;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "rank 1 never appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let rank1 = common::wait_for_process("rank 1", |_, cmd, env| {
+        let cmd = String::from_utf8_lossy(cmd);
+        cmd.contains("measure")
+            && cmd.contains("777123")
+            && common::has_entry(env, b"OMPI_COMM_WORLD_RANK=1")
+    });
     std::thread::sleep(Duration::from_millis(300));
     Command::new("kill")
         .args(["-KILL", &rank1.to_string()])
