@@ -80,6 +80,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_low_all_core_figure_is_measured_again_until_it_reaches_the_floor_or_runs_out() {
+        let mut runs = [30.0, 50.0, 95.0, 99.0].into_iter();
+        let mut count = 0;
+        let mut next = || {
+            count += 1;
+            Ok(runs.next().unwrap())
+        };
+        assert_eq!(best_while_below(48.0, 70.0, 20, &mut next).unwrap(), 95.0);
+        assert_eq!(count, 3);
+        // At the floor already: no run; out of runs: the best seen.
+        assert_eq!(
+            best_while_below(90.0, 70.0, 20, || unreachable!()).unwrap(),
+            90.0
+        );
+        assert_eq!(best_while_below(40.0, 70.0, 2, || Ok(45.0)).unwrap(), 45.0);
+        let failed = best_while_below(40.0, 70.0, 2, || Err(Error::Measurement("x".into())));
+        assert!(failed.is_err());
+    }
+
+    #[test]
     fn read_rate_checks_its_sums_and_splits_any_buffer_over_threads() {
         let level = crate::simd::level().unwrap();
         // Parts of unequal length (3 words over 2 threads) and more threads than words.
@@ -136,8 +156,10 @@ pub struct FmaPeak {
 
 /// Measures the FMA-loop peak for `dtype`: one thread alone, then `threads` at once (pass the
 /// physical core count), each running 12 independent chains of FMAs in the widest registers
-/// the CPU has ([`crate::simd::level`]), best of five runs of about 0.15 s. Every chain's final
-/// value is checked exactly, so chains a compiler merged or skipped cannot inflate the figure.
+/// the CPU has ([`crate::simd::level`]), best of five runs of about 0.15 s (up to 20 more while
+/// all threads give less than 3/4 of `threads` × one, as when another process holds a core).
+/// Every chain's final value is checked exactly, so chains a compiler merged or skipped cannot
+/// inflate the figure.
 ///
 /// ```no_run
 /// let peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, rayblas::cpu::physical_cores())?;
@@ -235,7 +257,29 @@ fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64,
         one = one.max(timed(1)?);
         all = all.max(timed(threads)?);
     }
+    // On a shared host a core can be taken through all five runs: one core's worth on two was
+    // seen on this machine kind, which would double every "% FMA". The loop scales with free
+    // cores (no memory, no shared units between physical cores), so measure again, up to 20
+    // more runs, while `threads` at once give less than 3/4 of `threads` × one thread.
+    let all = best_while_below(all, 0.75 * threads as f64 * one, 20, || timed(threads))?;
     Ok((one, all))
+}
+
+/// The best of `best` and up to `extra` more `measure` runs, stopping once the best reaches
+/// `floor`.
+fn best_while_below(
+    mut best: f64,
+    floor: f64,
+    extra: usize,
+    mut measure: impl FnMut() -> Result<f64>,
+) -> Result<f64> {
+    for _ in 0..extra {
+        if best >= floor {
+            break;
+        }
+        best = best.max(measure()?);
+    }
+    Ok(best)
 }
 
 /// The streaming read rate of this machine: what its cores reach reading memory that no cache
