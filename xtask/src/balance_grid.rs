@@ -93,6 +93,11 @@ fn cell(rows: &[serde_json::Value]) -> Result<Cell, String> {
     })
 }
 
+/// A list as the options take it: comma-separated.
+fn join<T: ToString>(items: &[T]) -> String {
+    items.iter().map(T::to_string).collect::<Vec<_>>().join(",")
+}
+
 pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let o = options(args)?;
     super::setup(&["openblas-system"], false)?;
@@ -153,9 +158,14 @@ pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let _ = writeln!(md, "# blocked ÷ native, every cell one interleaved run\n");
     let _ = writeln!(
         md,
-        "Written by `cargo xtask balance-grid --reps {}` on {date} ({:.0} min). A cell is \
-         `rayblas compare --op OP --dtype D --n N --block B --strategies native,blocked \
-         --warmup 1 --repeat {}`: blocked's median GFLOP/s over native's, in the same run.\n",
+        "Written by `cargo xtask balance-grid --ns {} --blocks {} --ops {} --dtypes {} --reps {}` \
+         on {date} ({:.0} min). A cell is `rayblas compare --op OP --dtype D --n N --block B \
+         --strategies native,blocked --warmup 1 --repeat {}`: blocked's median GFLOP/s over \
+         native's, in the same run.\n",
+        join(&o.ns),
+        join(&o.blocks),
+        join(&o.ops),
+        join(&o.dtypes),
         o.reps,
         started.elapsed().as_secs_f64() / 60.0,
         o.reps
