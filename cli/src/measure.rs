@@ -391,9 +391,10 @@ pub fn spawn_limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String
     match serde_json::from_str::<Limits>(text.trim()) {
         Ok(v) if out.status.success() => Ok(v),
         _ => Err(format!(
-            "the peak measurement failed ({}): {}; give --peak",
+            "the peak measurement failed ({}): {}{}",
             out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
+            String::from_utf8_lossy(&out.stderr).trim(),
+            if memory_only { "" } else { "; give --peak" }
         )),
     }
 }
