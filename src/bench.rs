@@ -347,7 +347,8 @@ fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
     const PASSES: usize = 5;
     let sum = crate::simd::kernels_for::<f64>(level).sum;
     let words = bytes / 8;
-    // Allocated here, written by the thread that reads it (its pages, on its node).
+    // Near-equal parts, each with its length; allocated here, written by the thread that
+    // reads it (its pages, on its node).
     let mut parts = Vec::with_capacity(threads);
     for t in 0..threads {
         let len = words * (t + 1) / threads - words * t / threads;
@@ -359,18 +360,16 @@ fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
                 cols: len,
                 bytes: (bytes as u128),
             })?;
-        parts.push(part);
+        parts.push((len, part));
     }
     let barrier = std::sync::Barrier::new(threads + 1);
     let mut best = f64::INFINITY;
     let sums: Vec<Vec<(usize, f64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = parts
             .into_iter()
-            .enumerate()
-            .map(|(t, mut part)| {
+            .map(|(len, mut part)| {
                 let barrier = &barrier;
                 s.spawn(move || {
-                    let len = words * (t + 1) / threads - words * t / threads;
                     part.resize(len, 1.0);
                     barrier.wait();
                     (0..PASSES)
