@@ -43,7 +43,9 @@ fn message(payload: &(dyn std::any::Any + Send)) -> String {
 
 #[test]
 fn guarantee_a_panic_in_a_tile_reaches_the_caller_and_leaves_the_library_usable() {
-    let a = filled(300, 200, 0);
+    // Over 3072 rows: the calls of the stored products cover bands of about 1024 rows
+    // (`Calls::call_side`), and gram then still has four calls or more.
+    let a = filled(3100, 200, 0);
     let b = filled(200, 250, 5);
     let before = blas::threads::count_when_idle();
     let mut checked = 0;
@@ -62,7 +64,8 @@ fn guarantee_a_panic_in_a_tile_reaches_the_caller_and_leaves_the_library_usable(
         let config = Config::new()
             .strategy(strategy)
             .block(BlockShape::square(64).unwrap());
-        // Tile 0 exists under every strategy; tile 3 under the blocked ones (5 strips of rows).
+        // Item 0 exists under every strategy; item 3 under the blocked ones (4 bands of rows or
+        // more).
         let faults: &[usize] = if text.starts_with("blocked") {
             &[0, 3]
         } else {

@@ -60,7 +60,7 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::fused::{gram_call_cost, gram_reduce_call, gram_reduce_calls};
-use crate::kernels::gram::{gram_tiling, lower_strips, mirror_lower};
+use crate::kernels::gram::{gram_call_tiling, lower_strips, mirror_lower};
 use crate::kernels::matmul::{balanced_block, matmul_into};
 use crate::kernels::reduce::{self, combine_fixed, Reduction};
 use crate::plan::TileSource;
@@ -390,7 +390,7 @@ impl OnRanks<'_> {
         let plan = self.config.execution()?;
         let (n, _) = x.dim();
         let cut = self.config.cut();
-        let tiling = gram_tiling(n, cut);
+        let tiling = gram_call_tiling(n, cut);
         let calls = lower_strips(&tiling, cut);
         let costs: Vec<f64> = calls.iter().map(|s| s.span.len() as f64).collect();
         let owner = owners(&costs, self.ranks.size());

@@ -158,8 +158,10 @@ pub(crate) struct Strip {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Calls {
-    /// One call per strip of adjacent tiles (the default): each tile row of `matmul` and
-    /// `gram` is cut into the fewest strips that give every core at least two; the fused
+    /// One call per strip of adjacent tiles (the default): in `matmul` and `gram`, tile rows of
+    /// fewer than 1024 rows are first merged into bands of about 1024 (each call packs the
+    /// columns of B it reads, so taller calls pack them fewer times), and each band is cut
+    /// into the fewest strips that give every core at least two; the fused
     /// products (`matmul_reduce`, `gram_reduce`) merge adjacent tiles of a row into calls of
     /// up to 1024 columns (four 250-column tiles, one 1000-column tile), so a worker still
     /// holds O(tile²) of the product. The cut depends on the shape, the
@@ -178,12 +180,35 @@ pub enum Calls {
 /// `max(tile², tile rows × FUSED_CALL_COLS)`: O(tile²) still.
 const FUSED_CALL_COLS: usize = 1024;
 
+/// The fewest rows a call of a stored product (`matmul`, `gram`) covers under `Strips`, where
+/// the product has them. Each call packs the columns of B it reads (k × its columns) afresh,
+/// and does 2r flops per packed element for r rows, so its share of time spent packing falls
+/// as 1/r: a memory-bound copy against a few dozen flops per element at one core's GEMM rate
+/// is several percent for 250 rows, and about a quarter of that from 1024 on. Smaller tile rows are merged into bands of about this many rows: on the Zen 3 EPYC,
+/// `matmul --n 5000` with blocks of 250 went from 0.93 × native to 1.01 × with calls of 1250
+/// rows (`rayblas sweep --op matmul --n 5000 --blocks 250,1250x250 --workers 2`).
+const CALL_ROWS: usize = 1024;
+
 impl Calls {
     /// The number of strips wanted in all, for [`Tiling::strips`], on `cores` cores.
     pub(crate) fn strips_wanted(self, cores: usize) -> usize {
         match self {
             Calls::Strips => 2 * cores,
             Calls::Tiles => usize::MAX,
+        }
+    }
+
+    /// The side of the bands the calls of a stored product (`matmul`, `gram`) cover over `len`
+    /// rows cut in tiles of `tile_side`: under `Strips`, tile rows of fewer than [`CALL_ROWS`]
+    /// rows merged into near-equal bands of about that many, their count still a multiple of
+    /// `cores` ([`balanced_side`]); otherwise (larger tiles, or `Tiles`) the tiles' own side.
+    /// Never smaller than `tile_side`, and, like it, independent of the worker count.
+    pub(crate) fn call_side(self, len: usize, tile_side: usize, cores: usize) -> usize {
+        match self {
+            Calls::Strips if tile_side < CALL_ROWS => {
+                balanced_side(len, CALL_ROWS, cores).max(tile_side)
+            }
+            _ => tile_side,
         }
     }
 
@@ -475,6 +500,32 @@ mod tests {
                 let bands = len.div_ceil(got);
                 assert!(bands % cores == 0 || bands == len, "{len} {block} {cores}");
             }
+        }
+    }
+
+    #[test]
+    fn small_tile_rows_merge_into_call_bands_that_still_divide_among_the_cores() {
+        // (len, balanced tile side, cores) → the side of the bands calls cover under `Strips`.
+        for (len, tile, cores, side) in [
+            (5000, 250, 2, 834),
+            (8000, 250, 2, 1000),
+            (1500, 250, 2, 750),
+            (600, 150, 2, 300),
+            (5000, 834, 2, 834),
+            (4000, 1000, 2, 1000),
+            (4000, 2000, 2, 2000),
+            (100, 25, 4, 25),
+            (3, 1, 4, 1),
+            (0, 250, 2, 1024),
+        ] {
+            let got = Calls::Strips.call_side(len, tile, cores);
+            assert_eq!(got, side, "{len} {tile} {cores}");
+            assert!(got >= tile, "never smaller than the tiles");
+            if len > 0 {
+                let bands = len.div_ceil(got);
+                assert!(bands % cores == 0 || bands == len, "{len} {tile} {cores}");
+            }
+            assert_eq!(Calls::Tiles.call_side(len, tile, cores), tile);
         }
     }
 

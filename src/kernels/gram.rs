@@ -6,7 +6,9 @@
 //! `X[I, :]·X[J, :]ᵀ` and its mirror is tile `(j, i)`. Each diagonal tile is one `syrk` call
 //! (where the backend has it); the tiles left of it in its tile row are one GEMM call per
 //! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The largest calls start first,
-//! so the workers finish together.
+//! so the workers finish together. Under [`Calls::Strips`](crate::Calls::Strips), tiles of fewer
+//! than 1024 rows are first merged into larger squares (`gram_call_tiling`), as `matmul` merges
+//! its tile rows: each call packs the rows of X it multiplies by, once per call.
 
 use super::{collect, thin};
 use crate::blas;
@@ -35,6 +37,24 @@ pub(crate) fn gram_tiling(n: usize, cut: Cut) -> Tiling {
     )
 }
 
+/// The tiling the calls of a stored Gram product follow: [`gram_tiling`], its sides merged into
+/// taller bands where they are short ([`Calls::call_side`](crate::Calls)), so each call packs the
+/// rows of X it multiplies by for more rows. (A band of tile rows of the lower triangle is
+/// again a square tiling: the rectangle left of its diagonal square, and that square.) The fused
+/// `gram_reduce` keeps [`gram_tiling`]: its scratch is O(tile²).
+pub(crate) fn gram_call_tiling(n: usize, cut: Cut) -> Tiling {
+    let tiles = gram_tiling(n, cut);
+    let side = cut.calls.call_side(n, tiles.block.rows, cut.balance());
+    Tiling::new(
+        n,
+        n,
+        BlockShape {
+            rows: side,
+            cols: side,
+        },
+    )
+}
+
 pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) -> Result<Array2<T>> {
     let n = x.dim().0;
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
@@ -43,7 +63,7 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
         mirror_lower(g.view_mut(), &gram_tiling(n, Cut::default()), plan);
         return Ok(g);
     }
-    let tiling = gram_tiling(n, cut);
+    let tiling = gram_call_tiling(n, cut);
     if let Some(ranges) = thin::k_ranges(n, n, x.dim().1, cut) {
         let g = thin::gram_lower(plan, ranges, x)?;
         let mut g = g;
@@ -138,7 +158,7 @@ pub(crate) fn gram_flops(plan: &Resolved, cut: Cut, n: usize, k: usize) -> f64 {
         // One call, or one call per range of k over the whole (thin) matrix.
         return k * diagonal(n as f64);
     }
-    gram_tiling(n, cut)
+    gram_call_tiling(n, cut)
         .lower_tiles()
         .map(|t| {
             let (r, c) = (t.rows as f64, t.cols as f64);

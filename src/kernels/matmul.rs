@@ -1,7 +1,10 @@
 //! `C ← α·A·B + β·C`, blocked over tiles of C.
 //!
 //! Each strip of adjacent tiles `C[I, J]` (or each tile, under [`Calls::Tiles`](crate::Calls::Tiles)) is one BLAS
-//! call over the full inner dimension: `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. Strips are
+//! call over the full inner dimension: `C[I, J] ← α·A[I, :]·B[:, J] + β·C[I, J]`. Under
+//! [`Calls::Strips`](crate::Calls::Strips), tile rows shorter than 1024 rows are first merged
+//! into bands of about 1024 (`call_block`): every call packs the columns of B it reads, so 20
+//! calls of 250 rows pack all of B 20 times, and 6 of 834 rows 6 times. Strips are
 //! disjoint, so they run in any order with no combine step, and a strip's result does not depend
 //! on which worker ran it. Tile rows are evened out so their count divides among the cores
 //! (`balanced_block`): 5000 rows in blocks of 1000 on 2 cores become 6 bands of 834, not 3
@@ -55,7 +58,7 @@ pub(crate) fn matmul_into<T: Element>(
         }
         return Ok(());
     }
-    let tiling = Tiling::new(m, n, balanced_block(m, n, cut));
+    let tiling = Tiling::new(m, n, call_block(m, n, cut));
     let (rows, cols) = tiling.grid();
     let runs: Vec<_> = (0..rows).map(|ti| (ti, 0..cols)).collect();
     let strips = tiling.strips(&runs, cut.calls.strips_wanted(cut.balance()));
@@ -73,6 +76,18 @@ pub(crate) fn matmul_into<T: Element>(
         )
     });
     collect(results).map(|_| ())
+}
+
+/// The block whose rows the calls of a stored product cover: [`balanced_block`], its tile rows
+/// merged into taller bands where they are short ([`Calls::call_side`](crate::Calls)), so each
+/// call packs B's columns for more rows. The fused and distributed products keep
+/// [`balanced_block`]: a fused call's scratch is O(tile²).
+fn call_block(m: usize, n: usize, cut: Cut) -> BlockShape {
+    let block = balanced_block(m, n, cut);
+    BlockShape {
+        rows: cut.calls.call_side(m, block.rows, cut.balance()),
+        cols: block.cols,
+    }
 }
 
 /// The block of a product's tiles: the given one (or [`BlockShape::auto`]) as the largest tile,
