@@ -162,8 +162,9 @@ pub struct WorkloadArgs {
     #[arg(long)]
     pub block: Option<String>,
     /// Tiles per BLAS call for the products: `strips` (adjacent tiles of a tile row in one
-    /// call, the library default; the fused ops merge tiles into calls of up to 1024 columns)
-    /// or `tiles` (one call per tile) [default: strips].
+    /// call, the library default; matmul and gram merge tile rows under 1024 rows into bands of
+    /// about 1024, the fused ops merge tiles into calls of up to 1024 columns) or `tiles` (one
+    /// call per tile) [default: strips].
     #[arg(long)]
     pub calls: Option<String>,
     /// Element type.
