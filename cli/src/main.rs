@@ -465,6 +465,12 @@ pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(e) = &limits.read_error {
+        eprintln!(
+            "rayblas: warning: no limit in these rows: the streaming read rate could not be \
+             measured ({e})"
+        );
+    }
     let cores = rayblas::cpu::physical_cores().max(1);
     match (limits.gemm_one_thread, limits.fma_all, limits.fma_threads) {
         (Some(gemm), Some(fma), Some(threads)) if product => Ok(Peak {

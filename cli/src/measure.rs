@@ -332,7 +332,7 @@ fn spawn_self(args: &[&str], env: &[(&str, String)]) -> Result<std::process::Out
 /// The machine's limits for one dtype, measured in a process of their own: the compute limits
 /// (one-thread GEMM, FMA loop; `None` when only the memory was asked for) and the streaming read
 /// rate (`None` when its buffer could not be had).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Limits {
     /// One-thread GEMM GFLOP/s (the linked BLAS, serial, square).
     #[serde(default)]
@@ -350,6 +350,9 @@ pub struct Limits {
     pub read_gbps: Option<f64>,
     #[serde(default)]
     pub read_threads: Option<usize>,
+    /// Why the streaming read could not be measured (its buffer refused, as under `ulimit -v`).
+    #[serde(default)]
+    pub read_error: Option<String>,
 }
 
 /// Runs in the `measure-peak` child: the one-thread GEMM and the FMA loop (unless
@@ -367,8 +370,12 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
         let fma = rayblas::bench::fma_peak(d, cores).map_err(|e| e.to_string())?;
         (Some(gemm), Some(fma))
     };
-    // A buffer the memory cannot spare (a `ulimit`) leaves the rate unknown, not the run failed.
-    let read = rayblas::bench::read_bandwidth(cores).ok();
+    // A buffer the memory cannot spare (a `ulimit`) leaves the rate unknown, not the run failed;
+    // the parent says so.
+    let (read, read_error) = match rayblas::bench::read_bandwidth(cores) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     Ok(Limits {
         gemm_one_thread: gemm,
         fma_one_thread: fma.map(|f| f.one_thread_gflops),
@@ -376,6 +383,7 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
         fma_threads: fma.map(|f| f.threads),
         read_gbps: read.map(|r| r.gbps),
         read_threads: read.map(|r| r.threads),
+        read_error,
     })
 }
 

@@ -1091,3 +1091,36 @@ fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(stdout(&o).is_empty());
 }
+
+/// A streaming read that cannot be measured (its buffer of at least 512 MiB refused, here by an
+/// address-space limit that still leaves room for OpenBLAS's buffers) costs a reduction only
+/// its limit column, and the user is told why.
+#[test]
+fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why() {
+    let o = rayblas_under(
+        "-v 350000",
+        &[
+            "run",
+            "--op",
+            "sum",
+            "--n",
+            "64",
+            "--strategy",
+            "serial",
+            "--repeat",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("no limit in these rows: the streaming read rate could not be measured"),
+        "{err}"
+    );
+    let row: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert!(row["read_gbps"].is_null(), "{row}");
+    assert!(row["limit_pct"].is_null(), "{row}");
+    assert!(row["gbps"].as_f64().unwrap() > 0.0, "{row}");
+}
