@@ -36,6 +36,8 @@ pub struct MachineInfo {
     /// its buffer could not be had).
     pub read_gbps_one_thread: Option<f64>,
     pub read_gbps_all: Option<f64>,
+    /// Why the read rate is missing, when it is.
+    pub read_error: Option<String>,
 }
 
 pub fn gather() -> Result<MachineInfo, rayblas::Error> {
@@ -49,7 +51,10 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let cores = rayblas::cpu::physical_cores();
     let f64_peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, cores)?;
     let f32_peak = rayblas::bench::fma_peak(rayblas::Dtype::F32, cores)?;
-    let read = rayblas::bench::read_bandwidth(cores).ok();
+    let (read, read_error) = match rayblas::bench::read_bandwidth(cores) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: p.cpu_model,
@@ -73,6 +78,7 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
         fma_f32_all: f32_peak.gflops,
         read_gbps_one_thread: read.map(|r| r.one_thread_gbps),
         read_gbps_all: read.map(|r| r.gbps),
+        read_error,
     })
 }
 
@@ -124,7 +130,7 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
                     "{one:.1} GB/s on one thread, {all:.1} on {} cores",
                     i.physical_cores
                 ),
-                _ => "- (no memory for its buffer)".into(),
+                _ => format!("- ({})", i.read_error.as_deref().unwrap_or("not measured")),
             },
         ),
         ("os", i.os.clone()),

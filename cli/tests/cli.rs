@@ -1094,7 +1094,7 @@ fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
 
 /// A streaming read that cannot be measured (its buffer of at least 512 MiB refused, here by an
 /// address-space limit that still leaves room for OpenBLAS's buffers) costs a reduction only
-/// its limit column, and the user is told why.
+/// its limit column, and the user is told why; `info` says so too.
 #[test]
 fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why() {
     let o = rayblas_under(
@@ -1123,4 +1123,13 @@ fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why(
     assert!(row["read_gbps"].is_null(), "{row}");
     assert!(row["limit_pct"].is_null(), "{row}");
     assert!(row["gbps"].as_f64().unwrap() > 0.0, "{row}");
+    // `info` names the reason in place of the rate.
+    let o = rayblas_under("-v 350000", &["info"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.starts_with("streaming_read"))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(line.contains("- (cannot allocate"), "{line}");
 }
