@@ -74,9 +74,10 @@ impl Config {
     /// How many tiles one BLAS call of the tiled strategies covers (default
     /// [`Calls::Strips`]). Under `Strips`, `matmul` and `gram` also merge tile rows of fewer
     /// than 1024 rows into bands of about 1024 rows (their count still a multiple of the cores),
-    /// since every call packs the columns of B it reads again. The fused products (`matmul_reduce`, `gram_reduce` and their
-    /// shorthands) merge only tiles narrower than 1024 columns, up to that width, so a worker
-    /// holds no more than a few tiles of the product.
+    /// since every call packs the columns of B it reads again. The fused products
+    /// (`matmul_reduce`, `gram_reduce` and their shorthands) merge only tiles narrower than
+    /// 1024 columns, up to that width, so a worker holds no more than a few tiles of the
+    /// product.
     pub fn calls(mut self, calls: Calls) -> Self {
         self.calls = calls;
         self

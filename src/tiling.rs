@@ -184,9 +184,12 @@ const FUSED_CALL_COLS: usize = 1024;
 /// the product has them. Each call packs the columns of B it reads (k × its columns) afresh,
 /// and does 2r flops per packed element for r rows, so its share of time spent packing falls
 /// as 1/r: a memory-bound copy against a few dozen flops per element at one core's GEMM rate
-/// is several percent for 250 rows, and about a quarter of that from 1024 on. Smaller tile rows are merged into bands of about this many rows: on the Zen 3 EPYC,
-/// `matmul --n 5000` with blocks of 250 went from 0.93 × native to 1.01 × with calls of 1250
-/// rows (`rayblas sweep --op matmul --n 5000 --blocks 250,1250x250 --workers 2`).
+/// is several percent for 250 rows, and about a quarter of that from 1024 on. Smaller tile
+/// rows are merged into bands of about this many rows. On the Zen 3 EPYC the block-250 column
+/// of the balance grid (`benchmarks/balance-grid-zen3-block250.md`, n = 1500 to 8000, matmul
+/// and gram, f64 and f32) went from a median of 0.935 × native to 1.00 × with it. Bands of
+/// 834, 1250 and 2500 rows at n = 5000 measured alike (0.96–0.98, 7 repetitions), so the
+/// figure is a floor, not a tuned optimum.
 const CALL_ROWS: usize = 1024;
 
 impl Calls {
@@ -478,6 +481,18 @@ mod tests {
     use crate::error::Error;
     use ndarray::Array2;
 
+    /// Bands of `side` over `len` rows: their count is a multiple of `cores`, or `len` itself
+    /// (one row each, when there are fewer rows than that multiple needs).
+    fn assert_bands_divide(len: usize, side: usize, cores: usize) {
+        if len > 0 {
+            let bands = len.div_ceil(side);
+            assert!(
+                bands % cores == 0 || bands == len,
+                "{len} rows, side {side}, {cores} cores"
+            );
+        }
+    }
+
     #[test]
     fn balanced_sides_divide_among_the_cores() {
         // (len, block, cores) → side; the band count ⌈len/side⌉ is a multiple of the cores
@@ -496,10 +511,7 @@ mod tests {
             let got = balanced_side(len, block, cores);
             assert_eq!(got, side, "{len} {block} {cores}");
             assert!(got <= block);
-            if len > 0 {
-                let bands = len.div_ceil(got);
-                assert!(bands % cores == 0 || bands == len, "{len} {block} {cores}");
-            }
+            assert_bands_divide(len, got, cores);
         }
     }
 
@@ -521,10 +533,7 @@ mod tests {
             let got = Calls::Strips.call_side(len, tile, cores);
             assert_eq!(got, side, "{len} {tile} {cores}");
             assert!(got >= tile, "never smaller than the tiles");
-            if len > 0 {
-                let bands = len.div_ceil(got);
-                assert!(bands % cores == 0 || bands == len, "{len} {tile} {cores}");
-            }
+            assert_bands_divide(len, got, cores);
             assert_eq!(Calls::Tiles.call_side(len, tile, cores), tile);
         }
     }

@@ -51,10 +51,7 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let cores = rayblas::cpu::physical_cores();
     let f64_peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, cores)?;
     let f32_peak = rayblas::bench::fma_peak(rayblas::Dtype::F32, cores)?;
-    let (read, read_error) = match rayblas::bench::read_bandwidth(cores) {
-        Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
+    let (read, read_error) = crate::measure::read_rate_or_reason(cores);
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: p.cpu_model,

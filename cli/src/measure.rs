@@ -370,12 +370,7 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
         let fma = rayblas::bench::fma_peak(d, cores).map_err(|e| e.to_string())?;
         (Some(gemm), Some(fma))
     };
-    // A buffer the memory cannot spare (a `ulimit`) leaves the rate unknown, not the run failed;
-    // the parent says so.
-    let (read, read_error) = match rayblas::bench::read_bandwidth(cores) {
-        Ok(r) => (Some(r), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
+    let (read, read_error) = read_rate_or_reason(cores);
     Ok(Limits {
         gemm_one_thread: gemm,
         fma_one_thread: fma.map(|f| f.one_thread_gflops),
@@ -385,6 +380,18 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
         read_threads: read.map(|r| r.threads),
         read_error,
     })
+}
+
+/// The streaming read rate of `cores` threads, or why it could not be measured. A buffer the
+/// memory cannot spare (a `ulimit`) leaves the rate unknown, not the run failed: `info` and the
+/// rows' limit column print the reason instead.
+pub fn read_rate_or_reason(
+    cores: usize,
+) -> (Option<rayblas::bench::ReadBandwidth>, Option<String>) {
+    match rayblas::bench::read_bandwidth(cores) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e.to_string())),
+    }
 }
 
 /// [`limits`] in a child process (`rayblas measure-peak`).
