@@ -392,7 +392,7 @@ impl OnRanks<'_> {
         let cut = self.config.cut();
         let tiling = gram_call_tiling(n, cut);
         let calls = lower_strips(&tiling, cut);
-        let costs: Vec<f64> = calls.iter().map(|s| s.span.len() as f64).collect();
+        let costs: Vec<f64> = calls.iter().map(gram_call_cost).collect();
         let owner = owners(&costs, self.ranks.size());
         let counts: Vec<usize> = (0..self.ranks.size())
             .map(|r| {

@@ -158,8 +158,9 @@ pub(crate) fn gram_reduce_calls(n: usize, cut: Cut) -> Vec<Strip> {
     lower_calls(&tiling, cut.calls.fused_tiles_per_call(tiling.block.cols))
 }
 
-/// The relative cost of one of [`gram_reduce_calls`]: a diagonal tile costs half (syrk, or
-/// half its GEMM's worth of use).
+/// The relative cost of one call of a Gram product, stored ([`lower_strips`]) or fused
+/// ([`gram_reduce_calls`]): its area, a diagonal tile's halved (syrk, or half its GEMM's worth
+/// of use). Both products, and their shares among MPI ranks, start and share calls by it.
 pub(crate) fn gram_call_cost(s: &Strip) -> f64 {
     s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 }
 }

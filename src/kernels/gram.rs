@@ -5,11 +5,13 @@
 //! The tiling of G uses square tiles of the block's row count, so tile `(i, j)` is
 //! `X[I, :]·X[J, :]ᵀ` and its mirror is tile `(j, i)`. Each diagonal tile is one `syrk` call
 //! (where the backend has it); the tiles left of it in its tile row are one GEMM call per
-//! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The largest calls start first,
-//! so the workers finish together. Under [`Calls::Strips`](crate::Calls::Strips), tiles of fewer
-//! than 1024 rows are first merged into larger squares (`gram_call_tiling`), as `matmul` merges
-//! its tile rows: each call packs the rows of X it multiplies by, once per call.
+//! [`Strip`](crate::Strip), or per tile under [`Calls::Tiles`](crate::Calls::Tiles). The calls
+//! start largest first by flops (a diagonal tile counts half, as in the fused product), so the
+//! workers finish together. Under [`Calls::Strips`](crate::Calls::Strips), tiles of fewer than
+//! 1024 rows are first merged into larger squares (`gram_call_tiling`), as `matmul` merges its
+//! tile rows: each call packs the rows of X it multiplies by, once per call.
 
+use super::fused::gram_call_cost;
 use super::{collect, thin};
 use crate::blas;
 use crate::element::Element;
@@ -72,20 +74,24 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
     }
     let strips = lower_strips(&tiling, cut);
     let views = tiling.split_strips_mut(g.view_mut(), &strips);
-    let mut items: Vec<_> = strips.into_iter().zip(views).collect();
-    // Largest first: the work queue then hands the small calls to whoever finishes early.
-    items.sort_by_key(|(s, _)| std::cmp::Reverse(s.span.len()));
-    collect(plan.tiles(items, |(strip, cv), threads| {
-        let t = strip.span;
-        let xi = x.rows(t.row0, t.rows);
-        if t.ti == t.tj {
-            // A diagonal tile is itself a Gram matrix: syrk computes its lower half.
-            blas::gram_lower(xi, cv, threads)
-        } else {
-            let xj = x.rows(t.col0, t.cols);
-            blas::gemm(T::one(), xi, xj.t(), T::zero(), cv, threads)
-        }
-    }))?;
+    let items: Vec<_> = strips.into_iter().zip(views).collect();
+    // Largest first by flops, as the fused product orders its calls: a diagonal syrk tile does
+    // half the work of a GEMM tile of its size, so it goes after it, among the small calls the
+    // work queue hands to whoever finishes early.
+    let cost = |(s, _): &(Strip, _)| gram_call_cost(s);
+    collect(
+        plan.tiles_largest_first(items, cost, |(strip, cv), threads| {
+            let t = strip.span;
+            let xi = x.rows(t.row0, t.rows);
+            if t.ti == t.tj {
+                // A diagonal tile is itself a Gram matrix: syrk computes its lower half.
+                blas::gram_lower(xi, cv, threads)
+            } else {
+                let xj = x.rows(t.col0, t.cols);
+                blas::gemm(T::one(), xi, xj.t(), T::zero(), cv, threads)
+            }
+        }),
+    )?;
     mirror_lower(g.view_mut(), &tiling, plan);
     Ok(g)
 }
