@@ -59,8 +59,8 @@
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::kernels::fused::{gram_call_cost, gram_reduce_call, gram_reduce_calls};
-use crate::kernels::gram::{gram_call_tiling, lower_strips, mirror_lower};
+use crate::kernels::fused::{gram_reduce_call, gram_reduce_calls};
+use crate::kernels::gram::{gram_call_cost, gram_call_tiling, lower_strips, mirror_lower};
 use crate::kernels::matmul::{balanced_block, matmul_into};
 use crate::kernels::reduce::{self, combine_fixed, Reduction};
 use crate::plan::TileSource;

@@ -16,7 +16,7 @@
 //! path beats in memory. For `gram_reduce` that call is one syrk, and the lower triangle it fills
 //! is reduced as a symmetric matrix (strictly-lower elements twice), never mirrored.
 
-use super::gram::gram_tiling;
+use super::gram::{gram_call_cost, gram_tiling};
 use super::reduce::{self, combine_fixed, Reduction};
 use super::{
     check_product, collect,
@@ -156,13 +156,6 @@ pub(crate) fn gram_reduce<T: Element>(
 pub(crate) fn gram_reduce_calls(n: usize, cut: Cut) -> Vec<Strip> {
     let tiling = gram_tiling(n, cut);
     lower_calls(&tiling, cut.calls.fused_tiles_per_call(tiling.block.cols))
-}
-
-/// The relative cost of one call of a Gram product, stored ([`lower_strips`]) or fused
-/// ([`gram_reduce_calls`]): its area, a diagonal tile's halved (syrk, or half its GEMM's worth
-/// of use). Both products, and their shares among MPI ranks, start and share calls by it.
-pub(crate) fn gram_call_cost(s: &Strip) -> f64 {
-    s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 }
 }
 
 /// One call of the fused Gram product, reduced: a diagonal tile as a whole symmetric tile, a

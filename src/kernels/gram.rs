@@ -11,7 +11,6 @@
 //! 1024 rows are first merged into larger squares (`gram_call_tiling`), as `matmul` merges its
 //! tile rows: each call packs the rows of X it multiplies by, once per call.
 
-use super::fused::gram_call_cost;
 use super::{collect, thin};
 use crate::blas;
 use crate::element::Element;
@@ -116,6 +115,14 @@ pub(crate) fn lower_strips(tiling: &Tiling, cut: Cut) -> Vec<Strip> {
         });
     }
     out
+}
+
+/// The relative cost of one call of a Gram product, stored ([`lower_strips`]) or fused
+/// ([`gram_reduce_calls`](super::fused::gram_reduce_calls)): its area, a diagonal tile's halved
+/// (syrk, or half its GEMM's worth of use). Both products, and their shares among MPI ranks,
+/// start and share calls by it.
+pub(crate) fn gram_call_cost(s: &Strip) -> f64 {
+    s.span.len() as f64 / if s.span.ti == s.span.tj { 2.0 } else { 1.0 }
 }
 
 /// Copies the lower triangle of the square `g` onto its upper triangle, tile by tile on the
