@@ -4,8 +4,9 @@
 //! one natively threaded call on every shape?" with a table per op and dtype.
 //!
 //! Options: `--ns 1500,2500,…`, `--blocks 250,500,…`, `--ops matmul,gram,gram-sum`,
-//! `--dtypes f64,f32`, `--reps N` (default 3), `--out FILE` (default `target/balance-grid.md`;
-//! the raw `compare` rows go beside it as `.jsonl`).
+//! `--dtypes f64,f32`, `--reps N` (default 3), `--backend B` (the BLAS backend the CLI is built
+//! with, default `openblas-system`; any of `cargo xtask setup`'s), `--out FILE` (default
+//! `target/balance-grid.md`; the raw `compare` rows go beside it as `.jsonl`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ struct Options {
     ops: Vec<String>,
     dtypes: Vec<String>,
     reps: usize,
+    backend: String,
     out: PathBuf,
 }
 
@@ -39,6 +41,7 @@ fn options(args: &[String]) -> Result<Options, String> {
         ops: ["matmul", "gram", "gram-sum"].map(String::from).to_vec(),
         dtypes: ["f64", "f32"].map(String::from).to_vec(),
         reps: 3,
+        backend: "openblas-system".to_string(),
         out: super::root().join("target/balance-grid.md"),
     };
     let mut it = args.iter();
@@ -54,6 +57,16 @@ fn options(args: &[String]) -> Result<Options, String> {
                     .and_then(|v| v.parse().ok())
                     .filter(|&r| r > 0)
                     .ok_or("--reps needs a positive number")?
+            }
+            "--backend" => {
+                let b = it.next().ok_or("--backend needs a value")?;
+                if !super::BACKENDS.contains(&b.as_str()) {
+                    return Err(format!(
+                        "balance-grid: unknown backend `{b}` (one of {})",
+                        super::BACKENDS.join(", ")
+                    ));
+                }
+                o.backend = b.clone();
             }
             "--out" => o.out = PathBuf::from(it.next().ok_or("--out needs a file")?),
             other => return Err(format!("balance-grid: unknown option `{other}`")),
@@ -100,11 +113,18 @@ fn join<T: ToString>(items: &[T]) -> String {
 
 pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let o = options(args)?;
-    super::setup(&["openblas-system"], false)?;
+    let backend = o.backend.as_str();
+    super::setup(&[backend], false)?;
     let mut build = super::cargo();
-    build.args(["build", "--release", "--quiet", "--bin", "rayblas"]);
-    super::run(build, "build rayblas (release)")?;
-    let exe = super::root().join("target/release/rayblas");
+    build.args(["build", "--release", "--quiet", "-p", "rayblas-cli"]);
+    build.args(["--no-default-features", "--features", backend]);
+    super::run(build, &format!("build rayblas ({backend}, release)"))?;
+    // A copy per backend, so a later build of another backend cannot swap it mid-run.
+    let exe = super::root().join(format!("target/balance-grid/rayblas-{backend}"));
+    std::fs::create_dir_all(exe.parent().expect("a file in target/balance-grid"))
+        .map_err(|e| format!("target/balance-grid: {e}"))?;
+    std::fs::copy(super::root().join("target/release/rayblas"), &exe)
+        .map_err(|e| format!("copy the {backend} build: {e}"))?;
     let info = Command::new(&exe)
         .args(["info"])
         .output()
@@ -158,8 +178,8 @@ pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let _ = writeln!(md, "# blocked ÷ native, every cell one interleaved run\n");
     let _ = writeln!(
         md,
-        "Written by `cargo xtask balance-grid --ns {} --blocks {} --ops {} --dtypes {} --reps {}` \
-         on {date} ({:.0} min). A cell is `rayblas compare --op OP --dtype D --n N --block B \
+        "Written by `cargo xtask balance-grid --ns {} --blocks {} --ops {} --dtypes {} --reps {} \
+         --backend {backend}` on {date} ({:.0} min). A cell is `rayblas compare --op OP --dtype D --n N --block B \
          --strategies native,blocked --warmup 1 --repeat {}`: blocked's median GFLOP/s over \
          native's, in the same run.\n",
         join(&o.ns),
@@ -249,4 +269,26 @@ pub fn balance_grid(args: &[String]) -> Result<(), String> {
         raw_path.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::options;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_backend_defaults_to_system_openblas_and_must_be_known() {
+        assert_eq!(options(&[]).unwrap().backend, "openblas-system");
+        let o = options(&args(&["--backend", "blis-system", "--ns", "1500,2500"])).unwrap();
+        assert_eq!(
+            (o.backend.as_str(), o.ns),
+            ("blis-system", vec![1500, 2500])
+        );
+        let err = |a: &[&str]| options(&args(a)).err().unwrap_or_default();
+        assert!(err(&["--backend", "mkl"]).contains("unknown backend `mkl`"));
+        assert!(err(&["--backend"]).contains("needs a value"));
+    }
 }

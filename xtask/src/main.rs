@@ -16,7 +16,7 @@
 //! - `bench-report [--reps N] [--quick] [--out DIR]`: one interleaved run of rayblas (every
 //!   strategy and backend) against its peers and the machine's limits, written to
 //!   `BENCHMARKS.md` and `benchmarks/*.svg` (see `bench_report`).
-//! - `balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--out FILE]`:
+//! - `balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--backend B] [--out FILE]`:
 //!   blocked ÷ native speed over a grid of sizes and blocks, each cell one interleaved
 //!   `rayblas compare` (see `balance_grid`).
 
@@ -65,7 +65,7 @@ fn usage() -> ! {
          test                                     setup + fmt + clippy + tests with every backend\n\
          variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
          bench-report [--reps N] [--quick] [--out DIR]  BENCHMARKS.md: rayblas against peers and the limits\n\
-         balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--out FILE]  blocked ÷ native over sizes × blocks"
+         balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--backend B] [--out FILE]  blocked ÷ native over sizes × blocks"
     );
     exit(2)
 }
