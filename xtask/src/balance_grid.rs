@@ -59,14 +59,8 @@ fn options(args: &[String]) -> Result<Options, String> {
                     .ok_or("--reps needs a positive number")?
             }
             "--backend" => {
-                let b = it.next().ok_or("--backend needs a value")?;
-                if !super::BACKENDS.contains(&b.as_str()) {
-                    return Err(format!(
-                        "balance-grid: unknown backend `{b}` (one of {})",
-                        super::BACKENDS.join(", ")
-                    ));
-                }
-                o.backend = b.clone();
+                o.backend =
+                    super::parse_backend(it.next()).map_err(|e| format!("balance-grid: {e}"))?
             }
             "--out" => o.out = PathBuf::from(it.next().ok_or("--out needs a file")?),
             other => return Err(format!("balance-grid: unknown option `{other}`")),
@@ -115,16 +109,7 @@ pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let o = options(args)?;
     let backend = o.backend.as_str();
     super::setup(&[backend], false)?;
-    let mut build = super::cargo();
-    build.args(["build", "--release", "--quiet", "-p", "rayblas-cli"]);
-    build.args(["--no-default-features", "--features", backend]);
-    super::run(build, &format!("build rayblas ({backend}, release)"))?;
-    // A copy per backend, so a later build of another backend cannot swap it mid-run.
-    let exe = super::root().join(format!("target/balance-grid/rayblas-{backend}"));
-    std::fs::create_dir_all(exe.parent().expect("a file in target/balance-grid"))
-        .map_err(|e| format!("target/balance-grid: {e}"))?;
-    std::fs::copy(super::root().join("target/release/rayblas"), &exe)
-        .map_err(|e| format!("copy the {backend} build: {e}"))?;
+    let exe = super::build_cli(backend, &super::root().join("target/balance-grid"))?;
     let info = Command::new(&exe)
         .args(["info"])
         .output()
@@ -178,10 +163,10 @@ pub fn balance_grid(args: &[String]) -> Result<(), String> {
     let _ = writeln!(md, "# blocked ÷ native, every cell one interleaved run\n");
     let _ = writeln!(
         md,
-        "Written by `cargo xtask balance-grid --ns {} --blocks {} --ops {} --dtypes {} --reps {} \
-         --backend {backend}` on {date} ({:.0} min). A cell is `rayblas compare --op OP --dtype D --n N --block B \
-         --strategies native,blocked --warmup 1 --repeat {}`: blocked's median GFLOP/s over \
-         native's, in the same run.\n",
+        "Written by `cargo xtask balance-grid --ns {} --blocks {} --ops {} --dtypes {} \
+         --reps {} --backend {backend}` on {date} ({:.0} min). A cell is `rayblas compare \
+         --op OP --dtype D --n N --block B --strategies native,blocked --warmup 1 --repeat {}`: \
+         blocked's median GFLOP/s over native's, in the same run.\n",
         join(&o.ns),
         join(&o.blocks),
         join(&o.ops),

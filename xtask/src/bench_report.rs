@@ -8,7 +8,7 @@
 //! so a slow minute of the shared host falls on all of them. A cell's figure is the median over
 //! the repetitions of each process's median per-call time.
 
-use crate::{cargo, root, run, setup};
+use crate::{build_cli, cargo, root, run, setup};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -202,21 +202,7 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
     setup(&BACKENDS.iter().map(|b| b.0).collect::<Vec<_>>(), false)?;
     let mut clis = Vec::new();
     for (backend, strategies, max_n) in BACKENDS {
-        let mut build = cargo();
-        build.args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "rayblas-cli",
-            "--no-default-features",
-            "--features",
-            backend,
-        ]);
-        run(build, &format!("build rayblas ({backend})"))?;
-        let exe = dir.join(format!("bin/rayblas-{backend}"));
-        std::fs::copy(root().join("target/release/rayblas"), &exe)
-            .map_err(|e| format!("copy the {backend} build: {e}"))?;
+        let exe = build_cli(backend, &dir.join("bin"))?;
         clis.push((short(backend), exe, *strategies, *max_n));
     }
     let mut build = cargo();

@@ -141,6 +141,33 @@ const RUNTIME_VARIANTS: &[(&str, &str, &str)] = &[
 /// mixed strategies from several threads.
 const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency"];
 
+/// The value of a `--backend` option: one of [`BACKENDS`], or an error that lists them.
+fn parse_backend(value: Option<&String>) -> Result<String, String> {
+    let b = value.ok_or("--backend needs a value")?;
+    if BACKENDS.contains(&b.as_str()) {
+        Ok(b.clone())
+    } else {
+        Err(format!(
+            "unknown backend `{b}` (one of {})",
+            BACKENDS.join(", ")
+        ))
+    }
+}
+
+/// Builds the release CLI on `backend` and copies it to `dir/rayblas-{backend}`, so that a
+/// later build on another backend cannot swap the binary while a benchmark runs it.
+fn build_cli(backend: &str, dir: &Path) -> Result<PathBuf, String> {
+    let mut build = cargo();
+    build.args(["build", "--release", "--quiet", "-p", "rayblas-cli"]);
+    build.args(["--no-default-features", "--features", backend]);
+    run(build, &format!("build rayblas ({backend}, release)"))?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let exe = dir.join(format!("rayblas-{backend}"));
+    std::fs::copy(root().join("target/release/rayblas"), &exe)
+        .map_err(|e| format!("copy the {backend} build: {e}"))?;
+    Ok(exe)
+}
+
 fn setup_cmd(args: &[String]) -> Result<(), String> {
     let mut backends = vec!["openblas-system".to_string()];
     let mut variants = false;
@@ -149,16 +176,7 @@ fn setup_cmd(args: &[String]) -> Result<(), String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--all" => backends = BACKENDS.iter().map(|s| s.to_string()).collect(),
-            "--backend" => {
-                let b = it.next().ok_or("--backend needs a value")?;
-                if !BACKENDS.contains(&b.as_str()) {
-                    return Err(format!(
-                        "unknown backend `{b}` (one of {})",
-                        BACKENDS.join(", ")
-                    ));
-                }
-                backends = vec![b.clone()];
-            }
+            "--backend" => backends = vec![parse_backend(it.next())?],
             "--variants" => variants = true,
             "--features" => match it.next().map(String::as_str) {
                 Some("mpi") => features.push("mpi".to_string()),
