@@ -197,7 +197,8 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
     let t0 = Instant::now();
     let started = utc_now();
     let dir = root().join("target/bench-report");
-    std::fs::create_dir_all(dir.join("bin")).map_err(|e| e.to_string())?;
+    // `build_cli` creates `bin/` itself; this one holds the venv and the output files.
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
 
     setup(&BACKENDS.iter().map(|b| b.0).collect::<Vec<_>>(), false)?;
     let mut clis = Vec::new();
