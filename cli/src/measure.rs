@@ -562,6 +562,11 @@ pub struct Row {
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
+    /// The fastest `serial` row of the same op, dtype and shape, its time over this row's
+    /// time: the speedup over one thread making the same BLAS calls (see
+    /// [`speedup_vs_serial`]). None without such a row.
+    #[serde(default)]
+    pub speedup_vs_serial: Option<f64>,
     /// What makes this row's figures doubtful (busy machine, wide spread, oversubscription…).
     pub warnings: Vec<String>,
     #[serde(flatten)]
@@ -732,6 +737,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         result: first.result,
         agrees: true,
         ratio_to_best: 1.0,
+        speedup_vs_serial: None,
         warnings: Vec::new(),
         provenance: ctx.provenance.clone(),
         results: runs.iter().map(|r| (r.result, r.verdict)).collect(),
@@ -844,19 +850,40 @@ impl Row {
     }
 }
 
-/// Fills in `ratio_to_best` (wall / best wall) and `agrees`: whether every repeat of the row
-/// passed its child's independent check against the inputs (`verify`). Each row is judged on
-/// its own, so the row marked is the one that is wrong, not the ones that differ from it.
-/// Returns whether all rows are right.
+/// Fills in `ratio_to_best` (wall / best wall), `speedup_vs_serial` and `agrees`: whether every
+/// repeat of the row passed its child's independent check against the inputs (`verify`). Each
+/// row is judged on its own, so the row marked is the one that is wrong, not the ones that
+/// differ from it. Returns whether all rows are right.
 pub fn finish(rows: &mut [Row]) -> bool {
     let best = rows.iter().map(|r| r.wall_s).fold(f64::INFINITY, f64::min);
+    let speedups: Vec<_> = rows.iter().map(|r| speedup_vs_serial(r, rows)).collect();
     let mut all = true;
-    for r in rows.iter_mut() {
+    for (r, speedup) in rows.iter_mut().zip(speedups) {
         r.ratio_to_best = r.wall_s / best;
+        r.speedup_vs_serial = speedup;
         r.agrees = r.results.iter().all(|(v, verdict)| verdict.accepts(*v));
         all &= r.agrees;
     }
     all
+}
+
+/// How much faster `row` ran than the fastest `serial` row among `rows` with its op, dtype and
+/// shape (serial time / its time), or None without one. `serial` makes the calls `blocked`
+/// makes (the cut depends on the core count, not the worker count), one after another on one
+/// thread: the kernel's own rate on those calls, with no threading in play. So on c cores, c×
+/// is about the most `blocked` can reach with them, and a row near it is bound by the kernel,
+/// not by how it shares the work.
+pub fn speedup_vs_serial(row: &Row, rows: &[Row]) -> Option<f64> {
+    let serial = rows
+        .iter()
+        .filter(|s| {
+            s.strategy.starts_with("serial")
+                && s.ranks.is_none()
+                && (&s.op, &s.dtype, s.m, s.k, s.n) == (&row.op, &row.dtype, row.m, row.k, row.n)
+        })
+        .map(|s| s.wall_s)
+        .fold(f64::INFINITY, f64::min);
+    (serial.is_finite() && row.wall_s > 0.0).then(|| serial / row.wall_s)
 }
 
 /// The strategies of the rows that failed their check, with the reference they missed.

@@ -69,6 +69,7 @@ pub const FIELDS: &[&str] = &[
     "result",
     "agrees",
     "ratio_to_best",
+    "speedup_vs_serial",
     "warnings",
     "recorded_at",
     "rayblas_version",
@@ -264,6 +265,7 @@ fn print_table(rows: &[Row]) {
     let product = first.gflops.is_some();
     let on_ranks = rows.iter().any(|r| r.ranks.is_some());
     let limited = rows.iter().any(|r| r.limit_pct.is_some());
+    let vs_serial = rows.iter().any(|r| r.speedup_vs_serial.is_some());
     println!("{}", header(first));
     let mut table: Vec<Vec<String>> = vec![vec![
         "strategy".into(),
@@ -285,6 +287,7 @@ fn print_table(rows: &[Row]) {
         "+input MiB".into(),
         "result".into(),
         "vs best".into(),
+        if vs_serial { "×serial" } else { "" }.into(),
     ]];
     for r in rows {
         table.push(vec![
@@ -321,6 +324,9 @@ fn print_table(rows: &[Row]) {
                 if r.agrees { "" } else { " DIFFERS" }
             ),
             format!("{:.2}x", r.ratio_to_best),
+            r.speedup_vs_serial
+                .map(|x| format!("{x:.2}x"))
+                .unwrap_or_default(),
         ]);
     }
     print_aligned(&table);
@@ -350,6 +356,26 @@ fn print_legend(rows: &[Row]) {
              once, output written once) at the streaming read rate of memory (binds: memory); \
              data that fits in cache can beat the memory limit."
         );
+    }
+    if rows.iter().any(|r| r.speedup_vs_serial.is_some()) {
+        eprintln!(
+            "×serial: the serial row's time / this row's time. serial makes blocked's BLAS calls \
+             one after another on one thread: the kernel's own rate on those calls, with no \
+             threading in play; on {} cores, {}x is about the most that blocked can reach with \
+             them, so a row near it is bound by the kernel, not by how it shares the work.",
+            first.provenance.physical_cores, first.provenance.physical_cores,
+        );
+        let serial_limit = rows
+            .iter()
+            .filter(|r| r.strategy.starts_with("serial") && r.speedup_vs_serial == Some(1.0))
+            .find_map(|r| r.limit_pct);
+        if let Some(pct) = serial_limit {
+            let cores = first.provenance.physical_cores;
+            eprintln!(
+                "kernel ceiling: {cores} × serial would be {:.1} % of the limit.",
+                pct * cores as f64
+            );
+        }
     }
     if rows.iter().any(|r| r.ranks.is_some()) {
         eprintln!(

@@ -1133,3 +1133,94 @@ fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why(
         .unwrap_or_default();
     assert!(line.contains("- (cannot allocate"), "{line}");
 }
+
+/// `speedup_vs_serial` is the serial row's time over each row's, only where a serial row of the
+/// same shape was measured; the table shows it as `×serial`, with the kernel ceiling (cores ×
+/// serial's `% limit`) under it.
+#[test]
+fn rows_report_their_speedup_over_serial_and_the_kernel_ceiling() {
+    let args = |strategies: &'static str, format: &'static str| {
+        vec![
+            "compare",
+            "--op",
+            "gram-sum",
+            "--n",
+            "96",
+            "--block",
+            "40",
+            "--repeat",
+            "2",
+            "--warmup",
+            "0",
+            "--strategies",
+            strategies,
+            "--format",
+            format,
+        ]
+    };
+    let peak = |mut a: Vec<&'static str>| {
+        a.extend(["--peak", "100"]);
+        a
+    };
+    let o = rayblas(&peak(args("blocked,serial", "json")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json_rows(&o);
+    let serial = rows[1]["wall_s"].as_f64().unwrap();
+    assert_eq!(
+        rows[1]["speedup_vs_serial"].as_f64(),
+        Some(1.0),
+        "{}",
+        rows[1]
+    );
+    let want = serial / rows[0]["wall_s"].as_f64().unwrap();
+    let got = rows[0]["speedup_vs_serial"].as_f64().unwrap();
+    assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+
+    let o = rayblas(&peak(args("native,blocked", "json")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    for r in json_rows(&o) {
+        assert!(r["speedup_vs_serial"].is_null(), "{r}");
+    }
+    let o = rayblas(&peak(args("native,blocked", "table")));
+    assert!(!stdout(&o).contains("×serial"), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("kernel ceiling"), "{}", stderr(&o));
+
+    // Limits measured (no --peak): the ceiling line is cores × the serial row's % limit.
+    let o = rayblas(&args("blocked,serial", "table"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    let cells = |line: &str| -> Vec<String> {
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    let head = cells(lines[1]);
+    assert!(head.contains(&"×serial".to_string()), "{out}");
+    let at = head
+        .iter()
+        .position(|c| c == "% limit")
+        .expect("% limit column");
+    let row = lines
+        .iter()
+        .find(|l| l.starts_with("serial"))
+        .expect("serial row");
+    let serial_pct: f64 = cells(row)[at].parse().unwrap();
+    let cores = rayblas::cpu::physical_cores() as f64;
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("kernel ceiling:"))
+        .unwrap_or_else(|| panic!("no ceiling line: {err}"));
+    let ceiling: f64 = line
+        .split(" would be ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        (ceiling - serial_pct * cores).abs() <= 0.05 * cores + 0.05,
+        "{line} vs {serial_pct} % × {cores}"
+    );
+}
