@@ -1140,23 +1140,11 @@ fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why(
 #[test]
 fn rows_report_their_speedup_over_serial_and_the_kernel_ceiling() {
     let args = |strategies: &'static str, format: &'static str| {
-        vec![
-            "compare",
-            "--op",
-            "gram-sum",
-            "--n",
-            "96",
-            "--block",
-            "40",
-            "--repeat",
-            "2",
-            "--warmup",
-            "0",
-            "--strategies",
-            strategies,
-            "--format",
-            format,
-        ]
+        let mut a: Vec<&str> = "compare --op gram-sum --n 96 --block 40 --repeat 2 --warmup 0"
+            .split(' ')
+            .collect();
+        a.extend(["--strategies", strategies, "--format", format]);
+        a
     };
     let peak = |mut a: Vec<&'static str>| {
         a.extend(["--peak", "100"]);
