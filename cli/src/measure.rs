@@ -562,7 +562,7 @@ pub struct Row {
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
-    /// The fastest `serial` row of the same op, dtype and shape, its time over this row's
+    /// The fastest `serial` row of the same workload (op, dtype, shape, block, calls), its time over this row's
     /// time: the speedup over one thread making the same BLAS calls (see
     /// [`speedup_vs_serial`]). None without such a row.
     #[serde(default)]
@@ -841,6 +841,12 @@ pub fn env_overrides(strategy: &str) -> Vec<String> {
 }
 
 impl Row {
+    /// What a row measured, apart from the strategy: op, dtype, shape, block and calls.
+    pub fn workload(&self) -> (&str, &str, usize, usize, usize, &str, &str) {
+        let r = self;
+        (&r.op, &r.dtype, r.m, r.k, r.n, &r.block, &r.calls)
+    }
+
     /// Whether the op goes through BLAS at all (reductions are rayblas's own SIMD kernels).
     fn op_makes_blas_calls(&self) -> bool {
         matches!(
@@ -867,8 +873,8 @@ pub fn finish(rows: &mut [Row]) -> bool {
     all
 }
 
-/// How much faster `row` ran than the fastest `serial` row among `rows` with its op, dtype and
-/// shape (serial time / its time), or None without one. `serial` makes the calls `blocked`
+/// How much faster `row` ran than the fastest `serial` row among `rows` with its workload
+/// (op, dtype, shape, block and calls; serial time / its time), or None without one. `serial` makes the calls `blocked`
 /// makes (the cut depends on the core count, not the worker count), one after another on one
 /// thread: the kernel's own rate on those calls, with no threading in play. So on c cores, c×
 /// is about the most `blocked` can reach with them, and a row near it is bound by the kernel,
@@ -877,9 +883,7 @@ pub fn speedup_vs_serial(row: &Row, rows: &[Row]) -> Option<f64> {
     let serial = rows
         .iter()
         .filter(|s| {
-            s.strategy.starts_with("serial")
-                && s.ranks.is_none()
-                && (&s.op, &s.dtype, s.m, s.k, s.n) == (&row.op, &row.dtype, row.m, row.k, row.n)
+            s.strategy.starts_with("serial") && s.ranks.is_none() && s.workload() == row.workload()
         })
         .map(|s| s.wall_s)
         .fold(f64::INFINITY, f64::min);

@@ -365,10 +365,13 @@ fn print_legend(rows: &[Row]) {
              them, so a row near it is bound by the kernel, not by how it shares the work.",
             first.provenance.physical_cores, first.provenance.physical_cores,
         );
+        // One line for one workload: a sweep over blocks has a ceiling per block.
+        let one_workload = rows.iter().all(|r| r.workload() == first.workload());
         let serial_limit = rows
             .iter()
             .filter(|r| r.strategy.starts_with("serial") && r.speedup_vs_serial == Some(1.0))
-            .find_map(|r| r.limit_pct);
+            .find_map(|r| r.limit_pct)
+            .filter(|_| one_workload);
         if let Some(pct) = serial_limit {
             let cores = first.provenance.physical_cores;
             eprintln!(
