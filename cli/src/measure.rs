@@ -562,8 +562,8 @@ pub struct Row {
     pub result: f64,
     pub agrees: bool,
     pub ratio_to_best: f64,
-    /// The fastest `serial` row of the same workload (op, dtype, shape, block, calls), its time over this row's
-    /// time: the speedup over one thread making the same BLAS calls (see
+    /// The fastest `serial` row of the same workload ([`Row::workload`]), its time over this
+    /// row's time: the speedup over one thread making the same BLAS calls (see
     /// [`speedup_vs_serial`]). None without such a row.
     #[serde(default)]
     pub speedup_vs_serial: Option<f64>,
@@ -843,8 +843,20 @@ pub fn env_overrides(strategy: &str) -> Vec<String> {
 impl Row {
     /// What a row measured, apart from the strategy: op, dtype, shape, block and calls.
     pub fn workload(&self) -> (&str, &str, usize, usize, usize, &str, &str) {
-        let r = self;
-        (&r.op, &r.dtype, r.m, r.k, r.n, &r.block, &r.calls)
+        (
+            &self.op,
+            &self.dtype,
+            self.m,
+            self.k,
+            self.n,
+            &self.block,
+            &self.calls,
+        )
+    }
+
+    /// Whether this is a `serial` row of one process: the reference of [`speedup_vs_serial`].
+    pub fn is_serial(&self) -> bool {
+        self.strategy.starts_with("serial") && self.ranks.is_none()
     }
 
     /// Whether the op goes through BLAS at all (reductions are rayblas's own SIMD kernels).
@@ -874,17 +886,15 @@ pub fn finish(rows: &mut [Row]) -> bool {
 }
 
 /// How much faster `row` ran than the fastest `serial` row among `rows` with its workload
-/// (op, dtype, shape, block and calls; serial time / its time), or None without one. `serial` makes the calls `blocked`
-/// makes (the cut depends on the core count, not the worker count), one after another on one
-/// thread: the kernel's own rate on those calls, with no threading in play. So on c cores, c×
-/// is about the most `blocked` can reach with them, and a row near it is bound by the kernel,
-/// not by how it shares the work.
+/// (op, dtype, shape, block and calls; serial time / its time), or None without one. `serial`
+/// makes the calls `blocked` makes (the cut depends on the core count, not the worker count),
+/// one after another on one thread: the kernel's own rate on those calls, with no threading in
+/// play. So on c cores, c× is about the most `blocked` can reach with them, and a row near it
+/// is bound by the kernel, not by how it shares the work.
 pub fn speedup_vs_serial(row: &Row, rows: &[Row]) -> Option<f64> {
     let serial = rows
         .iter()
-        .filter(|s| {
-            s.strategy.starts_with("serial") && s.ranks.is_none() && s.workload() == row.workload()
-        })
+        .filter(|s| s.is_serial() && s.workload() == row.workload())
         .map(|s| s.wall_s)
         .fold(f64::INFINITY, f64::min);
     (serial.is_finite() && row.wall_s > 0.0).then(|| serial / row.wall_s)

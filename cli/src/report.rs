@@ -358,22 +358,22 @@ fn print_legend(rows: &[Row]) {
         );
     }
     if rows.iter().any(|r| r.speedup_vs_serial.is_some()) {
+        let cores = first.provenance.physical_cores;
         eprintln!(
             "×serial: the serial row's time / this row's time. serial makes blocked's BLAS calls \
              one after another on one thread: the kernel's own rate on those calls, with no \
-             threading in play; on {} cores, {}x is about the most that blocked can reach with \
-             them, so a row near it is bound by the kernel, not by how it shares the work.",
-            first.provenance.physical_cores, first.provenance.physical_cores,
+             threading in play; on {cores} cores, {cores}x is about the most that blocked can \
+             reach with them, so a row near it is bound by the kernel, not by how it shares the \
+             work."
         );
         // One line for one workload: a sweep over blocks has a ceiling per block.
         let one_workload = rows.iter().all(|r| r.workload() == first.workload());
         let serial_limit = rows
             .iter()
-            .filter(|r| r.strategy.starts_with("serial") && r.speedup_vs_serial == Some(1.0))
+            .filter(|r| r.is_serial() && r.speedup_vs_serial == Some(1.0))
             .find_map(|r| r.limit_pct)
             .filter(|_| one_workload);
         if let Some(pct) = serial_limit {
-            let cores = first.provenance.physical_cores;
             eprintln!(
                 "kernel ceiling: {cores} × serial would be {:.1} % of the limit.",
                 pct * cores as f64

@@ -1135,7 +1135,7 @@ fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why(
 }
 
 /// `speedup_vs_serial` is the serial row's time over each row's, only where a serial row of the
-/// same shape was measured; the table shows it as `×serial`, with the kernel ceiling (cores ×
+/// same workload was measured; the table shows it as `×serial`, with the kernel ceiling (cores ×
 /// serial's `% limit`) under it.
 #[test]
 fn rows_report_their_speedup_over_serial_and_the_kernel_ceiling() {
