@@ -104,7 +104,7 @@ mod tests {
         let level = crate::simd::level().unwrap();
         // Parts of unequal length (3 words over 2 threads) and more threads than words.
         for (threads, bytes) in [(1, 8 << 20), (2, 24), (3, 16), (2, 8 << 20)] {
-            let gbps = read_rate(level, threads, bytes).unwrap();
+            let gbps = read_rate(level, threads, bytes, 2).unwrap();
             assert!(gbps.is_finite() && gbps > 0.0, "{threads} {bytes}: {gbps}");
         }
         assert!(matches!(
@@ -137,6 +137,25 @@ mod tests {
         assert!(median(&[]).is_nan());
     }
 }
+
+/// How long a limit measurement ([`fma_peak_with`], [`read_bandwidth_with`]) takes, and so how
+/// far its figure can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Effort {
+    /// The figures to report: FMA-loop runs of about 0.15 s, best of five (more while a core
+    /// looks taken); a read buffer of at least [`READ_BUFFER_BYTES`], best of five passes.
+    /// About 1.5 s per FMA dtype and 1 s for the read on a 2-core machine.
+    #[default]
+    Full,
+    /// A rough figure in milliseconds, for tests of code that needs *a* limit rather than a
+    /// good one: FMA-loop runs of about 5 ms, one each; a read of [`QUICK_READ_BUFFER_BYTES`]
+    /// (caches hold part of it, so the rate is too high), best of two passes. Every check of
+    /// the full measurement is still made.
+    Quick,
+}
+
+/// The buffer [`Effort::Quick`] reads.
+pub const QUICK_READ_BUFFER_BYTES: usize = 8 << 20;
 
 /// The FMA-loop limit of this machine: what its cores reach on fused multiply-adds alone, the
 /// ceiling every GEMM sits under. Measured by [`fma_peak`].
@@ -171,6 +190,21 @@ pub struct FmaPeak {
 /// [`Error::Environment`] if `RAYBLAS_SIMD` is invalid, [`Error::InvalidThreads`] for 0
 /// threads, [`Error::Measurement`] if a chain's final value is not what its steps give.
 pub fn fma_peak(dtype: Dtype, threads: usize) -> Result<FmaPeak> {
+    fma_peak_with(dtype, threads, Effort::Full)
+}
+
+/// [`fma_peak`] at a chosen [`Effort`]: `Effort::Quick` gives a rough figure in milliseconds.
+///
+/// ```
+/// use rayblas::bench::{fma_peak_with, Effort};
+/// let rough = fma_peak_with(rayblas::Dtype::F32, 1, Effort::Quick)?;
+/// assert!(rough.gflops > 0.0);
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`fma_peak`].
+pub fn fma_peak_with(dtype: Dtype, threads: usize, effort: Effort) -> Result<FmaPeak> {
     if threads == 0 {
         return Err(Error::InvalidThreads {
             requested: 0,
@@ -179,8 +213,8 @@ pub fn fma_peak(dtype: Dtype, threads: usize) -> Result<FmaPeak> {
     }
     let level = crate::simd::level()?;
     let (one, all) = match dtype {
-        Dtype::F64 => fma_rates::<f64>(level, threads)?,
-        Dtype::F32 => fma_rates::<f32>(level, threads)?,
+        Dtype::F64 => fma_rates::<f64>(level, threads, effort)?,
+        Dtype::F32 => fma_rates::<f32>(level, threads, effort)?,
     };
     Ok(FmaPeak {
         dtype,
@@ -192,7 +226,16 @@ pub fn fma_peak(dtype: Dtype, threads: usize) -> Result<FmaPeak> {
 }
 
 /// (one thread, `threads` at once) in GFLOP/s.
-fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64, f64)> {
+fn fma_rates<T: Element + FmaLoop>(
+    level: Level,
+    threads: usize,
+    effort: Effort,
+) -> Result<(f64, f64)> {
+    // (seconds a calibration pass must pass, seconds of a timed run, runs, extra runs)
+    let (calibrate_s, run_s, runs, extra) = match effort {
+        Effort::Full => (0.02, 0.15, 5, 20),
+        Effort::Quick => (0.002, 0.005, 1, 0),
+    };
     let lanes = T::lanes(level);
     // Steps of 2⁻²⁰ from below 2 stay exact while values stay below 16 (f32 has 24 bits), so
     // one pass is at most 13·2²⁰ steps; a timing runs several passes from fresh values.
@@ -221,18 +264,18 @@ fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64,
         }
         Ok((CHAINS * lanes) as f64 * 2.0 * iters as f64 * f64::from(passes))
     };
-    // Calibrate: steps per pass up to the exact limit, then passes for about 0.15 s.
+    // Calibrate: steps per pass up to the exact limit, then passes for about `run_s`.
     let mut iters: u64 = 1 << 12;
     let seconds = loop {
         let t = std::time::Instant::now();
         run(iters, 1, 0)?;
         let s = t.elapsed().as_secs_f64();
-        if s > 0.02 || iters >= max_iters {
+        if s > calibrate_s || iters >= max_iters {
             break s;
         }
         iters = (iters * 4).min(max_iters);
     };
-    let passes = (0.15 / seconds.max(1e-9)).ceil().clamp(1.0, 1000.0) as u32;
+    let passes = (run_s / seconds.max(1e-9)).ceil().clamp(1.0, 1000.0) as u32;
     let timed = |threads: usize| -> Result<f64> {
         let t = std::time::Instant::now();
         let flops: Vec<Result<f64>> = std::thread::scope(|s| {
@@ -253,7 +296,7 @@ fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64,
     };
     // Best of five: on a shared machine, the fastest run is the one least disturbed.
     let (mut one, mut all) = (0.0f64, 0.0f64);
-    for _ in 0..5 {
+    for _ in 0..runs {
         one = one.max(timed(1)?);
         all = all.max(timed(threads)?);
     }
@@ -261,7 +304,7 @@ fn fma_rates<T: Element + FmaLoop>(level: Level, threads: usize) -> Result<(f64,
     // seen on this machine kind, which would double every "% FMA". The loop scales with free
     // cores (no memory, no shared units between physical cores), so measure again, up to 20
     // more runs, while `threads` at once give less than 3/4 of `threads` × one thread.
-    let all = best_while_below(all, 0.75 * threads as f64 * one, 20, || timed(threads))?;
+    let all = best_while_below(all, 0.75 * threads as f64 * one, extra, || timed(threads))?;
     Ok((one, all))
 }
 
@@ -319,6 +362,22 @@ pub const READ_BUFFER_BYTES: usize = 512 << 20;
 /// threads, [`Error::OutOfMemory`] if the buffer cannot be allocated, [`Error::Measurement`] if
 /// a sum is not what the buffer holds.
 pub fn read_bandwidth(threads: usize) -> Result<ReadBandwidth> {
+    read_bandwidth_with(threads, Effort::Full)
+}
+
+/// [`read_bandwidth`] at a chosen [`Effort`]: `Effort::Quick` reads
+/// [`QUICK_READ_BUFFER_BYTES`], so caches inflate its rough figure.
+///
+/// ```
+/// use rayblas::bench::{read_bandwidth_with, Effort, QUICK_READ_BUFFER_BYTES};
+/// let rough = read_bandwidth_with(1, Effort::Quick)?;
+/// assert_eq!(rough.bytes, QUICK_READ_BUFFER_BYTES);
+/// # Ok::<(), rayblas::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`read_bandwidth`].
+pub fn read_bandwidth_with(threads: usize, effort: Effort) -> Result<ReadBandwidth> {
     if threads == 0 {
         return Err(Error::InvalidThreads {
             requested: 0,
@@ -326,12 +385,18 @@ pub fn read_bandwidth(threads: usize) -> Result<ReadBandwidth> {
         });
     }
     let level = crate::simd::level()?;
-    let bytes = READ_BUFFER_BYTES.max(4 * last_level_cache_bytes().unwrap_or(0));
-    let one = read_rate(level, 1, bytes)?;
+    let (bytes, passes) = match effort {
+        Effort::Full => (
+            READ_BUFFER_BYTES.max(4 * last_level_cache_bytes().unwrap_or(0)),
+            5,
+        ),
+        Effort::Quick => (QUICK_READ_BUFFER_BYTES, 2),
+    };
+    let one = read_rate(level, 1, bytes, passes)?;
     let all = if threads == 1 {
         one
     } else {
-        read_rate(level, threads, bytes)?
+        read_rate(level, threads, bytes, passes)?
     };
     Ok(ReadBandwidth {
         level,
@@ -342,9 +407,8 @@ pub fn read_bandwidth(threads: usize) -> Result<ReadBandwidth> {
     })
 }
 
-/// GB/s of `threads` threads reading their parts of `bytes` at once, best of five passes.
-fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
-    const PASSES: usize = 5;
+/// GB/s of `threads` threads reading their parts of `bytes` at once, best of `passes` passes.
+fn read_rate(level: Level, threads: usize, bytes: usize, passes: usize) -> Result<f64> {
     let sum = crate::simd::kernels_for::<f64>(level).sum;
     let words = bytes / 8;
     // Near-equal parts, each with its length; allocated here, written by the thread that
@@ -372,7 +436,7 @@ fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
                 s.spawn(move || {
                     part.resize(len, 1.0);
                     barrier.wait();
-                    (0..PASSES)
+                    (0..passes)
                         .map(|_| {
                             barrier.wait();
                             let total = sum(std::hint::black_box(&part));
@@ -384,7 +448,7 @@ fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
             })
             .collect();
         barrier.wait();
-        for _ in 0..PASSES {
+        for _ in 0..passes {
             barrier.wait();
             let t = std::time::Instant::now();
             barrier.wait();
@@ -399,7 +463,7 @@ fn read_rate(level: Level, threads: usize, bytes: usize) -> Result<f64> {
     let all_exact = sums.len() == threads
         && sums
             .iter()
-            .all(|passes| passes.len() == PASSES && passes.iter().all(|&(len, s)| s == len as f64));
+            .all(|p| p.len() == passes && p.iter().all(|&(len, s)| s == len as f64));
     if !all_exact {
         return Err(Error::Measurement(format!(
             "the read-bandwidth sums did not each add every element once ({level})"

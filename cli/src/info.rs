@@ -49,9 +49,10 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let threads = rayblas::Strategy::default_native_threads()?;
     let p = provenance::gather();
     let cores = rayblas::cpu::physical_cores();
-    let f64_peak = rayblas::bench::fma_peak(rayblas::Dtype::F64, cores)?;
-    let f32_peak = rayblas::bench::fma_peak(rayblas::Dtype::F32, cores)?;
-    let (read, read_error) = crate::measure::read_rate_or_reason(cores);
+    let effort = crate::measure::effort()?;
+    let f64_peak = rayblas::bench::fma_peak_with(rayblas::Dtype::F64, cores, effort)?;
+    let f32_peak = rayblas::bench::fma_peak_with(rayblas::Dtype::F32, cores, effort)?;
+    let (read, read_error) = crate::measure::read_rate_or_reason(cores, effort);
     Ok(MachineInfo {
         blas: blas::info(),
         cpu: p.cpu_model,
@@ -112,12 +113,17 @@ pub fn print(format: Format) -> Result<(), rayblas::Error> {
         (
             "fma_loop_peak",
             format!(
-                "f64 {:.1} GFLOP/s on one thread, {:.1} on {} cores; f32 {:.1}, {:.1}",
+                "f64 {:.1} GFLOP/s on one thread, {:.1} on {} cores; f32 {:.1}, {:.1}{}",
                 i.fma_f64_one_thread,
                 i.fma_f64_all,
                 i.physical_cores,
                 i.fma_f32_one_thread,
-                i.fma_f32_all
+                i.fma_f32_all,
+                if crate::measure::effort()? == rayblas::bench::Effort::Quick {
+                    " (quick and rough: RAYBLAS_QUICK_LIMITS=1)"
+                } else {
+                    ""
+                }
             ),
         ),
         (

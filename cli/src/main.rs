@@ -379,9 +379,10 @@ pub fn check_strategies(list: &[String]) -> Result<(), Failure> {
     if list.is_empty() {
         return Err("no strategies given".to_string().into());
     }
-    // RAYBLAS_SIMD is read by the measuring processes: a bad value is said here, once, before
-    // any of them starts.
+    // RAYBLAS_SIMD and RAYBLAS_QUICK_LIMITS are read by the measuring processes: a bad value
+    // is said here, once, before any of them starts.
     rayblas::simd::level()?;
+    measure::effort()?;
     for s in list {
         ranks::split(s)?;
         let st: rayblas::Strategy = ranks::local(s).parse()?;
@@ -446,6 +447,7 @@ pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
             read_gbps: None,
         });
     }
+    let quick = measure::effort()? == rayblas::bench::Effort::Quick;
     // In a process of its own: a GEMM or the read buffer here would raise this process's RSS,
     // which the measuring processes it starts inherit as their peak (Linux keeps ru_maxrss
     // across exec), and leave BLAS threads that compete with them.
@@ -476,8 +478,13 @@ pub fn peak(w: &WorkloadArgs) -> Result<Peak, Failure> {
         (Some(gemm), Some(fma), Some(threads)) if product => Ok(Peak {
             gflops: gemm * cores as f64,
             source: format!(
-                "measured: one-thread {} GEMM {gemm:.1} GFLOP/s × {cores} physical cores; FMA \
+                "measured{}: one-thread {} GEMM {gemm:.1} GFLOP/s × {cores} physical cores; FMA \
                  loop {fma:.1} GFLOP/s on {threads} threads",
+                if quick {
+                    " quickly and roughly (RAYBLAS_QUICK_LIMITS=1)"
+                } else {
+                    ""
+                },
                 w.dtype.name(),
             ),
             fma_gflops: Some(fma),

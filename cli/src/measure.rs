@@ -7,7 +7,7 @@ use crate::ranks;
 use crate::sys;
 use crate::verify::{self, Verdict};
 use crate::workload::{self, DtypeArg, Inputs, WorkloadArgs};
-use rayblas::bench::median;
+use rayblas::bench::{median, Effort};
 use rayblas::{BlockShape, Config, Element, Strategy};
 use serde::{Deserialize, Serialize};
 use std::process::{Command, Stdio};
@@ -355,9 +355,32 @@ pub struct Limits {
     pub read_error: Option<String>,
 }
 
+/// The variable that makes every limit measurement quick and rough (tests only).
+pub const QUICK_LIMITS_ENV: &str = "RAYBLAS_QUICK_LIMITS";
+
+/// How hard the limits are measured: `RAYBLAS_QUICK_LIMITS=1` measures them in milliseconds
+/// instead of seconds ([`Effort::Quick`]: a one-thread GEMM of n=256, 5 ms FMA runs, an 8 MiB
+/// read), for the CLI's own tests, which check what is done with a limit rather than how good
+/// it is. Unset or `0` is the full measurement; any other value is an error.
+pub fn effort() -> Result<Effort, rayblas::Error> {
+    match std::env::var(QUICK_LIMITS_ENV) {
+        Err(_) => Ok(Effort::Full),
+        Ok(v) => match v.trim() {
+            "" | "0" => Ok(Effort::Full),
+            "1" => Ok(Effort::Quick),
+            _ => Err(rayblas::Error::Environment {
+                var: QUICK_LIMITS_ENV,
+                value: v,
+                reason: "use 1 (limits measured quickly and roughly, for tests) or 0".into(),
+            }),
+        },
+    }
+}
+
 /// Runs in the `measure-peak` child: the one-thread GEMM and the FMA loop (unless
 /// `memory_only`), and the streaming read rate of all physical cores.
 pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
+    let effort = effort().map_err(|e| e.to_string())?;
     let cores = rayblas::cpu::physical_cores().max(1);
     let (gemm, fma) = if memory_only {
         (None, None)
@@ -366,11 +389,11 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
             DtypeArg::F64 => rayblas::Dtype::F64,
             DtypeArg::F32 => rayblas::Dtype::F32,
         };
-        let gemm = single_core_gemm_gflops(dtype)?;
-        let fma = rayblas::bench::fma_peak(d, cores).map_err(|e| e.to_string())?;
+        let gemm = single_core_gemm_gflops(dtype, effort)?;
+        let fma = rayblas::bench::fma_peak_with(d, cores, effort).map_err(|e| e.to_string())?;
         (Some(gemm), Some(fma))
     };
-    let (read, read_error) = read_rate_or_reason(cores);
+    let (read, read_error) = read_rate_or_reason(cores, effort);
     Ok(Limits {
         gemm_one_thread: gemm,
         fma_one_thread: fma.map(|f| f.one_thread_gflops),
@@ -387,8 +410,9 @@ pub fn limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String> {
 /// rows' limit column print the reason instead.
 pub fn read_rate_or_reason(
     cores: usize,
+    effort: Effort,
 ) -> (Option<rayblas::bench::ReadBandwidth>, Option<String>) {
-    match rayblas::bench::read_bandwidth(cores) {
+    match rayblas::bench::read_bandwidth_with(cores, effort) {
         Ok(r) => (Some(r), None),
         Err(e) => (None, Some(e.to_string())),
     }
@@ -415,12 +439,20 @@ pub fn spawn_limits(dtype: DtypeArg, memory_only: bool) -> Result<Limits, String
 }
 
 /// The one-thread GEMM rate of this machine (GFLOP/s), for "% of peak": a serial square GEMM of
-/// the given dtype, best of three after a warm-up, at n=2000 (n=1000 on a slow backend).
-pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
-    fn rate<T: Element>() -> Result<f64, String> {
+/// the given dtype, best of three after a warm-up, at n=2000 (n=1000 on a slow backend; n=256
+/// once at [`Effort::Quick`]).
+pub fn single_core_gemm_gflops(dtype: DtypeArg, effort: Effort) -> Result<f64, String> {
+    fn rate<T: Element>(effort: Effort) -> Result<f64, String> {
         let cfg = Config::new()
             .strategy(Strategy::Serial)
             .block(BlockShape::square(4096).expect("positive"));
+        if effort == Effort::Quick {
+            let n = 256usize;
+            let a = ndarray::Array2::<T>::from_elem((n, n), T::from_f64(0.5));
+            let t = Instant::now();
+            cfg.matmul(&a, &a).map_err(|e| e.to_string())?;
+            return Ok(2.0 * (n as f64).powi(3) / t.elapsed().as_secs_f64().max(1e-9) / 1e9);
+        }
         let mut n = 1000usize;
         loop {
             let a = ndarray::Array2::<T>::from_shape_fn((n, n), |(i, j)| {
@@ -440,8 +472,8 @@ pub fn single_core_gemm_gflops(dtype: DtypeArg) -> Result<f64, String> {
         }
     }
     match dtype {
-        DtypeArg::F64 => rate::<f64>(),
-        DtypeArg::F32 => rate::<f32>(),
+        DtypeArg::F64 => rate::<f64>(effort),
+        DtypeArg::F32 => rate::<f32>(effort),
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 fn rayblas(env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rayblas"));
-    c.args(args);
+    c.args(args).env("RAYBLAS_QUICK_LIMITS", "1");
     for (k, v) in env {
         c.env(k, v);
     }

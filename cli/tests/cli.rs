@@ -9,6 +9,7 @@ fn rayblas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .env_remove("RAYBLAS_SIMD")
         .output()
         .expect("run rayblas")
@@ -18,6 +19,7 @@ fn rayblas(args: &[&str]) -> Output {
 fn rayblas_with(var: &str, value: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .env(var, value)
         .output()
         .expect("run rayblas")
@@ -26,6 +28,11 @@ fn rayblas_with(var: &str, value: &str, args: &[&str]) -> Output {
 /// `rayblas args…` under `ulimit <limit>` (e.g. `-v 2097152`), stopped after 60 s so a hang
 /// fails the test instead of stalling it.
 fn rayblas_under(limit: &str, args: &[&str]) -> Output {
+    rayblas_under_with("1", limit, args)
+}
+
+/// [`rayblas_under`] with `RAYBLAS_QUICK_LIMITS` set to `quick`.
+fn rayblas_under_with(quick: &str, limit: &str, args: &[&str]) -> Output {
     Command::new("sh")
         .args([
             "-c",
@@ -34,6 +41,7 @@ fn rayblas_under(limit: &str, args: &[&str]) -> Output {
         .arg(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", quick)
         .output()
         .expect("run rayblas under a limit")
 }
@@ -488,6 +496,20 @@ fn strategy_env_sets_the_default() {
     let o = rayblas_with("RAYBLAS_SIMD", "neon", &["info"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("RAYBLAS_SIMD=`neon`"), "{}", stderr(&o));
+    // The tests' quick limits: only 1 or 0, refused before anything is measured.
+    for args in [
+        &["info"][..],
+        &["compare", "--n", "64", "--repeat", "1"][..],
+    ] {
+        let o = rayblas_with("RAYBLAS_QUICK_LIMITS", "yes", args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(o.stdout.is_empty());
+        assert!(
+            stderr(&o).contains("RAYBLAS_QUICK_LIMITS=`yes`"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 #[test]
@@ -567,6 +589,7 @@ fn a_closed_pipe_ends_quietly() {
             .arg("-c")
             .arg(format!("'{exe}' {args} | true"))
             .env_remove("RAYBLAS_STRATEGY")
+            .env("RAYBLAS_QUICK_LIMITS", "1")
             .output()
             .unwrap();
         assert!(o.status.success());
@@ -600,6 +623,7 @@ fn run_json(vars: &[(&str, &str)], args: &[&str]) -> serde_json::Value {
         .args(args)
         .args(["--format", "json"])
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .envs(vars.iter().copied())
         .output()
         .unwrap();
@@ -659,6 +683,7 @@ fn thread_variables_and_the_affinity_mask_set_the_defaults() {
             ])
             .args(["--strategy", "blocked", "--format", "json"])
             .env_remove("RAYBLAS_STRATEGY")
+            .env("RAYBLAS_QUICK_LIMITS", "1")
             .env_remove("RAYON_NUM_THREADS")
             .output();
         if let Some(o) = o.ok().filter(|o| o.status.success()) {
@@ -1030,6 +1055,7 @@ fn workloads_beyond_memory_are_refused_before_allocating() {
 #[test]
 fn a_killed_measuring_process_is_reported_as_killed() {
     let parent = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .args([
             "run",
             "--op",
@@ -1097,7 +1123,9 @@ fn a_limit_too_small_for_openblas_buffers_is_refused_instead_of_hanging() {
 /// its limit column, and the user is told why; `info` says so too.
 #[test]
 fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why() {
-    let o = rayblas_under(
+    // The full measurement: the quick one's buffer would fit under the limit.
+    let o = rayblas_under_with(
+        "0",
         "-v 350000",
         &[
             "run",
@@ -1124,7 +1152,7 @@ fn a_read_rate_that_cannot_be_measured_leaves_rows_without_a_limit_and_says_why(
     assert!(row["limit_pct"].is_null(), "{row}");
     assert!(row["gbps"].as_f64().unwrap() > 0.0, "{row}");
     // `info` names the reason in place of the rate.
-    let o = rayblas_under("-v 350000", &["info"]);
+    let o = rayblas_under_with("0", "-v 350000", &["info"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let line = stdout(&o)
         .lines()

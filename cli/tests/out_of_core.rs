@@ -16,6 +16,7 @@ fn limited(data_kib: u64, args: &[&str]) -> Output {
         .arg(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .output()
         .unwrap()
 }
@@ -24,6 +25,7 @@ fn rayblas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .output()
         .unwrap()
 }
@@ -145,6 +147,7 @@ fn under(limit: &str, args: &[&str]) -> Output {
         .arg(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
         .env_remove("RAYBLAS_STRATEGY")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .output()
         .unwrap()
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 fn rayblas(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rayblas"))
         .args(args)
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .output()
         .expect("rayblas runs")
 }
@@ -97,6 +98,7 @@ fn compare_ranks_runs_mpirun_and_agrees_with_one_process_bit_for_bit() {
 #[test]
 fn run_under_a_users_mpirun_reports_once_from_rank_0() {
     let out = Command::new("mpirun")
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("OMPI_MCA_pml", "ob1")
@@ -132,6 +134,7 @@ fn run_under_a_users_mpirun_reports_once_from_rank_0() {
 #[test]
 fn a_killed_rank_ends_the_command_with_one_line_and_no_hang() {
     let parent = Command::new(env!("CARGO_BIN_EXE_rayblas"))
+        .env("RAYBLAS_QUICK_LIMITS", "1")
         .args([
             "run",
             "--op",

@@ -5,12 +5,9 @@
 //!   backend needs when it is missing (apt-get on Debian/Ubuntu as root or through sudo, brew on
 //!   macOS), else nothing; with `--features mpi`, Open MPI too.
 //! - `demo`: setup + the main job, `rayblas compare` on the seed workload (release build).
-//! - `test`: setup for every backend + `cargo fmt --check` + clippy (`-D warnings`, also on
-//!   the fuzz targets) and the tests with every backend; the result, thread and concurrency tests again against every
-//!   OpenBLAS and BLIS build switched at run time (a missing build is an error); + the check
-//!   that two backends at once fail with a clear message; the `mpi` feature's tests under
-//!   `mpirun`; the library's dependency budget;
-//!   `cargo package` of both crates.
+//! - `test`: setup for every backend, then every check in tiers (once on the default backend,
+//!   on every backend, on every run-time library build, under MPI), each step timed, failing if
+//!   a step of the tier list did not run (see `test.rs` for which test runs where and why).
 //! - `variants`: one `rayblas compare` under each of Debian's OpenBLAS builds (pthreads, OpenMP,
 //!   serial) without rebuilding, as one table with a variant column.
 //! - `bench-report [--reps N] [--quick] [--out DIR]`: one interleaved run of rayblas (every
@@ -22,6 +19,7 @@
 
 mod balance_grid;
 mod bench_report;
+mod test;
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -44,7 +42,7 @@ fn main() {
     let result = match cmd {
         "setup" => setup_cmd(&rest),
         "demo" => demo(&rest),
-        "test" => test(&rest),
+        "test" => test::test(&rest),
         "variants" => variants(&rest),
         "bench-report" => bench_report::bench_report(&rest),
         "balance-grid" => balance_grid::balance_grid(&rest),
@@ -124,22 +122,6 @@ const VARIANT_PACKAGES: &[&str] = &[
     "libblis4-openmp",
     "libblis4-serial",
 ];
-
-/// Builds of a backend's library that `test` switches to at run time (`LD_LIBRARY_PATH`, no
-/// rebuild): the backend feature, the directory under `/usr/lib/<multiarch>/`, and the threading
-/// layer the library must then report (so a run that silently loaded another build fails).
-const RUNTIME_VARIANTS: &[(&str, &str, &str)] = &[
-    ("openblas-system", "openblas-pthread", "pthreads"),
-    ("openblas-system", "openblas-openmp", "openmp"),
-    ("openblas-system", "openblas-serial", "serial"),
-    ("blis-system", "blis-pthread", "pthreads"),
-    ("blis-system", "blis-openmp", "openmp"),
-    ("blis-system", "blis-serial", "serial"),
-];
-
-/// The tests run against every runtime variant: results, thread control, reductions, and
-/// mixed strategies from several threads.
-const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency"];
 
 /// The value of a `--backend` option: one of [`BACKENDS`], or an error that lists them.
 fn parse_backend(value: Option<&String>) -> Result<String, String> {
@@ -414,221 +396,6 @@ fn rayblas(args: &[&str]) -> Command {
     c
 }
 
-// ---------- test ----------
-
-fn test(args: &[String]) -> Result<(), String> {
-    if !args.is_empty() {
-        return Err("test takes no options".into());
-    }
-    setup(&[BACKENDS, &["mpi"]].concat(), true)?;
-    let mut fmt = cargo();
-    fmt.args(["fmt", "--all", "--check"]);
-    run(fmt, "cargo fmt --check")?;
-    let mut doc = cargo();
-    doc.args(["doc", "--no-deps", "-p", "rayblas"])
-        .env("RUSTDOCFLAGS", "-D warnings");
-    run(doc, "cargo doc (broken links are errors)")?;
-    // The fuzz targets (a crate of their own, run with `cargo afl`) must at least build and
-    // pass clippy with plain cargo.
-    let mut fuzz = cargo();
-    fuzz.args([
-        "clippy",
-        "--manifest-path",
-        "fuzz/Cargo.toml",
-        "--bins",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    run(fuzz, "clippy (fuzz targets)")?;
-    for backend in BACKENDS {
-        let feature_args = ["--no-default-features", "--features", backend];
-        let mut clippy = cargo();
-        clippy
-            .args(["clippy", "--all-targets"])
-            .args(feature_args)
-            .args(["--", "-D", "warnings"]);
-        run(clippy, &format!("clippy ({backend})"))?;
-        let mut t = cargo();
-        t.args(["test"]).args(feature_args);
-        run(t, &format!("tests ({backend})"))?;
-    }
-    // The same binaries against each build of the library (OpenBLAS's per-thread OpenMP
-    // settings, single-threaded builds that are not reentrant, BLIS's threading layers),
-    // switched at run time. A missing build is an error, not a skip: `setup` installed them.
-    for &(backend, dir, threading) in RUNTIME_VARIANTS {
-        let dir = format!("/usr/lib/{}/{dir}", multiarch());
-        if !Path::new(&dir).is_dir() {
-            return Err(format!(
-                "{dir} is missing: the {backend} {threading} build is not installed \
-                 (cargo xtask setup --all --variants installs it)"
-            ));
-        }
-        let feature_args = ["--no-default-features", "--features", backend];
-        check_variant_loaded(&feature_args, &dir, threading)?;
-        let mut t = cargo();
-        t.args(["test", "-p", "rayblas"]).args(feature_args);
-        for name in VARIANT_TESTS {
-            t.args(["--test", name]);
-        }
-        t.env("LD_LIBRARY_PATH", &dir);
-        run(t, &format!("tests against {dir} ({backend}, {threading})"))?;
-    }
-    // MPI: the distributed operations under `mpirun` with 1, 2 and 4 ranks (tests/mpi.rs), and
-    // the module's own tests and docs.
-    let mut clippy = cargo();
-    clippy
-        .args([
-            "clippy",
-            "--all-targets",
-            "-p",
-            "rayblas",
-            "-p",
-            "rayblas-cli",
-        ])
-        .args([
-            "--features",
-            "rayblas/mpi,rayblas-cli/mpi",
-            "--",
-            "-D",
-            "warnings",
-        ]);
-    run(clippy, "clippy (mpi)")?;
-    let mut t = cargo();
-    t.args(["test", "-p", "rayblas", "--features", "mpi"])
-        .args(["--lib", "--test", "mpi"]);
-    run(t, "tests (mpi: 1, 2 and 4 ranks under mpirun)")?;
-    let mut t = cargo();
-    t.args(["test", "-p", "rayblas", "--features", "mpi", "--doc"]);
-    run(t, "doctests (mpi)")?;
-    let mut t = cargo();
-    t.args(["test", "-p", "rayblas-cli", "--features", "mpi"])
-        .args(["--bins", "--test", "ranks", "--test", "bad_values"]);
-    run(
-        t,
-        "CLI tests (mpi: compare --ranks, run under mpirun, a killed rank)",
-    )?;
-    let mut doc = cargo();
-    doc.args(["doc", "--no-deps", "-p", "rayblas", "--features", "mpi"])
-        .env("RUSTDOCFLAGS", "-D warnings");
-    run(doc, "cargo doc (mpi)")?;
-    let mut flipped = cargo();
-    flipped.args([
-        "test",
-        "-p",
-        "rayblas",
-        "--features",
-        "native-threading",
-        "--test",
-        "strategy",
-        "--test",
-        "matmul",
-    ]);
-    run(flipped, "tests with the `native-threading` default")?;
-    let mut clippy = cargo();
-    clippy.args(["clippy", "-p", "xtask", "--", "-D", "warnings"]);
-    run(clippy, "clippy (xtask)")?;
-    check_feature_clash()?;
-    check_dependency_budget()?;
-    remove_stale_package_sources()?;
-    let mut package = cargo();
-    package.args([
-        "package",
-        "-p",
-        "rayblas",
-        "-p",
-        "rayblas-cli",
-        "--allow-dirty",
-        "--quiet",
-    ]);
-    run(package, "cargo package (both crates, verified)")?;
-    eprintln!(
-        "xtask: all checks passed with every backend: {}",
-        BACKENDS.join(", ")
-    );
-    Ok(())
-}
-
-/// Fails unless the library loaded from `dir` reports the `threading` layer expected of it.
-fn check_variant_loaded(feature_args: &[&str], dir: &str, threading: &str) -> Result<(), String> {
-    let out = cargo()
-        .args(["run", "--quiet"])
-        .args(feature_args)
-        .args(["--bin", "rayblas", "--", "info", "--format", "json"])
-        .env("LD_LIBRARY_PATH", dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("rayblas info: cannot start: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let want = format!("\"threading\":\"{threading}\"");
-    if !out.status.success() || !text.contains(&want) {
-        return Err(format!(
-            "with LD_LIBRARY_PATH={dir} the library does not report {want}: {text}"
-        ));
-    }
-    Ok(())
-}
-
-/// Most crates a dependent compiles for the library with its default features (issue 14's
-/// target: a numeric crate must not build the CLI's dependencies).
-const DEPENDENCY_BUDGET: usize = 25;
-
-/// Fails if the library's normal dependency tree grew past [`DEPENDENCY_BUDGET`] crates.
-fn check_dependency_budget() -> Result<(), String> {
-    let out = cargo()
-        .args(["tree", "-p", "rayblas", "-e", "normal", "--prefix", "none"])
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cargo tree: cannot start: {e}"))?;
-    if !out.status.success() {
-        return Err("cargo tree failed".into());
-    }
-    let crates: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim_end_matches(" (*)").to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
-    eprintln!(
-        "xtask: the library's normal dependency tree has {} crates (budget {DEPENDENCY_BUDGET})",
-        crates.len()
-    );
-    if crates.len() > DEPENDENCY_BUDGET {
-        return Err(format!(
-            "the library pulls in {} crates, more than {DEPENDENCY_BUDGET}:\n{}",
-            crates.len(),
-            crates.into_iter().collect::<Vec<_>>().join("\n")
-        ));
-    }
-    Ok(())
-}
-
-/// Two backends at once must fail with a message naming both features.
-fn check_feature_clash() -> Result<(), String> {
-    eprintln!("xtask: checking that `--features blis-system` (default on) is refused clearly");
-    let out = cargo()
-        .args([
-            "check",
-            "-p",
-            "rayblas",
-            "--lib",
-            "--features",
-            "blis-system",
-            "--message-format",
-            "short",
-        ])
-        .output()
-        .map_err(|e| e.to_string())?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success()
-        || !(stderr.contains("openblas-system") && stderr.contains("blis-system"))
-    {
-        return Err(format!(
-            "two backends did not fail with a message naming both:\n{stderr}"
-        ));
-    }
-    Ok(())
-}
-
 // ---------- variants ----------
 
 /// Debian's multiarch triple (`x86_64-linux-gnu`).
@@ -689,43 +456,6 @@ fn variants(args: &[String]) -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
-}
-
-/// Removes the copies of this workspace's crates that an earlier `cargo package` unpacked.
-///
-/// To verify several packages of one workspace, cargo puts them in a temporary registry under
-/// `target/package/` and unpacks them into `$CARGO_HOME/registry/src/-<hash of that path>/`, and
-/// it reuses a copy already there. A later `cargo package` from a checkout at the same path (a CI
-/// clone made in the same place) then verified the new CLI against the old library and failed
-/// on names that exist only in the new one. Those directories hold nothing but our own crates.
-fn remove_stale_package_sources() -> Result<(), String> {
-    let home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
-    let Some(src) = home.map(|h| h.join("registry/src")) else {
-        return Ok(());
-    };
-    let Ok(registries) = std::fs::read_dir(&src) else {
-        return Ok(());
-    };
-    for registry in registries.flatten() {
-        // Local registries have no host name: their directory name starts with '-'.
-        if !registry.file_name().to_string_lossy().starts_with('-') {
-            continue;
-        }
-        for entry in std::fs::read_dir(registry.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("rayblas-") {
-                std::fs::remove_dir_all(entry.path())
-                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
-            }
-        }
-    }
-    Ok(())
 }
 
 /// One row of `rayblas compare --format csv`: column name → value.

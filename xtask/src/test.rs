@@ -1,0 +1,587 @@
+//! `cargo xtask test`: every check the project makes, in tiers, each step timed.
+//!
+//! # Tiers: which test runs where, and why
+//!
+//! A test lands in the tier of what it checks. What passes through the backend boundary (an
+//! op, a dtype, a layout, a strategy, thread control, faults, NaN, concurrency: anything whose
+//! answer or behaviour depends on the linked BLAS) runs on **every backend**; what does not
+//! (argument parsing, reports, files, documentation examples) runs **once**, on the default
+//! backend, where it still goes through a real BLAS.
+//!
+//! | tier | what runs | where a new test goes |
+//! |---|---|---|
+//! | once | `cargo fmt --check`; `cargo doc` with warnings and broken links as errors; clippy of the fuzz targets and of xtask; the library's doctests; the CLI's whole suite (`cli/tests/*.rs`, its unit tests); xtask's tests; two backends at once refused; the dependency budget; `cargo package` | a CLI behaviour, a report, a file format, an example |
+//! | every backend (5) | clippy `-D warnings` on the library and the CLI, all targets; the library's unit tests and every `tests/*.rs`; the CLI's smoke test (`cli/tests/smoke.rs`: `info`, one `compare` of every default strategy against a reference, one bad input) | a library test: any file in `tests/` is picked up here by itself |
+//! | every run-time library build (6) | the backend's own test binaries `matmul`, `threads`, `reductions`, `concurrency`, run again with `LD_LIBRARY_PATH` on Debian's pthreads, OpenMP and serial builds of OpenBLAS and BLIS (no rebuild), after checking that the build loaded reports its threading layer | a test whose answer depends on the library's threading layer: add it to [`VARIANT_TESTS`] |
+//! | mpi | clippy with `mpi`; `tests/mpi.rs` (1, 2 and 4 ranks under `mpirun`), the library's unit tests and doctests with `mpi`; the CLI's `ranks.rs`, `bad_values.rs` and unit tests with `mpi`; the docs with `mpi` | anything under `mpirun` |
+//! | native-threading | `tests/strategy.rs` and `tests/matmul.rs` with `native` as the compiled default | a test of the default strategy |
+//!
+//! Every step that runs tests must run at least one, and every step of the plan must have run
+//! before the command passes: a step skipped by a change to this file fails with a line naming
+//! it. The per-backend steps use one package set and one feature set, so the run-time library
+//! steps reuse the binaries those steps built.
+
+use crate::{cargo, multiarch, root, setup, BACKENDS};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The backend whose build runs the "once" tier.
+const DEFAULT_BACKEND: &str = "openblas-system";
+
+/// Builds of a backend's library that `test` switches to at run time (`LD_LIBRARY_PATH`, no
+/// rebuild): the backend feature, the directory under `/usr/lib/<multiarch>/`, and the threading
+/// layer the library must then report (so a run that silently loaded another build fails).
+pub const RUNTIME_VARIANTS: &[(&str, &str, &str)] = &[
+    ("openblas-system", "openblas-pthread", "pthreads"),
+    ("openblas-system", "openblas-openmp", "openmp"),
+    ("openblas-system", "openblas-serial", "serial"),
+    ("blis-system", "blis-pthread", "pthreads"),
+    ("blis-system", "blis-openmp", "openmp"),
+    ("blis-system", "blis-serial", "serial"),
+];
+
+/// The library's test binaries run against every run-time variant: results, thread control,
+/// reductions, and mixed strategies from several threads.
+pub const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency"];
+
+/// The CLI's test file that runs on every backend; the CLI's other test files run once.
+const CLI_SMOKE_TEST: &str = "smoke";
+
+/// The steps of the plan, each named as it is printed, in order.
+fn planned_steps() -> Vec<String> {
+    let mut steps: Vec<String> = [
+        "setup",
+        "fmt",
+        "doc",
+        "clippy (fuzz targets)",
+        "clippy (xtask)",
+        "tests (xtask)",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for backend in BACKENDS {
+        steps.push(format!("clippy ({backend})"));
+        steps.push(format!("tests ({backend})"));
+        for &(b, dir, threading) in RUNTIME_VARIANTS {
+            if b == *backend {
+                steps.push(format!("tests against {dir} ({threading})"));
+            }
+        }
+    }
+    steps.extend(
+        [
+            "clippy (mpi)",
+            "tests (mpi: library, 1, 2 and 4 ranks under mpirun)",
+            "doctests (mpi)",
+            "CLI tests (mpi)",
+            "doc (mpi)",
+            "tests (native-threading default)",
+            "two backends at once are refused",
+            "dependency budget",
+            "cargo package",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    steps
+}
+
+/// The steps run so far, with their times.
+struct Steps {
+    started: Instant,
+    done: Vec<(String, f64, Option<usize>)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Steps {
+            started: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    fn record(&mut self, name: &str, t: Instant, tests: Option<usize>) {
+        let s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "xtask: [{s:7.1} s, {:7.1} s in all] {name}",
+            self.started.elapsed().as_secs_f64()
+        );
+        self.done.push((name.to_string(), s, tests));
+    }
+
+    /// Runs a step that is not a test run.
+    fn run(&mut self, name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        eprintln!("xtask: {name}");
+        let t = Instant::now();
+        f().map_err(|e| format!("{name}: {e}"))?;
+        self.record(name, t, None);
+        Ok(())
+    }
+
+    /// Runs a command that runs tests (cargo test, or test binaries), echoing its output, and
+    /// fails if it fails or ran no test at all.
+    fn tests(&mut self, name: &str, commands: Vec<Command>) -> Result<(), String> {
+        eprintln!("xtask: {name}");
+        let t = Instant::now();
+        let mut passed = 0;
+        for c in commands {
+            passed += run_counting_tests(c).map_err(|e| format!("{name}: {e}"))?;
+        }
+        if passed == 0 {
+            return Err(format!(
+                "{name}: no test ran (a filter that matches nothing?)"
+            ));
+        }
+        self.record(name, t, Some(passed));
+        Ok(())
+    }
+
+    /// Fails naming every planned step that did not run; prints the time of each step and the
+    /// total.
+    fn finish(&self) -> Result<(), String> {
+        eprintln!("\nxtask: steps, seconds, tests passed:");
+        for (name, s, tests) in &self.done {
+            let tests = tests.map(|n| n.to_string()).unwrap_or_default();
+            eprintln!("  {s:7.1}  {tests:>5}  {name}");
+        }
+        let total = self.started.elapsed().as_secs_f64();
+        let passed: usize = self.done.iter().filter_map(|d| d.2).sum();
+        eprintln!(
+            "  {total:7.1}  {passed:>5}  total ({:.1} min)",
+            total / 60.0
+        );
+        let missing: Vec<String> = planned_steps()
+            .into_iter()
+            .filter(|p| !self.done.iter().any(|d| &d.0 == p))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "these steps of the tier list did not run: {}",
+                missing.join("; ")
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs `c` with its stdout echoed, adding up the `passed` counts of libtest's `test result:`
+/// lines.
+fn run_counting_tests(mut c: Command) -> Result<usize, String> {
+    let mut child = c
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let mut passed = 0;
+    let stdout = child.stdout.take().expect("piped");
+    let mut out = std::io::stdout();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let _ = writeln!(out, "{line}");
+        passed += passed_in(&line);
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("failed ({status})"));
+    }
+    Ok(passed)
+}
+
+/// The `N` of a libtest summary line `test result: ok. N passed; …`, else 0.
+fn passed_in(line: &str) -> usize {
+    line.trim()
+        .strip_prefix("test result: ")
+        .and_then(|rest| rest.split_once(". "))
+        .and_then(|(_, counts)| counts.split_once(" passed"))
+        .and_then(|(n, _)| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A cargo command with `--no-default-features --features backend` on the library and the CLI
+/// (one package set and feature set for every step of a backend, so steps share their builds).
+fn cargo_on(sub: &str, backend: &str) -> Command {
+    let mut c = cargo();
+    c.args([sub, "-p", "rayblas", "-p", "rayblas-cli"]).args([
+        "--no-default-features",
+        "--features",
+        backend,
+    ]);
+    c
+}
+
+/// The names of the integration test files in `dir` (`tests/matmul.rs` → `matmul`).
+fn test_files(dir: &Path) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".rs").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The test selection of a backend's step: everything on the default backend (the once tier
+/// with it); elsewhere the library's unit and integration tests, the CLI's unit tests and its
+/// smoke test, no doctests.
+fn backend_targets(backend: &str) -> Result<Vec<String>, String> {
+    if backend == DEFAULT_BACKEND {
+        return Ok(Vec::new());
+    }
+    let mut args = vec!["--lib".to_string(), "--bins".to_string()];
+    for name in test_files(&root().join("tests"))? {
+        args.extend(["--test".to_string(), name]);
+    }
+    args.extend(["--test".to_string(), CLI_SMOKE_TEST.to_string()]);
+    Ok(args)
+}
+
+/// The executables a backend's test step built, by target name (`matmul`, `rayblas`, …),
+/// asked of cargo with the same selection (nothing is rebuilt).
+fn built_executables(backend: &str) -> Result<BTreeMap<String, PathBuf>, String> {
+    let mut c = cargo_on("test", backend);
+    c.args(backend_targets(backend)?)
+        .args(["--no-run", "--message-format", "json"])
+        .stderr(Stdio::inherit());
+    let out = c
+        .output()
+        .map_err(|e| format!("cargo test --no-run: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo test --no-run failed".into());
+    }
+    let mut found = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let (Some(exe), Some(name)) = (v["executable"].as_str(), v["target"]["name"].as_str()) {
+            let is_cli_bin = v["target"]["kind"][0] == "bin" && v["profile"]["test"] == false;
+            let key = if is_cli_bin {
+                format!("bin:{name}")
+            } else {
+                name.to_string()
+            };
+            found.insert(key, PathBuf::from(exe));
+        }
+    }
+    Ok(found)
+}
+
+pub fn test(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("test takes no options".into());
+    }
+    let mut steps = Steps::new();
+    steps.run("setup", || setup(&[BACKENDS, &["mpi"]].concat(), true))?;
+    steps.run("fmt", || {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--check"]);
+        status(fmt)
+    })?;
+    steps.run("doc", || {
+        let mut doc = cargo();
+        doc.args(["doc", "--no-deps", "-p", "rayblas"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        status(doc)
+    })?;
+    // The fuzz targets (a crate of their own, run with `cargo afl`) must at least build and
+    // pass clippy with plain cargo.
+    steps.run("clippy (fuzz targets)", || {
+        let mut fuzz = cargo();
+        fuzz.args(["clippy", "--manifest-path", "fuzz/Cargo.toml", "--bins"])
+            .args(["--", "-D", "warnings"]);
+        status(fuzz)
+    })?;
+    steps.run("clippy (xtask)", || {
+        let mut clippy = cargo();
+        clippy.args([
+            "clippy",
+            "-p",
+            "xtask",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        status(clippy)
+    })?;
+    let mut xtask_tests = cargo();
+    xtask_tests.args(["test", "-p", "xtask"]);
+    steps.tests("tests (xtask)", vec![xtask_tests])?;
+
+    for backend in BACKENDS {
+        steps.run(&format!("clippy ({backend})"), || {
+            let mut clippy = cargo_on("clippy", backend);
+            clippy.args(["--all-targets", "--", "-D", "warnings"]);
+            status(clippy)
+        })?;
+        let mut t = cargo_on("test", backend);
+        t.args(backend_targets(backend)?);
+        steps.tests(&format!("tests ({backend})"), vec![t])?;
+        let variants: Vec<_> = RUNTIME_VARIANTS
+            .iter()
+            .filter(|v| v.0 == *backend)
+            .collect();
+        if variants.is_empty() {
+            continue;
+        }
+        let exes = built_executables(backend)?;
+        for &&(_, dir, threading) in &variants {
+            let name = format!("tests against {dir} ({threading})");
+            let lib_dir = format!("/usr/lib/{}/{dir}", multiarch());
+            // A missing build is an error, not a skip: `setup` installed them.
+            if !Path::new(&lib_dir).is_dir() {
+                return Err(format!(
+                    "{lib_dir} is missing: the {backend} {threading} build is not installed \
+                     (cargo xtask setup --all --variants installs it)"
+                ));
+            }
+            let cli = exes
+                .get("bin:rayblas")
+                .ok_or("the backend's step built no rayblas binary")?;
+            check_variant_loaded(cli, &lib_dir, threading)?;
+            let mut commands = Vec::new();
+            for test in VARIANT_TESTS {
+                let exe = exes
+                    .get(*test)
+                    .ok_or_else(|| format!("the {backend} step built no `{test}` test"))?;
+                let mut c = Command::new(exe);
+                c.current_dir(root()).env("LD_LIBRARY_PATH", &lib_dir);
+                commands.push(c);
+            }
+            steps.tests(&name, commands)?;
+        }
+    }
+
+    // MPI: the distributed operations under `mpirun` with 1, 2 and 4 ranks (tests/mpi.rs), and
+    // the module's own tests and docs.
+    steps.run("clippy (mpi)", || {
+        let mut clippy = cargo();
+        clippy
+            .args([
+                "clippy",
+                "--all-targets",
+                "-p",
+                "rayblas",
+                "-p",
+                "rayblas-cli",
+            ])
+            .args([
+                "--features",
+                "rayblas/mpi,rayblas-cli/mpi",
+                "--",
+                "-D",
+                "warnings",
+            ]);
+        status(clippy)
+    })?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas", "--features", "mpi"])
+        .args(["--lib", "--test", "mpi"]);
+    steps.tests(
+        "tests (mpi: library, 1, 2 and 4 ranks under mpirun)",
+        vec![t],
+    )?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas", "--features", "mpi", "--doc"]);
+    steps.tests("doctests (mpi)", vec![t])?;
+    let mut t = cargo();
+    t.args(["test", "-p", "rayblas-cli", "--features", "mpi"])
+        .args(["--bins", "--test", "ranks", "--test", "bad_values"]);
+    steps.tests("CLI tests (mpi)", vec![t])?;
+    steps.run("doc (mpi)", || {
+        let mut doc = cargo();
+        doc.args(["doc", "--no-deps", "-p", "rayblas", "--features", "mpi"])
+            .env("RUSTDOCFLAGS", "-D warnings");
+        status(doc)
+    })?;
+    let mut flipped = cargo();
+    flipped.args(["test", "-p", "rayblas", "--features", "native-threading"]);
+    flipped.args(["--test", "strategy", "--test", "matmul"]);
+    steps.tests("tests (native-threading default)", vec![flipped])?;
+    steps.run("two backends at once are refused", check_feature_clash)?;
+    steps.run("dependency budget", check_dependency_budget)?;
+    steps.run("cargo package", || {
+        remove_stale_package_sources()?;
+        let mut package = cargo();
+        package.args(["package", "-p", "rayblas", "-p", "rayblas-cli"]);
+        package.args(["--allow-dirty", "--quiet"]);
+        status(package)
+    })?;
+    steps.finish()?;
+    eprintln!(
+        "xtask: all checks passed with every backend: {}",
+        BACKENDS.join(", ")
+    );
+    Ok(())
+}
+
+/// Runs `c` to completion; an error unless it succeeds.
+fn status(mut c: Command) -> Result<(), String> {
+    let s = c.status().map_err(|e| format!("cannot start: {e}"))?;
+    if s.success() {
+        Ok(())
+    } else {
+        Err(format!("failed ({s})"))
+    }
+}
+
+/// Fails unless the library loaded from `dir` reports the `threading` layer expected of it.
+fn check_variant_loaded(cli: &Path, dir: &str, threading: &str) -> Result<(), String> {
+    let out = Command::new(cli)
+        .args(["info", "--format", "json"])
+        .env("LD_LIBRARY_PATH", dir)
+        .env("RAYBLAS_QUICK_LIMITS", "1")
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("rayblas info: cannot start: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!("\"threading\":\"{threading}\"");
+    if !out.status.success() || !text.contains(&want) {
+        return Err(format!(
+            "with LD_LIBRARY_PATH={dir} the library does not report {want}: {text}"
+        ));
+    }
+    Ok(())
+}
+
+/// Most crates a dependent compiles for the library with its default features (issue 14's
+/// target: a numeric crate must not build the CLI's dependencies).
+const DEPENDENCY_BUDGET: usize = 25;
+
+/// Fails if the library's normal dependency tree grew past [`DEPENDENCY_BUDGET`] crates.
+fn check_dependency_budget() -> Result<(), String> {
+    let out = cargo()
+        .args(["tree", "-p", "rayblas", "-e", "normal", "--prefix", "none"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cargo tree: cannot start: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo tree failed".into());
+    }
+    let crates: std::collections::BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_end_matches(" (*)").to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!(
+        "xtask: the library's normal dependency tree has {} crates (budget {DEPENDENCY_BUDGET})",
+        crates.len()
+    );
+    if crates.len() > DEPENDENCY_BUDGET {
+        return Err(format!(
+            "the library pulls in {} crates, more than {DEPENDENCY_BUDGET}:\n{}",
+            crates.len(),
+            crates.into_iter().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    Ok(())
+}
+
+/// Two backends at once must fail with a message naming both features.
+fn check_feature_clash() -> Result<(), String> {
+    let out = cargo()
+        .args([
+            "check",
+            "-p",
+            "rayblas",
+            "--lib",
+            "--features",
+            "blis-system",
+        ])
+        .args(["--message-format", "short"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success()
+        || !(stderr.contains("openblas-system") && stderr.contains("blis-system"))
+    {
+        return Err(format!(
+            "two backends did not fail with a message naming both:\n{stderr}"
+        ));
+    }
+    Ok(())
+}
+
+/// Removes the copies of this workspace's crates that an earlier `cargo package` unpacked.
+///
+/// To verify several packages of one workspace, cargo puts them in a temporary registry under
+/// `target/package/` and unpacks them into `$CARGO_HOME/registry/src/-<hash of that path>/`, and
+/// it reuses a copy already there. A later `cargo package` from a checkout at the same path (a CI
+/// clone made in the same place) then verified the new CLI against the old library and failed
+/// on names that exist only in the new one. Those directories hold nothing but our own crates.
+fn remove_stale_package_sources() -> Result<(), String> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry/src")) else {
+        return Ok(());
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return Ok(());
+    };
+    for registry in registries.flatten() {
+        // Local registries have no host name: their directory name starts with '-'.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for entry in std::fs::read_dir(registry.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("rayblas-") {
+                std::fs::remove_dir_all(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_lines_give_their_passed_count() {
+        assert_eq!(
+            passed_in("test result: ok. 12 passed; 0 failed; 0 ignored; 0 measured"),
+            12
+        );
+        assert_eq!(passed_in("test result: FAILED. 3 passed; 1 failed;"), 3);
+        assert_eq!(passed_in("running 12 tests"), 0);
+        assert_eq!(passed_in("test foo ... ok"), 0);
+    }
+
+    #[test]
+    fn the_plan_has_every_backend_and_every_runtime_build() {
+        let plan = planned_steps();
+        for b in BACKENDS {
+            assert!(plan.contains(&format!("tests ({b})")), "{b}");
+            assert!(plan.contains(&format!("clippy ({b})")), "{b}");
+        }
+        for (_, dir, threading) in RUNTIME_VARIANTS {
+            assert!(plan.contains(&format!("tests against {dir} ({threading})")));
+        }
+        let unique: std::collections::BTreeSet<_> = plan.iter().collect();
+        assert_eq!(unique.len(), plan.len(), "step names are unique");
+    }
+
+    #[test]
+    fn a_non_default_backend_runs_every_library_test_file_and_the_cli_smoke_test() {
+        let args = backend_targets("pure-rust").unwrap();
+        for name in test_files(&root().join("tests")).unwrap() {
+            assert!(args.contains(&name), "{name}");
+        }
+        assert!(args.contains(&CLI_SMOKE_TEST.to_string()));
+        assert!(!args.contains(&"cli".to_string()));
+        assert!(backend_targets(DEFAULT_BACKEND).unwrap().is_empty());
+    }
+}
