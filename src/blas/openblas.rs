@@ -169,7 +169,7 @@ impl Library for Linked {
 
     /// Whether calls may run from several threads at once. Not for the single-threaded build
     /// (Debian's `openblas-serial`): its buffer allocator has no locks, and concurrent calls were
-    /// seen to return wrong results here (`tests/matmul.rs` nested test, 5 runs in 8).
+    /// seen to return wrong results here (`tests/library/matmul.rs` nested test, 5 runs in 8).
     fn reentrant() -> bool {
         threading() != Threading::Serial
     }

@@ -60,7 +60,7 @@ fn usage() -> ! {
         "usage: cargo xtask <command>\n\n\
          setup [--backend B | --all] [--variants] [--features mpi]  install the BLAS the backend needs (default openblas-system; openblas-scipy: fetch the wheel; mpi: Open MPI)\n\
          demo [rayblas compare options]           setup + `rayblas compare` on the seed workload\n\
-         test                                     setup + fmt + clippy + tests with every backend\n\
+         test [--no-cache]                        setup + fmt + clippy + tests with every backend, in tiers (see test.rs)\n\
          variants [rayblas compare options]       compare under Debian's pthreads, OpenMP and serial OpenBLAS\n\
          bench-report [--reps N] [--quick] [--out DIR]  BENCHMARKS.md: rayblas against peers and the limits\n\
          balance-grid [--ns L] [--blocks L] [--ops L] [--dtypes L] [--reps N] [--backend B] [--out FILE]  blocked ÷ native over sizes × blocks"

@@ -11,10 +11,10 @@
 //! | tier | what runs | where a new test goes |
 //! |---|---|---|
 //! | once | `cargo fmt --check`; `cargo doc` with warnings and broken links as errors; clippy of the fuzz targets and of xtask; the library's doctests; the CLI's whole suite (`cli/tests/*.rs`, its unit tests); xtask's tests; two backends at once refused; the dependency budget; `cargo package` | a CLI behaviour, a report, a file format, an example |
-//! | every backend (5) | clippy `-D warnings` on the library and the CLI, all targets; the library's unit tests and every `tests/*.rs`; the CLI's smoke test (`cli/tests/smoke.rs`: `info`, one `compare` of every default strategy against a reference, one bad input) | a library test: any file in `tests/` is picked up here by itself |
-//! | every run-time library build (6) | the backend's own test binaries `matmul`, `threads`, `reductions`, `concurrency`, run again with `LD_LIBRARY_PATH` on Debian's pthreads, OpenMP and serial builds of OpenBLAS and BLIS (no rebuild), after checking that the build loaded reports its threading layer | a test whose answer depends on the library's threading layer: add it to [`VARIANT_TESTS`] |
+//! | every backend (5) | clippy `-D warnings` on the library and the CLI, all targets; the library's unit tests and every test target in `tests/` (each `*.rs`, and `library/`, the tests that change nothing process-wide, as one binary); the CLI's smoke test (`cli/tests/smoke.rs`: `info`, one `compare` of every default strategy against a reference, one bad input) | a library test: any file in `tests/` is picked up here by itself |
+//! | every run-time library build (6) | the backend's own test binaries `library` (its `matmul::` and `reductions::` tests), `threads` and `concurrency`, run again with `LD_LIBRARY_PATH` on Debian's pthreads, OpenMP and serial builds of OpenBLAS and BLIS (no rebuild), after checking that the build loaded reports its threading layer | a test whose answer depends on the library's threading layer: add it to [`VARIANT_TESTS`] |
 //! | mpi | clippy with `mpi`; `tests/mpi.rs` (1, 2 and 4 ranks under `mpirun`), the library's unit tests and doctests with `mpi`; the CLI's `ranks.rs`, `bad_values.rs` and unit tests with `mpi`; the docs with `mpi` | anything under `mpirun` |
-//! | native-threading | `tests/strategy.rs` and `tests/matmul.rs` with `native` as the compiled default | a test of the default strategy |
+//! | native-threading | `tests/strategy.rs` and `tests/library/matmul.rs` with `native` as the compiled default | a test of the default strategy |
 //!
 //! Every step that runs tests must run at least one, and every step of the plan must have run
 //! before the command passes: a step skipped by a change to this file fails with a line naming
@@ -23,6 +23,7 @@
 
 use crate::{cargo, multiarch, root, setup, BACKENDS};
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,9 +44,13 @@ pub const RUNTIME_VARIANTS: &[(&str, &str, &str)] = &[
     ("blis-system", "blis-serial", "serial"),
 ];
 
-/// The library's test binaries run against every run-time variant: results, thread control,
-/// reductions, and mixed strategies from several threads.
-pub const VARIANT_TESTS: &[&str] = &["matmul", "threads", "reductions", "concurrency"];
+/// The library's tests run against every run-time variant, as (test binary, name filters):
+/// results, thread control, reductions, and mixed strategies from several threads.
+pub const VARIANT_TESTS: &[(&str, &[&str])] = &[
+    ("library", &["matmul::", "reductions::"]),
+    ("threads", &[]),
+    ("concurrency", &[]),
+];
 
 /// The CLI's test file that runs on every backend; the CLI's other test files run once.
 const CLI_SMOKE_TEST: &str = "smoke";
@@ -90,27 +95,167 @@ fn planned_steps() -> Vec<String> {
     steps
 }
 
+/// Test steps that already passed on exactly these inputs, as Go's test cache does: a second
+/// `cargo xtask test` with nothing changed reports them instead of running them again.
+///
+/// The key of a step is its name and commands plus everything its outcome can depend on: the
+/// commit, every uncommitted change and untracked file, the toolchain, the system libraries'
+/// package versions, the scipy-openblas wheel, the CPU, and the environment variables that
+/// rayblas, its libraries and its tests read. A change to any of them runs the step again.
+/// `cargo xtask test --no-cache` (and every CI run, from a fresh clone) runs every step.
+struct Cache {
+    dir: Option<PathBuf>,
+    inputs: u64,
+}
+
+impl Cache {
+    fn new(enabled: bool) -> Result<Self, String> {
+        if !enabled {
+            return Ok(Cache {
+                dir: None,
+                inputs: 0,
+            });
+        }
+        Ok(Cache {
+            dir: Some(root().join("target/xtask-test-cache")),
+            inputs: inputs_hash()?,
+        })
+    }
+
+    fn key(&self, name: &str, commands: &[Command]) -> u64 {
+        let mut h = std::hash::DefaultHasher::new();
+        self.inputs.hash(&mut h);
+        name.hash(&mut h);
+        for c in commands {
+            format!("{c:?}").hash(&mut h);
+        }
+        h.finish()
+    }
+
+    /// The passed count recorded for `key`, if the step passed with these inputs before.
+    fn passed(&self, key: u64) -> Option<usize> {
+        let dir = self.dir.as_ref()?;
+        std::fs::read_to_string(dir.join(format!("{key:016x}")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Records a pass, unless the inputs changed while the step ran (a file edited during the
+    /// run: the pass then belongs to neither state).
+    fn record(&self, key: u64, passed: usize) {
+        if let Some(dir) = &self.dir {
+            if inputs_hash().ok() != Some(self.inputs) {
+                eprintln!("xtask: the sources changed during this run: the pass is not cached");
+                return;
+            }
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(dir.join(format!("{key:016x}")), passed.to_string());
+        }
+    }
+}
+
+/// A hash of what a test's outcome can depend on besides its command (see [`Cache`]).
+fn inputs_hash() -> Result<u64, String> {
+    let mut h = std::hash::DefaultHasher::new();
+    let output = |program: &str, args: &[&str]| -> Result<Vec<u8>, String> {
+        let out = Command::new(program)
+            .args(args)
+            .current_dir(root())
+            .stderr(Stdio::null())
+            .output()
+            .map_err(|e| format!("{program}: {e}"))?;
+        Ok(out.stdout)
+    };
+    output("git", &["rev-parse", "HEAD"])?.hash(&mut h);
+    output("git", &["diff", "HEAD", "--binary"])?.hash(&mut h);
+    let untracked = output("git", &["ls-files", "--others", "--exclude-standard", "-z"])?;
+    for path in untracked.split(|&b| b == 0).filter(|p| !p.is_empty()) {
+        let path = String::from_utf8_lossy(path).into_owned();
+        path.hash(&mut h);
+        std::fs::read(root().join(&path))
+            .unwrap_or_default()
+            .hash(&mut h);
+    }
+    output("rustc", &["-vV"])?.hash(&mut h);
+    let mut dpkg = vec![
+        "-W",
+        "-f=${Package} ${Version}\n",
+        "libopenblas0",
+        "libblis4",
+        "libblas3",
+        "openmpi-bin",
+    ];
+    dpkg.extend(crate::VARIANT_PACKAGES);
+    output("dpkg-query", &dpkg).unwrap_or_default().hash(&mut h);
+    let mut wheel: Vec<String> = crate::cache_dir()
+        .ok()
+        .and_then(|d| std::fs::read_dir(d.join("download")).ok())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    wheel.sort();
+    wheel.hash(&mut h);
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    for key in ["model name", "flags"] {
+        cpuinfo
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_default()
+            .hash(&mut h);
+    }
+    let prefixes = [
+        "RAYBLAS_",
+        "OPENBLAS_",
+        "BLIS_",
+        "OMP_",
+        "RAYON_",
+        "PROPTEST_",
+        "OMPI_",
+        "RUST",
+        "CARGO_",
+    ];
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p)) || k == "LD_LIBRARY_PATH")
+        .collect();
+    vars.sort();
+    vars.hash(&mut h);
+    Ok(h.finish())
+}
+
 /// The steps run so far, with their times.
 struct Steps {
     started: Instant,
-    done: Vec<(String, f64, Option<usize>)>,
+    done: Vec<(String, f64, Option<usize>, bool)>,
+    cache: Cache,
 }
 
 impl Steps {
-    fn new() -> Self {
+    fn new(cache: Cache) -> Self {
         Steps {
             started: Instant::now(),
             done: Vec::new(),
+            cache,
         }
     }
 
-    fn record(&mut self, name: &str, t: Instant, tests: Option<usize>) {
+    fn record(&mut self, name: &str, t: Instant, tests: Option<usize>, cached: bool) {
         let s = t.elapsed().as_secs_f64();
         eprintln!(
-            "xtask: [{s:7.1} s, {:7.1} s in all] {name}",
-            self.started.elapsed().as_secs_f64()
+            "xtask: [{s:7.1} s, {:7.1} s in all] {name}{}",
+            self.started.elapsed().as_secs_f64(),
+            if cached {
+                " (passed before with these inputs: cached)"
+            } else {
+                ""
+            }
         );
-        self.done.push((name.to_string(), s, tests));
+        self.done.push((name.to_string(), s, tests, cached));
     }
 
     /// Runs a step that is not a test run.
@@ -118,7 +263,25 @@ impl Steps {
         eprintln!("xtask: {name}");
         let t = Instant::now();
         f().map_err(|e| format!("{name}: {e}"))?;
-        self.record(name, t, None);
+        self.record(name, t, None, false);
+        Ok(())
+    }
+
+    /// [`Steps::run`] for a step that depends on nothing but the inputs the cache hashes (the
+    /// package check): reported as cached when it passed before with these inputs.
+    fn run_cached(
+        &mut self,
+        name: &str,
+        f: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        let key = self.cache.key(name, &[]);
+        if self.cache.passed(key).is_some() {
+            eprintln!("xtask: {name}");
+            self.record(name, Instant::now(), None, true);
+            return Ok(());
+        }
+        self.run(name, f)?;
+        self.cache.record(key, 0);
         Ok(())
     }
 
@@ -127,6 +290,11 @@ impl Steps {
     fn tests(&mut self, name: &str, commands: Vec<Command>) -> Result<(), String> {
         eprintln!("xtask: {name}");
         let t = Instant::now();
+        let key = self.cache.key(name, &commands);
+        if let Some(passed) = self.cache.passed(key) {
+            self.record(name, t, Some(passed), true);
+            return Ok(());
+        }
         let mut passed = 0;
         for c in commands {
             passed += run_counting_tests(c).map_err(|e| format!("{name}: {e}"))?;
@@ -136,7 +304,8 @@ impl Steps {
                 "{name}: no test ran (a filter that matches nothing?)"
             ));
         }
-        self.record(name, t, Some(passed));
+        self.cache.record(key, passed);
+        self.record(name, t, Some(passed), false);
         Ok(())
     }
 
@@ -144,14 +313,17 @@ impl Steps {
     /// total.
     fn finish(&self) -> Result<(), String> {
         eprintln!("\nxtask: steps, seconds, tests passed:");
-        for (name, s, tests) in &self.done {
+        for (name, s, tests, cached) in &self.done {
             let tests = tests.map(|n| n.to_string()).unwrap_or_default();
-            eprintln!("  {s:7.1}  {tests:>5}  {name}");
+            let cached = if *cached { " (cached)" } else { "" };
+            eprintln!("  {s:7.1}  {tests:>5}  {name}{cached}");
         }
         let total = self.started.elapsed().as_secs_f64();
         let passed: usize = self.done.iter().filter_map(|d| d.2).sum();
+        let cached = self.done.iter().filter(|d| d.3).count();
         eprintln!(
-            "  {total:7.1}  {passed:>5}  total ({:.1} min)",
+            "  {total:7.1}  {passed:>5}  total ({:.1} min; {cached} test steps cached, \
+             `cargo xtask test --no-cache` runs them all)",
             total / 60.0
         );
         let missing: Vec<String> = planned_steps()
@@ -212,13 +384,18 @@ fn cargo_on(sub: &str, backend: &str) -> Command {
     c
 }
 
-/// The names of the integration test files in `dir` (`tests/matmul.rs` → `matmul`).
+/// The names of the integration test targets cargo finds in `dir`: each `*.rs` file and each
+/// directory with a `main.rs` (`tests/threads.rs` → `threads`, `tests/library/main.rs` →
+/// `library`).
 fn test_files(dir: &Path) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().join("main.rs").is_file() {
+                return Some(name);
+            }
             name.strip_suffix(".rs").map(str::to_string)
         })
         .collect();
@@ -273,10 +450,12 @@ fn built_executables(backend: &str) -> Result<BTreeMap<String, PathBuf>, String>
 }
 
 pub fn test(args: &[String]) -> Result<(), String> {
-    if !args.is_empty() {
-        return Err("test takes no options".into());
-    }
-    let mut steps = Steps::new();
+    let use_cache = match args {
+        [] => true,
+        [flag] if flag == "--no-cache" => false,
+        _ => return Err("test takes one option: --no-cache".into()),
+    };
+    let mut steps = Steps::new(Cache::new(use_cache)?);
     steps.run("setup", || setup(&[BACKENDS, &["mpi"]].concat(), true))?;
     steps.run("fmt", || {
         let mut fmt = cargo();
@@ -346,12 +525,14 @@ pub fn test(args: &[String]) -> Result<(), String> {
                 .ok_or("the backend's step built no rayblas binary")?;
             check_variant_loaded(cli, &lib_dir, threading)?;
             let mut commands = Vec::new();
-            for test in VARIANT_TESTS {
+            for (test, filters) in VARIANT_TESTS {
                 let exe = exes
                     .get(*test)
                     .ok_or_else(|| format!("the {backend} step built no `{test}` test"))?;
                 let mut c = Command::new(exe);
-                c.current_dir(root()).env("LD_LIBRARY_PATH", &lib_dir);
+                c.args(*filters)
+                    .current_dir(root())
+                    .env("LD_LIBRARY_PATH", &lib_dir);
                 commands.push(c);
             }
             steps.tests(&name, commands)?;
@@ -400,13 +581,20 @@ pub fn test(args: &[String]) -> Result<(), String> {
             .env("RUSTDOCFLAGS", "-D warnings");
         status(doc)
     })?;
-    let mut flipped = cargo();
-    flipped.args(["test", "-p", "rayblas", "--features", "native-threading"]);
-    flipped.args(["--test", "strategy", "--test", "matmul"]);
-    steps.tests("tests (native-threading default)", vec![flipped])?;
+    let flipped = |test: &str, filter: &[&str]| {
+        let mut c = cargo();
+        c.args(["test", "-p", "rayblas", "--features", "native-threading"])
+            .args(["--test", test, "--"])
+            .args(filter);
+        c
+    };
+    steps.tests(
+        "tests (native-threading default)",
+        vec![flipped("strategy", &[]), flipped("library", &["matmul::"])],
+    )?;
     steps.run("two backends at once are refused", check_feature_clash)?;
     steps.run("dependency budget", check_dependency_budget)?;
-    steps.run("cargo package", || {
+    steps.run_cached("cargo package", || {
         remove_stale_package_sources()?;
         let mut package = cargo();
         package.args(["package", "-p", "rayblas", "-p", "rayblas-cli"]);
@@ -558,6 +746,43 @@ mod tests {
         assert_eq!(passed_in("test result: FAILED. 3 passed; 1 failed;"), 3);
         assert_eq!(passed_in("running 12 tests"), 0);
         assert_eq!(passed_in("test foo ... ok"), 0);
+    }
+
+    #[test]
+    fn a_step_is_cached_only_for_the_same_inputs_and_commands() {
+        let dir = std::env::temp_dir().join(format!("xtask-cache-{}", std::process::id()));
+        let now = inputs_hash().unwrap();
+        let cache = |inputs| Cache {
+            dir: Some(dir.clone()),
+            inputs: now.wrapping_add(inputs - 1u64),
+        };
+        let command = |arg: &str, env: &str| {
+            let mut c = Command::new("true");
+            c.arg(arg).env("LD_LIBRARY_PATH", env);
+            c
+        };
+        let key = cache(1).key("tests (x)", &[command("a", "/lib")]);
+        assert_eq!(cache(1).passed(key), None);
+        cache(1).record(key, 12);
+        assert_eq!(cache(1).passed(key), Some(12));
+        for other in [
+            cache(2).key("tests (x)", &[command("a", "/lib")]),
+            cache(1).key("tests (y)", &[command("a", "/lib")]),
+            cache(1).key("tests (x)", &[command("b", "/lib")]),
+            cache(1).key("tests (x)", &[command("a", "/other")]),
+            cache(1).key("tests (x)", &[command("a", "/lib"), command("a", "/lib")]),
+        ] {
+            assert_ne!(other, key);
+            assert_eq!(cache(1).passed(other), None);
+        }
+        let off = Cache::new(false).unwrap();
+        off.record(key, 3);
+        assert_eq!(off.passed(key), None);
+        // A pass recorded after the inputs changed is not kept.
+        let stale = cache(2).key("tests (z)", &[]);
+        cache(2).record(stale, 5);
+        assert_eq!(cache(2).passed(stale), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

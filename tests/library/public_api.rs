@@ -1,7 +1,7 @@
 //! The public API, listed from the source and compared with `tests/public-api.txt`, so that any
 //! change to what dependents can name is a visible diff in review.
 //!
-//! After an intended change: `RAYBLAS_BLESS_API=1 cargo test --test public_api`, and commit the
+//! After an intended change: `RAYBLAS_BLESS_API=1 cargo test --test library public_api`, and commit the
 //! new list. (rustdoc's JSON output, which tools like cargo-public-api read, needs a nightly
 //! toolchain; this reads the source with `syn` instead.)
 //!
@@ -382,7 +382,7 @@ fn public_api_matches_the_checked_in_list() {
         let added: Vec<_> = new.difference(&old).map(|l| format!("+ {l}")).collect();
         panic!(
             "the public API changed (review, then RAYBLAS_BLESS_API=1 cargo test --test \
-             public_api and commit tests/public-api.txt):\n{}\n{}",
+             library public_api and commit tests/public-api.txt):\n{}\n{}",
             removed.join("\n"),
             added.join("\n")
         );

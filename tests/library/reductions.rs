@@ -1,7 +1,6 @@
 //! SIMD reductions against compensated references: every level, dtype, layout and strategy.
 
-mod common;
-use common::random;
+use crate::common::random;
 use ndarray::{s, Array2, ArrayView2, Axis, ShapeBuilder};
 use proptest::prelude::*;
 use rayblas::simd::{Level, LEAF};
@@ -449,8 +448,17 @@ fn prop_case<T: Element>(len: usize, offset: usize, stride: usize, seed: u64) {
     }
 }
 
+/// Cases per property: 64 in every test run, `PROPTEST_CASES=N` for more (proptest's own
+/// variable, which an explicit case count would otherwise override).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
     #[test]
     fn every_level_matches_scalar_f64(len in 0usize..12_000, offset in 0usize..9, stride in 1usize..4, seed in any::<u64>()) {
         prop_case::<f64>(len, offset, stride, seed);

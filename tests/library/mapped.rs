@@ -2,8 +2,7 @@
 //! the same data, for both dtypes, both storage orders, ragged chunks and every strategy; bad
 //! files are errors that name the file and what is wrong.
 
-mod common;
-use common::*;
+use crate::common::*;
 use ndarray::{Array2, ShapeBuilder};
 use rayblas::mapped::{write_npy, write_npy_rows, NpyMap};
 use rayblas::{Config, Element, Error, Reduction};
@@ -414,7 +413,7 @@ fn an_output_the_disk_cannot_hold_is_refused_before_anything_is_written() {
 /// it ever hangs again.
 #[test]
 fn a_header_of_nested_brackets_is_refused_at_once() {
-    common::with_watchdog(std::time::Duration::from_secs(20), || {
+    crate::common::with_watchdog(std::time::Duration::from_secs(20), || {
         for (open, close) in [("{", "}"), ("(", ")"), ("[", "]")] {
             let mut text = format!(
                 "{}'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), {}",
