@@ -7,7 +7,7 @@
 //! |---|---|---|---|---|
 //! | `serial` | the calling thread, in order | 1 | 1 | the calling thread |
 //! | `native:T` | the calling thread, one call | T | T | a pool of T |
-//! | `blocked:W` | W workers through a work queue | 1 | 1 | the same W workers |
+//! | `blocked:W` | W workers through a work queue; the calling thread for a call too small to share | 1 | 1 | the same W workers |
 //! | `hybrid:WxT` | W workers through a work queue | T | T (per call where the backend allows) | W×T workers |
 //!
 //! Workers are a rayblas pool ([`crate::pool`]), or, when the call comes from inside a rayon pool
@@ -91,20 +91,47 @@ pub(crate) struct Plan {
     pub strategy: Resolved,
     /// The SIMD level of the reduction kernels.
     pub level: Level,
+    /// The call is too small to share among threads: its items and its reduction run on the
+    /// calling thread (set by the kernel through [`Plan::for_product`] or
+    /// [`Plan::for_reduction`]).
+    pub inline: bool,
     /// Test-only fault injection: the item (in start order) of [`Plan::tiles`] that panics
     /// (0: also the one call of [`Plan::native_call`]).
     #[cfg(test)]
     pub panic_at_item: Option<usize>,
 }
 
+/// Products of fewer flops run on the calling thread: about 40 µs of one core, where handing
+/// the work to a pool and waiting for its workers to wake costs 10–30 µs (issue 38: a 4×4
+/// product took 30 µs under `blocked` against 0.06 µs for one CBLAS call).
+pub(crate) const INLINE_PRODUCT_FLOPS: f64 = 2.0e6;
+
+/// Reductions of fewer elements run on the calling thread (512 KiB of f64: tens of µs).
+pub(crate) const INLINE_REDUCTION_ELEMENTS: usize = 1 << 16;
+
 impl Plan {
     pub(crate) fn new(strategy: Resolved, level: Level) -> Plan {
         Plan {
             strategy,
             level,
+            inline: false,
             #[cfg(test)]
             panic_at_item: None,
         }
+    }
+
+    /// This plan for a product of `flops`: one too small to share runs on the calling thread.
+    /// The rule looks at the work only, never at the worker count, and moves the same items to
+    /// another thread, so results stay the same bits.
+    pub(crate) fn for_product(mut self, flops: f64) -> Plan {
+        self.inline = flops < INLINE_PRODUCT_FLOPS;
+        self
+    }
+
+    /// This plan for a reduction over `elements`: too few to share run on the calling thread.
+    pub(crate) fn for_reduction(mut self, elements: usize) -> Plan {
+        self.inline = elements < INLINE_REDUCTION_ELEMENTS;
+        self
     }
 
     /// Workers for tiles: the caller's own rayon pool when the call comes from inside one that
@@ -218,6 +245,9 @@ impl Plan {
         R: Send,
         F: Fn(I) -> R + Sync + Send,
     {
+        if self.inline && !self.strategy.pin {
+            return items.into_iter().map(f).collect();
+        }
         match self.strategy.kind {
             Kind::Native => {
                 let t = self.strategy.blas_threads;
@@ -231,6 +261,9 @@ impl Plan {
     /// Runs a reduction kernel `f(parallel)`: on the strategy's threads when it has several
     /// (`parallel` true: the kernel may `rayon::join`), else on the calling thread.
     pub(crate) fn reduction<R: Send>(&self, f: impl FnOnce(bool) -> R + Send) -> R {
+        if self.inline && !self.strategy.pin {
+            return f(false);
+        }
         let runner = self.parallel_runner(self.parallel_threads());
         let parallel = !matches!(runner, Runner::CallingThread);
         runner.install(|| f(parallel))
@@ -247,6 +280,14 @@ impl Plan {
         let s = &self.strategy;
         match s.kind {
             Kind::Serial | Kind::Native => items.into_iter().map(f).collect(),
+            // Too little work to share, or one item: the calling thread runs the items in
+            // order, as one worker would (one BLAS thread each, under the lease already taken),
+            // without handing them to a pool and waiting for a worker to wake, which costs more
+            // than a small product (see `for_product`). The same items in the same order, so
+            // the same bits. Pinned workers keep their pool: `+pin` asks for pinned threads.
+            Kind::Blocked if (self.inline || items.len() <= 1) && !s.pin => {
+                items.into_iter().map(f).collect()
+            }
             Kind::Blocked | Kind::Hybrid => {
                 // Calls threaded through rayon need room for w×t threads in the pool.
                 let size = if blas::CALL_THREADS_FROM_RAYON {

@@ -157,7 +157,9 @@ fn rayblas_threads() -> usize {
 
 #[test]
 fn worker_pools_are_built_once_and_reused() {
-    let x = Array2::<f64>::ones((64, 16));
+    // Large enough to share (400² × 16 flops is over `plan::INLINE_PRODUCT_FLOPS`): smaller
+    // calls run on the calling thread and start no pool.
+    let x = Array2::<f64>::ones((400, 16));
     let cfg = Config::new()
         .strategy("blocked:3".parse().unwrap())
         .block(BlockShape::square(8).unwrap());

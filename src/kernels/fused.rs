@@ -86,6 +86,7 @@ pub(crate) fn matmul_reduce<T: Element>(
     check_product("matmul_reduce", a.dim(), b.dim())?;
     let (m, n) = (a.dim().0, b.dim().1);
     reduce::defined_over(r, m * n)?;
+    let plan = &plan.for_product(2.0 * m as f64 * n as f64 * a.dim().1 as f64);
     let level = plan.level;
     if plan.strategy.kind == Kind::Native {
         let mut c = crate::alloc::zeros::<T>("product under native", m, n)?;
@@ -129,6 +130,8 @@ pub(crate) fn gram_reduce<T: Element>(
     r: Reduction,
 ) -> Result<T> {
     reduce::defined_over(r, x.dim().0)?;
+    let (n, k) = x.dim();
+    let plan = &plan.for_product(n as f64 * n as f64 * k as f64);
     let level = plan.level;
     // Native and thin products compute the lower triangle of the whole Gram matrix and reduce
     // it as a symmetric matrix: mirroring it first would write and read the upper half for

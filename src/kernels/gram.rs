@@ -58,6 +58,7 @@ pub(crate) fn gram_call_tiling(n: usize, cut: Cut) -> Tiling {
 
 pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) -> Result<Array2<T>> {
     let n = x.dim().0;
+    let plan = &plan.for_product(n as f64 * n as f64 * x.dim().1 as f64);
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
     if plan.strategy.kind == Kind::Native {
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;

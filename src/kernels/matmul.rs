@@ -35,6 +35,7 @@ pub(crate) fn matmul_into<T: Element>(
 ) -> Result<()> {
     check_product("matmul", a.dim(), b.dim())?;
     let (m, n) = (a.dim().0, b.dim().1);
+    let plan = &plan.for_product(2.0 * m as f64 * n as f64 * a.dim().1 as f64);
     if c.dim() != (m, n) {
         return Err(Error::ShapeMismatch {
             op: "matmul_into",

@@ -488,7 +488,8 @@ pub(crate) fn non_empty<T>(x: &ArrayView2<'_, T>, op: &'static str) -> Result<()
 
 /// `r` over the whole matrix, in parallel where the plan has several threads.
 pub(crate) fn full_under<T: Element>(plan: &Plan, x: &ArrayView2<'_, T>, r: Reduction) -> T {
-    plan.reduction(|par| full(x, r, plan.level, par))
+    plan.for_reduction(x.len())
+        .reduction(|par| full(x, r, plan.level, par))
 }
 
 /// ‖x‖₂: under `Native`, BLAS `nrm2` when `x` is contiguous and the backend has one.
@@ -505,7 +506,8 @@ pub(crate) fn norm_under<T: Element>(plan: &Plan, x: &ArrayView2<'_, T>) -> T {
             }
         }
     }
-    plan.reduction(|par| norm(x, plan.level, par))
+    plan.for_reduction(x.len())
+        .reduction(|par| norm(x, plan.level, par))
 }
 
 /// Σ xᵢⱼ·yᵢⱼ (same shapes, checked by the caller): under `Native`, BLAS `dot` when both are
@@ -522,7 +524,8 @@ pub(crate) fn dot_under<T: Element>(
             }
         }
     }
-    plan.reduction(|par| dot(x, y, plan.level, par))
+    plan.for_reduction(x.len())
+        .reduction(|par| dot(x, y, plan.level, par))
 }
 
 /// Flat row-major index of the first maximum (`max`) or minimum; of the first NaN if any.
@@ -531,7 +534,8 @@ pub(crate) fn arg_extreme_under<T: Element>(
     x: &ArrayView2<'_, T>,
     max: bool,
 ) -> usize {
-    plan.reduction(|par| arg_extreme(x, max, plan.level, par))
+    plan.for_reduction(x.len())
+        .reduction(|par| arg_extreme(x, max, plan.level, par))
 }
 
 /// Sums along `axis`: under `Native`, a contiguous matrix goes through BLAS `gemv` with a ones
@@ -565,7 +569,8 @@ pub(crate) fn axis_under<T: Element>(
     axis: Axis,
     r: Reduction,
 ) -> Array1<T> {
-    plan.reduction(|par| along_axis(x, axis, r, plan.level, par))
+    plan.for_reduction(x.len())
+        .reduction(|par| along_axis(x, axis, r, plan.level, par))
 }
 
 /// `f` on each lane along `axis` (one result per lane), lanes in parallel where the plan has
@@ -578,7 +583,7 @@ pub(crate) fn per_lane<T: Element, R: Send>(
 ) -> Array1<R> {
     let lanes = if axis == Axis(0) { x.t() } else { x.view() };
     let one = |i: usize| f(lanes.row(i).insert_axis(Axis(0)), i);
-    plan.reduction(|par| {
+    plan.for_reduction(x.len()).reduction(|par| {
         let out: Vec<R> = if par && lanes.len() >= PAR_GRAIN {
             use rayon::prelude::*;
             (0..lanes.nrows()).into_par_iter().map(one).collect()

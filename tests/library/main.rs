@@ -14,3 +14,4 @@ mod matmul;
 mod public_api;
 mod recorded;
 mod reductions;
+mod small;

@@ -455,8 +455,10 @@ pub fn test(args: &[String]) -> Result<(), String> {
         [flag] if flag == "--no-cache" => false,
         _ => return Err("test takes one option: --no-cache".into()),
     };
-    let mut steps = Steps::new(Cache::new(use_cache)?);
+    let mut steps = Steps::new(Cache::new(false)?);
     steps.run("setup", || setup(&[BACKENDS, &["mpi"]].concat(), true))?;
+    // After the set-up, which may install the libraries and the wheel the inputs include.
+    steps.cache = Cache::new(use_cache)?;
     steps.run("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--check"]);

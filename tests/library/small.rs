@@ -1,0 +1,98 @@
+//! Calls too small to share (products under `plan::INLINE_PRODUCT_FLOPS`, reductions under
+//! `plan::INLINE_REDUCTION_ELEMENTS`) run on the calling thread: the same items in the same
+//! order as on the pool, so the same bits, for every op, dtype and layout. `+pin` keeps the
+//! pool (pinned workers are what it asks for), so `blocked:2+pin` is the pooled reference.
+
+use crate::common::random;
+use ndarray::{s, Array2, Axis, ShapeBuilder};
+use rayblas::{BlockShape, Config, Element, Reduction};
+
+/// Every result of the small-call path, as bits: products, fused reductions and reductions.
+fn results<T: Element>(cfg: &Config, a: &Array2<T>, layout: &str) -> Vec<u64> {
+    let bits = |v: T| v.to_f64().to_bits();
+    // The layouts: as made, transposed, strided (every other row and column), Fortran order.
+    let x: ndarray::ArrayView2<'_, T> = match layout {
+        "c" => a.view(),
+        "t" => a.t(),
+        "strided" => a.slice(s![..;2, ..;2]),
+        _ => a.view(),
+    };
+    let f;
+    let x = if layout == "f" {
+        f = {
+            let mut m = Array2::<T>::zeros(x.dim().f());
+            m.assign(&x);
+            m
+        };
+        f.view()
+    } else {
+        x
+    };
+    let mut out = Vec::new();
+    let ok = |r: rayblas::Result<T>| r.map(bits).unwrap_or(u64::MAX);
+    out.extend(cfg.matmul(x, x.t()).unwrap().iter().map(|&v| bits(v)));
+    out.extend(cfg.matmul(x.t(), x).unwrap().iter().map(|&v| bits(v)));
+    out.extend(cfg.gram(x).unwrap().iter().map(|&v| bits(v)));
+    for r in [Reduction::Sum, Reduction::Max, Reduction::SumOfSquares] {
+        out.push(ok(cfg.gram_reduce(x, r)));
+        out.push(ok(cfg.matmul_reduce(x, x.t(), r)));
+    }
+    out.push(ok(cfg.sum(x)));
+    out.push(ok(cfg.norm(x)));
+    out.push(ok(cfg.max(x)));
+    out.push(ok(cfg.dot(x, x)));
+    if !x.is_empty() {
+        let (i, j) = cfg.argmax(x).unwrap();
+        out.extend([i as u64, j as u64]);
+    }
+    for axis in [Axis(0), Axis(1)] {
+        out.extend(cfg.sum_axis(x, axis).unwrap().iter().map(|&v| bits(v)));
+    }
+    out
+}
+
+fn check<T: Element>() {
+    let inline = Config::new().strategy("blocked:2".parse().unwrap());
+    let pooled = Config::new().strategy("blocked:2+pin".parse().unwrap());
+    let serial = Config::new().strategy("serial".parse().unwrap());
+    // Small shapes, 1×N, N×1 and empty among them; a block of 3 cuts them into several tiles
+    // (ragged at the edges), so the calling thread runs many items in order.
+    for (i, &(m, k)) in [
+        (4, 4),
+        (8, 8),
+        (16, 16),
+        (32, 32),
+        (1, 17),
+        (17, 1),
+        (0, 5),
+        (5, 0),
+        (13, 7),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let a = random::<T>(m, k, 90 + i as u64);
+        for layout in ["c", "t", "strided", "f"] {
+            for block in [None, Some(3)] {
+                let with = |c: &Config| match block {
+                    Some(b) => c.block(BlockShape::square(b).unwrap()),
+                    None => *c,
+                };
+                let want = results(&with(&pooled), &a, layout);
+                let ctx = format!("{} {m}x{k} {layout} block {block:?}", T::DTYPE.name());
+                assert_eq!(results(&with(&inline), &a, layout), want, "{ctx}");
+                assert_eq!(results(&with(&serial), &a, layout), want, "{ctx} serial");
+            }
+        }
+    }
+}
+
+#[test]
+fn small_calls_on_the_calling_thread_give_the_pools_bits_f64() {
+    check::<f64>();
+}
+
+#[test]
+fn small_calls_on_the_calling_thread_give_the_pools_bits_f32() {
+    check::<f32>();
+}
