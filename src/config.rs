@@ -4,12 +4,14 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::reduce::{self, Reduction};
-use crate::kernels::{fused, gram, matmul};
+use crate::kernels::{batch, fused, gram, matmul};
 use crate::plan::Plan;
 use crate::simd::{self, Level};
-use crate::strategy::{Resolved, Strategy};
+use crate::strategy::{Kind, Resolved, Strategy};
 use crate::tiling::{BlockShape, Calls, Cut};
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, AsArray, Axis, Ix2};
+use ndarray::{
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, AsArray, Axis, Ix2, Ix3,
+};
 
 /// How to run an operation: strategy, block shape and SIMD level, each with a default.
 ///
@@ -195,6 +197,132 @@ impl Config {
     ) -> Result<()> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
         matmul::matmul_into(&self.execution()?, self.cut(), alpha, &a, &b, beta, c)
+    }
+
+    /// `C[i] = A[i]·B[i]` for every item `i` of a batch: 3-D arrays whose axis 0 is the item
+    /// (`a` count×m×k, `b` count×k×n, any strides), the result count×m×n.
+    ///
+    /// The mission's pattern applied to many small products: under `blocked` the items are
+    /// dealt to the workers, each item one BLAS call at one thread, consecutive small items
+    /// grouped so each task is worth its hand-off (a batch too small to share runs on the
+    /// calling thread); `serial` runs them in order; `native` makes one call of the library's
+    /// own batched GEMM (`cblas_?gemm_batch_strided`, in the `openblas-scipy` backend's OpenBLAS
+    /// 0.3.34), threaded by the library. Each item is one GEMM call, so `blocked` and `serial`
+    /// give the same bits for any worker count. An item is not tiled: for a few large products,
+    /// call [`Config::matmul`] on each.
+    ///
+    /// ```
+    /// use ndarray::{Array3, Axis};
+    ///
+    /// let a = Array3::from_shape_fn((100, 4, 3), |(i, r, c)| (i + r * c) as f64);
+    /// let b = Array3::from_shape_fn((100, 3, 2), |(i, r, c)| (i * r + c) as f64);
+    /// let c = rayblas::Config::new().matmul_batch(&a, &b)?;
+    /// assert_eq!(c.dim(), (100, 4, 2));
+    /// let (a7, b7) = (a.index_axis(Axis(0), 7), b.index_axis(Axis(0), 7));
+    /// assert_eq!(c.index_axis(Axis(0), 7), a7.dot(&b7));
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] unless `a` and `b` have as many items and the items can be
+    /// multiplied; [`Error::UnsupportedStrategy`] for `native` where the library has no batched
+    /// GEMM; [`Error::OutOfMemory`] for an output too large; [`Error::DimensionTooLarge`]; and
+    /// the configuration errors listed on [`Config`].
+    pub fn matmul_batch<'a, 'b, T: Element>(
+        &self,
+        a: impl AsArray<'a, T, Ix3>,
+        b: impl AsArray<'b, T, Ix3>,
+    ) -> Result<Array3<T>> {
+        const OP: &str = "matmul_batch";
+        let (a, b): (ArrayView3<'a, T>, ArrayView3<'b, T>) = (a.into(), b.into());
+        let (count, m, k) = a.dim();
+        let (count_b, k2, n) = b.dim();
+        batch::check_counts(OP, count, count_b)?;
+        batch::check_item(OP, 0, (m, k), (k2, n))?;
+        let plan = self.execution()?;
+        // m·n saturates: the allocation of count × usize::MAX elements then fails as too large.
+        let len = m.saturating_mul(n);
+        let c = crate::alloc::zeros::<T>("batch output", count, len)?;
+        let mut c =
+            c.into_shape_with_order((count, m, n))
+                .map_err(|_| Error::DimensionTooLarge {
+                    what: "batch output m·n",
+                    value: len,
+                    limit: usize::MAX,
+                })?;
+        if plan.strategy.kind == Kind::Native {
+            batch::strided(&plan, self.strategy_name()?, a, b, c.view_mut())?;
+            return Ok(c);
+        }
+        let items = a
+            .outer_iter()
+            .zip(b.outer_iter())
+            .zip(c.outer_iter_mut())
+            .map(|((a, b), c)| batch::Item { a, b, c })
+            .collect();
+        batch::items(&plan, items)?;
+        Ok(c)
+    }
+
+    /// [`Config::matmul_batch`] over items given as slices of views, each item of its own shape
+    /// and layout: `C[i] = A[i]·B[i]`, one output array per item.
+    ///
+    /// ```
+    /// use ndarray::array;
+    ///
+    /// let (a0, a1) = (array![[1.0, 2.0]], array![[1.0], [2.0], [3.0]]);
+    /// let (b0, b1) = (array![[3.0], [4.0]], array![[5.0, 6.0]]);
+    /// let c = rayblas::Config::new()
+    ///     .matmul_batch_views(&[a0.view(), a1.view()], &[b0.view(), b1.view()])?;
+    /// assert_eq!(c[0], array![[11.0]]);
+    /// assert_eq!(c[1], array![[5.0, 6.0], [10.0, 12.0], [15.0, 18.0]]);
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] naming the first item that cannot be multiplied, or when the
+    /// slices differ in length; [`Error::UnsupportedStrategy`] for `native` (the library's
+    /// batched call takes one strided 3-D array: use [`Config::matmul_batch`]); and the errors
+    /// of [`Config::matmul_batch`].
+    pub fn matmul_batch_views<T: Element>(
+        &self,
+        a: &[ArrayView2<'_, T>],
+        b: &[ArrayView2<'_, T>],
+    ) -> Result<Vec<Array2<T>>> {
+        const OP: &str = "matmul_batch_views";
+        batch::check_counts(OP, a.len(), b.len())?;
+        for (i, (a, b)) in a.iter().zip(b).enumerate() {
+            batch::check_item(OP, i, a.dim(), b.dim())?;
+        }
+        let plan = self.execution()?;
+        if plan.strategy.kind == Kind::Native {
+            return Err(batch::no_batch_views(self.strategy_name()?));
+        }
+        let mut out = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| crate::alloc::zeros::<T>("batch output", a.nrows(), b.ncols()))
+            .collect::<Result<Vec<_>>>()?;
+        let items = a
+            .iter()
+            .zip(b)
+            .zip(out.iter_mut())
+            .map(|((a, b), c)| batch::Item {
+                a: a.view(),
+                b: b.view(),
+                c: c.view_mut(),
+            })
+            .collect();
+        batch::items(&plan, items)?;
+        Ok(out)
+    }
+
+    /// The strategy in force, as text (for errors).
+    fn strategy_name(&self) -> Result<String> {
+        Ok(match self.strategy {
+            Some(s) => s.to_string(),
+            None => Strategy::from_env()?.to_string(),
+        })
     }
 
     /// `X·Xᵀ`, computing only tiles on and below the diagonal.

@@ -29,6 +29,7 @@ use crate::blas;
 use crate::pool;
 use crate::simd::Level;
 use crate::strategy::{Kind, Resolved};
+use crate::tiling::Cut;
 use ndarray::{s, ArrayView2};
 use rayon::ThreadPool;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -132,6 +133,31 @@ impl Plan {
     pub(crate) fn for_reduction(mut self, elements: usize) -> Plan {
         self.inline = elements < INLINE_REDUCTION_ELEMENTS;
         self
+    }
+
+    /// Whether a product with this plan and `cut` is one BLAS call on the calling thread: too
+    /// small to share ([`Plan::for_product`]), its block rayblas's to choose (so its cut is one
+    /// tile, [`Cut::for_product`]), under a strategy that runs small work on the calling thread
+    /// (`blocked` or `serial`, unpinned). The kernels then make that call directly, without
+    /// building the tiling of one tile: the same call, so the same bits.
+    pub(crate) fn one_call(&self, cut: Cut) -> bool {
+        let s = &self.strategy;
+        self.inline
+            && cut.block.is_none()
+            && !s.pin
+            && matches!(s.kind, Kind::Blocked | Kind::Serial)
+    }
+
+    /// Runs the one BLAS call `f(threads)` of a product for which [`Plan::one_call`] holds, on
+    /// the calling thread, under the lease on one BLAS thread.
+    pub(crate) fn call_here<R>(&self, f: impl FnOnce(usize) -> R) -> R {
+        let t = self.strategy.blas_threads;
+        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        #[cfg(test)]
+        if self.panic_at_item == Some(0) {
+            panic!("injected fault in tile 0");
+        }
+        f(t)
     }
 
     /// Workers for tiles: the caller's own rayon pool when the call comes from inside one that

@@ -102,6 +102,36 @@ pub struct DefaultCount {
     pub source: String,
 }
 
+/// [`Strategy::default_workers`], read once; borrowed, so a call that only needs the count
+/// copies no string (see [`count_of`]).
+fn workers_default() -> &'static Result<DefaultCount> {
+    static WORKERS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
+    WORKERS.get_or_init(|| default_from(&[WORKERS_ENV]))
+}
+
+/// [`Strategy::default_native_threads`], read once.
+fn native_threads_default() -> &'static Result<DefaultCount> {
+    static THREADS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
+    THREADS.get_or_init(|| {
+        let mut d = default_from(blas::THREAD_ENV)?;
+        let max = blas::threads::max_threads();
+        if d.count > max {
+            d.source = format!("{}, capped at the library's {max}", d.source);
+            d.count = max;
+        }
+        Ok(d)
+    })
+}
+
+/// The count of a cached default (every call resolves its strategy: this keeps that free of
+/// allocation).
+fn count_of(d: &'static Result<DefaultCount>) -> Result<usize> {
+    match d {
+        Ok(d) => Ok(d.count),
+        Err(e) => Err(e.clone()),
+    }
+}
+
 /// A thread-count variable's value: `None` when unset, empty or 0 (which rayon and OpenBLAS
 /// read as "choose for me"), the count when it is a positive integer (OpenMP's list form
 /// `4,2` gives its first level), an [`Error::Environment`] otherwise.
@@ -188,8 +218,7 @@ impl Strategy {
     /// # Errors
     /// [`Error::Environment`] if `RAYON_NUM_THREADS` is set to something other than a count.
     pub fn default_workers() -> Result<DefaultCount> {
-        static WORKERS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
-        WORKERS.get_or_init(|| default_from(&[WORKERS_ENV])).clone()
+        workers_default().clone()
     }
 
     /// The thread count of `native` when none is given: the linked library's own variable
@@ -199,18 +228,7 @@ impl Strategy {
     /// # Errors
     /// [`Error::Environment`] if the first of those variables that is set is not a count.
     pub fn default_native_threads() -> Result<DefaultCount> {
-        static THREADS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
-        THREADS
-            .get_or_init(|| {
-                let mut d = default_from(blas::THREAD_ENV)?;
-                let max = blas::threads::max_threads();
-                if d.count > max {
-                    d.source = format!("{}, capped at the library's {max}", d.source);
-                    d.count = max;
-                }
-                Ok(d)
-            })
-            .clone()
+        native_threads_default().clone()
     }
 
     /// `(workers, BLAS threads per call)` of this strategy, with its defaults filled in from
@@ -267,7 +285,7 @@ impl Strategy {
                 }
                 let t = match threads {
                     Some(t) => t,
-                    None => Self::default_native_threads()?.count,
+                    None => count_of(native_threads_default())?,
                 };
                 let t = positive(t, "native threads")?;
                 if t > max {
@@ -287,7 +305,7 @@ impl Strategy {
                 workers: positive(
                     match workers {
                         Some(w) => w,
-                        None => Self::default_workers()?.count,
+                        None => count_of(workers_default())?,
                     },
                     "workers",
                 )?,

@@ -148,7 +148,9 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
     let (workers, blas_threads) = strategy.counts().map_err(|e| e.to_string())?;
     let inp: Inputs<T> = workload::inputs(w, shape)?;
     let input_rss = sys::current_rss();
-    let (m, k) = inp.a.dim();
+    let (rows, k) = inp.a.dim();
+    // A batch's rows are its items' rows stacked: a row reports one item's shape.
+    let m = rows / w.batch.unwrap_or(1).max(1);
     let n = w.op.reported_n(m, k, inp.b.as_ref().map(|b| b.ncols()));
     let work = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
     let run =
@@ -506,6 +508,9 @@ pub struct Row {
     pub m: usize,
     pub k: usize,
     pub n: usize,
+    /// Products in a batch (`--batch`; `None` for one product): m, k and n are one item's.
+    #[serde(default)]
+    pub batch: Option<usize>,
     /// The block asked for (`uses_block` says whether the strategy cuts into blocks at all).
     pub block: String,
     pub uses_block: bool,
@@ -678,6 +683,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
         m: first.m,
         k: first.k,
         n: first.n,
+        batch: w.batch,
         block: w.block_text().to_string(),
         uses_block: is_product && workload::uses_block(ranks::local(strategy)),
         calls: w
@@ -873,14 +879,16 @@ pub fn env_overrides(strategy: &str) -> Vec<String> {
 }
 
 impl Row {
-    /// What a row measured, apart from the strategy: op, dtype, shape, block and calls.
-    pub fn workload(&self) -> (&str, &str, usize, usize, usize, &str, &str) {
+    /// What a row measured, apart from the strategy: op, dtype, shape, batch, block and calls.
+    #[allow(clippy::type_complexity)]
+    pub fn workload(&self) -> (&str, &str, usize, usize, usize, Option<usize>, &str, &str) {
         (
             &self.op,
             &self.dtype,
             self.m,
             self.k,
             self.n,
+            self.batch,
             &self.block,
             &self.calls,
         )

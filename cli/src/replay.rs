@@ -44,6 +44,7 @@ pub fn workload_of(row: &Row) -> Result<WorkloadArgs, Failure> {
         n: (random && op.has_n()).then_some(row.n),
         m: random.then_some(row.m),
         k: random.then_some(row.k),
+        batch: row.batch,
         block: Some(row.block.clone()),
         calls: op.takes_calls().then(|| row.calls.clone()),
         dtype,

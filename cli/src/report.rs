@@ -18,6 +18,7 @@ pub const FIELDS: &[&str] = &[
     "m",
     "k",
     "n",
+    "batch",
     "block",
     "uses_block",
     "calls",
@@ -209,8 +210,12 @@ pub fn header(first: &Row) -> String {
         _ => String::new(),
     };
     let p = &first.provenance;
+    let batch = match first.batch {
+        Some(b) => format!(" | batch of {b} products"),
+        None => String::new(),
+    };
     format!(
-        "{} {} m={} k={} n={}{files}{written}{calls} | backend {} ({}, {}){peak}{read} | {}, {} \
+        "{} {} m={} k={} n={}{batch}{files}{written}{calls} | backend {} ({}, {}){peak}{read} | {}, {} \
          cores",
         first.op,
         first.dtype,

@@ -15,7 +15,7 @@
 //! for safety, plus f64 rounding of the reference itself.
 
 use crate::workload::{Inputs, Op};
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, ArrayView3};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::LEAF;
 use rayblas::Element;
@@ -85,6 +85,9 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
 /// inputs in place: no copy of them is made.
 pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) -> Verdict {
     let eps = T::EPSILON.to_f64();
+    if let Some((a3, b3)) = inp.batch_views() {
+        return check_batch(&a3, &b3, c, eps);
+    }
     let a = inp.a.view();
     let b = match op {
         Op::Gram | Op::GramSum => a.t(),
@@ -171,6 +174,42 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) 
     }
 }
 
+/// A batch's checksum (the sum of every item's product) against Σᵢ (1ᵀAᵢ)(Bᵢ1), with the
+/// items' bounds added; each item of the stacked product `c` checked by Freivalds' test.
+fn check_batch<T: Element>(
+    a: &ArrayView3<'_, T>,
+    b: &ArrayView3<'_, T>,
+    c: Option<ArrayView2<'_, T>>,
+    eps: f64,
+) -> Verdict {
+    let (count, m, k) = a.dim();
+    let n = b.dim().2;
+    let f64_round = |terms: usize| 4.0 * terms as f64 * f64::EPSILON;
+    let (mut reference, mut magnitude) = (0.0, 0.0);
+    let mut freivalds_ok = c.map(|c| c.dim() == (count * m, n));
+    for (i, (ai, bi)) in a.outer_iter().zip(b.outer_iter()).enumerate() {
+        let (col_a, col_abs_a) = column_sums(&ai);
+        let (row_b, row_abs_b) = column_sums(&bi.t());
+        reference += dot(&col_a, &row_b);
+        magnitude += dot(&col_abs_a, &row_abs_b);
+        if let (Some(ok), Some(c)) = (freivalds_ok.as_mut(), c) {
+            if *ok {
+                let ci = c.slice(ndarray::s![i * m..(i + 1) * m, ..]);
+                *ok = freivalds(&ai, &bi, &ci, eps);
+            }
+        }
+    }
+    // Each entry: k terms; then all count·m·n entries summed in a tree. Doubled, plus f64.
+    let bound = (2.0 * (k as f64 + tree_depth(count * m * n)) * eps
+        + f64_round(count * (m + n + k)))
+        * magnitude;
+    Verdict {
+        reference,
+        bound,
+        freivalds_ok,
+    }
+}
+
 /// Row-major position of the first NaN, else of the first largest (`max`) or smallest element,
 /// as numpy's argmax/argmin define it.
 fn first_extreme(values: impl Iterator<Item = f64>, max: bool) -> usize {
@@ -229,6 +268,7 @@ mod tests {
 
     fn inputs(m: usize, k: usize, n: usize) -> Inputs<f64> {
         Inputs {
+            batch: None,
             a: Matrix::Memory(rayblas::bench::uniform(m, k, 3)),
             b: Some(Matrix::Memory(rayblas::bench::uniform(k, n, 4))),
         }
@@ -281,6 +321,7 @@ mod tests {
         let mut a = rayblas::bench::uniform(4, 5, 3);
         a[[2, 3]] = f64::NAN;
         let inp = Inputs {
+            batch: None,
             a: Matrix::Memory(a),
             b: None,
         };
@@ -296,6 +337,7 @@ mod tests {
     fn positions_are_the_first_extreme_in_row_major_order() {
         let a = ndarray::array![[1.0, 5.0, 0.5], [5.0, 0.5, 2.0]];
         let inp = Inputs {
+            batch: None,
             a: Matrix::Memory(a),
             b: None,
         };

@@ -2,7 +2,7 @@
 //! (flops or bytes), so rates and efficiencies can be computed.
 
 use clap::{Args, ValueEnum};
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayView3};
 use rayblas::mapped::{Mapped, NpyMap};
 use rayblas::{BlockShape, Calls, Config, Element, Reduction, Strategy};
 use serde::{Deserialize, Serialize};
@@ -173,6 +173,13 @@ pub struct WorkloadArgs {
     /// Seed of the random inputs (uniform in [0, 1), as numpy/dask `random`) [default: 42].
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Products in a batch (matmul only): A is B random items of m×k and B is B items of
+    /// k×n, multiplied item by item through `Config::matmul_batch` (under blocked the items
+    /// are dealt to the workers, each one BLAS call at one thread; native makes one call of
+    /// the library's own batched GEMM where it has one); time/run is the whole batch.
+    #[arg(long)]
+    #[serde(default)]
+    pub batch: Option<usize>,
     /// Read A (or X) from a 2-D .npy file of the chosen dtype instead of generating it.
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -260,6 +267,31 @@ impl WorkloadArgs {
                 self.n.is_some() && self.m.is_some() && self.k.is_some() && !self.op.has_n(),
                 "--n",
                 format!("--m and --k are given and {op} has no third size"),
+            )?;
+        }
+        if self.batch.is_some() {
+            given(
+                self.op != Op::Matmul,
+                "--batch",
+                format!("{op} has no batched form (matmul has)"),
+            )?;
+            given(
+                self.input.is_some(),
+                "--batch",
+                "a batch is made of random items, not read from a file".into(),
+            )?;
+            given(
+                self.output.is_some(),
+                "--batch",
+                "a batch's products are not written to a file".into(),
+            )?;
+            given(sweep, "--batch", "sweep measures single products".into())?;
+            given(
+                strategies
+                    .iter()
+                    .any(|s| matches!(crate::ranks::split(s), Ok(Some(_)))),
+                "--batch",
+                "MPI ranks run single products".into(),
             )?;
         }
         given(
@@ -356,6 +388,9 @@ impl WorkloadArgs {
                 shape.m, shape.k, shape.n
             ));
         }
+        if self.batch == Some(0) {
+            return Err("--batch must be at least 1 product".into());
+        }
         if let Some(p) = self.peak {
             if !(p.is_finite() && p > 0.0) {
                 return Err(format!(
@@ -420,6 +455,9 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
             (m, n, made)
         }
     };
+    // A batch holds B items of each operand and of the output.
+    let items = w.batch.unwrap_or(1) as u128;
+    bytes = bytes.saturating_mul(items);
     let native = !uses_block(strategy);
     // Written block by block into a mapped file: one output block, and on gram's diagonal one
     // range's Gram matrix of a block beside it.
@@ -431,7 +469,7 @@ pub fn memory_needed(w: &WorkloadArgs, shape: Shape, strategy: &str) -> u128 {
     let output = match w.op {
         Op::Matmul if w.input.is_some() && w.output.is_some() => block(1),
         Op::Gram if w.input.is_some() && w.output.is_some() => block(2),
-        Op::Matmul => m.saturating_mul(n),
+        Op::Matmul => m.saturating_mul(n).saturating_mul(items),
         Op::MatmulSum if native => m.saturating_mul(n),
         // Streamed from a file, gram also holds one range's product beside the sum.
         Op::Gram if w.input.is_some() => m.saturating_mul(m).saturating_mul(2),
@@ -477,6 +515,22 @@ pub fn uses_block(strategy: &str) -> bool {
 pub struct Inputs<T> {
     pub a: Matrix<T>,
     pub b: Option<Matrix<T>>,
+    /// Products in a batch (`--batch`): A holds its items stacked by rows (B·m × k), B its
+    /// items stacked likewise (B·k × n).
+    pub batch: Option<usize>,
+}
+
+impl<T: Element> Inputs<T> {
+    /// A batch's operands as 3-D views (item, rows, columns), or `None` for a single product.
+    pub fn batch_views(&self) -> Option<(ArrayView3<'_, T>, ArrayView3<'_, T>)> {
+        let count = self.batch?;
+        let (a, b) = (self.a.view(), self.b.as_ref()?.view());
+        let (rows_a, k) = a.dim();
+        let (rows_b, n) = b.dim();
+        let a3 = a.into_shape_with_order((count, rows_a / count, k)).ok()?;
+        let b3 = b.into_shape_with_order((count, rows_b / count, n)).ok()?;
+        Some((a3, b3))
+    }
 }
 
 /// An operand: made in memory, or a memory-mapped `.npy` file (possibly used transposed), which
@@ -558,9 +612,10 @@ fn open_npy<T: Element>(path: &PathBuf) -> Result<Matrix<T>, String> {
 
 /// Builds (or reads) the inputs. Never inside the timing.
 pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, String> {
+    let items = w.batch.unwrap_or(1);
     let a = match &w.input {
         Some(p) => open_npy::<T>(p)?,
-        None => Matrix::Memory(rayblas::bench::uniform::<T>(s.m, s.k, w.seed())),
+        None => Matrix::Memory(rayblas::bench::uniform::<T>(items * s.m, s.k, w.seed())),
     };
     let b = if w.op.needs_b() {
         Some(match &w.input_b {
@@ -571,7 +626,7 @@ pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, Strin
             None if w.op == Op::Dot => {
                 Matrix::Memory(rayblas::bench::uniform::<T>(s.m, s.k, w.seed() + 1))
             }
-            None => Matrix::Memory(rayblas::bench::uniform::<T>(s.k, s.n, w.seed() + 1)),
+            None => Matrix::Memory(rayblas::bench::uniform::<T>(items * s.k, s.n, w.seed() + 1)),
         })
     } else {
         None
@@ -580,7 +635,7 @@ pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, Strin
         let ok = if w.op == Op::Dot {
             b.dim() == a.dim()
         } else {
-            b.dim().0 == a.ncols()
+            b.dim().0 == a.ncols() * items
         };
         if !ok {
             return Err(format!(
@@ -602,7 +657,11 @@ pub fn inputs<T: Element>(w: &WorkloadArgs, s: Shape) -> Result<Inputs<T>, Strin
             cols
         ));
     }
-    Ok(Inputs { a, b })
+    Ok(Inputs {
+        a,
+        b,
+        batch: w.batch,
+    })
 }
 
 /// The work of one run: flops (products) and bytes of input read.
@@ -622,13 +681,14 @@ pub struct Work {
 pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<Work, rayblas::Error> {
     let (m, k) = inp.a.dim();
     let sz = std::mem::size_of::<T>() as f64;
-    let n = inp.b.as_ref().map(|b| b.ncols()).unwrap_or(0);
+    let (b_rows, n) = inp.b.as_ref().map(|b| b.dim()).unwrap_or((0, 0));
     let (mf, kf, nf) = (m as f64, k as f64, n as f64);
     Ok(match op {
+        // A batch stacks its items' rows: B·m rows of A, B·k rows of B, B·m rows of output.
         Op::Matmul | Op::MatmulSum => Work {
             useful_flops: 2.0 * mf * nf * kf,
             performed_flops: 2.0 * mf * nf * kf,
-            bytes: sz * (mf * kf + kf * nf),
+            bytes: sz * (mf * kf + b_rows as f64 * nf),
         },
         Op::Gram | Op::GramSum => Work {
             useful_flops: mf * (mf + 1.0) * kf,
@@ -740,6 +800,14 @@ pub fn run_once<T: Element>(
             }
             (Op::Argmax | Op::Argmin | Op::Dot, _) => {}
         }
+    }
+    if let Some((a3, b3)) = inp.batch_views() {
+        let c = cfg.matmul_batch(a3, b3)?;
+        let (count, m, n) = c.dim();
+        let stacked = c
+            .into_shape_with_order((count * m, n))
+            .expect("a standard-layout batch");
+        return with_checksum(stacked);
     }
     let a = &inp.a.view();
     let b = || inp.b.as_ref().expect("inputs() made B").view();

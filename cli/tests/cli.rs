@@ -309,6 +309,27 @@ fn bad_input_is_one_line_and_exit_2() {
         &["run", "--strategy", "native", "--block", "100"],
         &["sweep", "--block", "100"],
         &["sweep", "--op", "sum"],
+        // Batches: matmul only, random items, at least one product.
+        &["run", "--op", "gram", "--batch", "4"],
+        &["run", "--op", "matmul", "--batch", "0", "--n", "4"],
+        &[
+            "run",
+            "--op",
+            "matmul",
+            "--batch",
+            "4",
+            "--input",
+            "/tmp/a.npy",
+        ],
+        &[
+            "run",
+            "--op",
+            "matmul",
+            "--batch",
+            "4",
+            "--output",
+            "/tmp/c.npy",
+        ],
     ];
     for args in cases {
         let o = rayblas(args);
@@ -344,6 +365,87 @@ fn bad_input_is_one_line_and_exit_2() {
         assert_eq!(o.status.code(), Some(2));
         assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
     }
+}
+
+/// `--batch B` measures `Config::matmul_batch` on B random items: every strategy's rows agree
+/// and pass the check of each item against the inputs; a row reports one item's shape and the
+/// batch, and replays as a batch; `native` on a library without a batched GEMM says so.
+#[test]
+fn batched_products_are_measured_and_checked() {
+    let o = rayblas(&[
+        "compare",
+        "--op",
+        "matmul",
+        "--m",
+        "9",
+        "--k",
+        "7",
+        "--n",
+        "5",
+        "--batch",
+        "300",
+        "--strategies",
+        "serial,blocked:1,blocked:2",
+        "--repeat",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json_rows(&o);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["agrees"], true, "{r}");
+        assert_eq!(
+            (r["m"].as_u64(), r["k"].as_u64(), r["n"].as_u64()),
+            (Some(9), Some(7), Some(5))
+        );
+        assert_eq!(r["batch"], 300, "{r}");
+        // The flops of the whole batch.
+        let gflops = r["gflops"].as_f64().unwrap();
+        let want = 2.0 * 300.0 * 9.0 * 7.0 * 5.0 / r["wall_s"].as_f64().unwrap() / 1e9;
+        assert!((gflops - want).abs() <= 1e-9 * want, "{r}");
+    }
+    // Each item one BLAS call under serial and blocked: the same bits, so the same checksum.
+    assert_eq!(rows[0]["result"], rows[1]["result"]);
+    assert_eq!(rows[0]["result"], rows[2]["result"]);
+    let dir = std::env::temp_dir().join(format!("rayblas-batch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let saved = dir.join("rows.json");
+    std::fs::write(&saved, stdout(&o)).unwrap();
+    let replay = rayblas(&[
+        "compare",
+        "--replay",
+        saved.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    for r in json_rows(&replay) {
+        assert_eq!(r["batch"], 300, "replayed as a batch: {r}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let table = stdout(&rayblas(&[
+        "run", "--op", "matmul", "--n", "4", "--batch", "20", "--repeat", "1",
+    ]));
+    assert!(table.contains("batch of 20 products"), "{table}");
+    let native = rayblas(&[
+        "run",
+        "--op",
+        "matmul",
+        "--n",
+        "4",
+        "--batch",
+        "20",
+        "--strategy",
+        "native",
+    ]);
+    assert_ne!(native.status.code(), Some(0));
+    assert!(
+        stderr(&native).contains("batched GEMM"),
+        "{}",
+        stderr(&native)
+    );
 }
 
 /// Argument errors keep clap's whole message: the hint, the possible values, the usage.

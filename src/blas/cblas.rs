@@ -105,6 +105,9 @@ fn trans(t: bool) -> CBLAS_TRANSPOSE {
 
 /// The CBLAS functions of one element type (`cblas_d*` for f64, `cblas_s*` for f32).
 pub(crate) trait Typed: Sized + Copy {
+    /// The library's `cblas_?gemm_batch_strided`, looked up at run time (OpenBLAS 0.3.34 has
+    /// it, 0.3.21 has not), or `None`.
+    fn batch_strided() -> Option<BatchStrided<Self>>;
     /// `cblas_?gemm`, row-major.
     ///
     /// # Safety
@@ -144,6 +147,20 @@ macro_rules! typed {
     ($t:ty, $gemm:ident, $dot:ident, $nrm2:ident, $syrk:ident, $gemv:ident) => {
         cblas_functions!($t, $gemm, $dot, $nrm2, $syrk, $gemv);
         impl Typed for $t {
+            fn batch_strided() -> Option<BatchStrided<$t>> {
+                static FOUND: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+                // The wheel's header names it `scipy_cblas_?gemm_batch_strided`, but its
+                // 0.3.34 library exports it unprefixed: try the linked library's name first.
+                let p = *FOUND.get_or_init(|| {
+                    find_symbol(&[
+                        concat!(blas_symbol!(stringify!($gemm)), "_batch_strided\0"),
+                        concat!(stringify!($gemm), "_batch_strided\0"),
+                    ])
+                });
+                // SAFETY: `p` is the address of the library's `cblas_?gemm_batch_strided` for
+                // this element type, whose C signature (OpenBLAS's cblas.h) is `BatchStrided`.
+                (p != 0).then(|| unsafe { std::mem::transmute::<usize, BatchStrided<$t>>(p) })
+            }
             unsafe fn gemm(
                 ta: bool,
                 tb: bool,
@@ -264,6 +281,92 @@ typed!(
     cblas_sgemv
 );
 
+/// `cblas_?gemm_batch_strided`: `C[i] ← α·A[i]·B[i] + β·C[i]` for `count` items, item `i` of
+/// each operand at its pointer plus `i` times its batch stride (in elements).
+pub(crate) type BatchStrided<T> = unsafe extern "C" fn(
+    CBLAS_LAYOUT,
+    CBLAS_TRANSPOSE,
+    CBLAS_TRANSPOSE,
+    c_int,
+    c_int,
+    c_int,
+    T,
+    *const T,
+    c_int,
+    c_int,
+    *const T,
+    c_int,
+    c_int,
+    T,
+    *mut T,
+    c_int,
+    c_int,
+    c_int,
+);
+
+/// The address of the first of `names` (NUL-terminated) the process has loaded, or 0.
+fn find_symbol(names: &[&str]) -> usize {
+    names
+        .iter()
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only looks a symbol up.
+        .map(|name| unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr().cast()) } as usize)
+        .find(|&p| p != 0)
+        .unwrap_or(0)
+}
+
+/// `count` products through the library's `cblas_?gemm_batch_strided`, the items of each
+/// operand `strides` = `[a, b, c]` elements apart; the item layouts as in [`gemm`]. Returns
+/// `false`, having done nothing, where the library has no such call.
+///
+/// # Safety
+/// As [`gemm`] for every item; the batch strides and `count` fit in `c_int`, are not negative,
+/// and the items of C do not overlap.
+pub(crate) unsafe fn gemm_batch<T: Typed>(
+    g: &RawGemm<T>,
+    count: usize,
+    strides: [isize; 3],
+) -> bool {
+    let Some(batch) = T::batch_strided() else {
+        return false;
+    };
+    let (c_trans, ldc) = layout(g.m, g.n, g.rsc, g.csc).expect("C layout checked by caller");
+    let [sa, sb, sc] = strides;
+    let (m, n, a, rsa, csa, sa, b, rsb, csb, sb) = if c_trans {
+        (g.n, g.m, g.b, g.csb, g.rsb, sb, g.a, g.csa, g.rsa, sa)
+    } else {
+        (g.m, g.n, g.a, g.rsa, g.csa, sa, g.b, g.rsb, g.csb, sb)
+    };
+    let k = g.k;
+    let (ta, lda) = layout(m, k, rsa, csa).expect("A layout checked by caller");
+    let (tb, ldb) = layout(k, n, rsb, csb).expect("B layout checked by caller");
+    let int = |v: usize| v as c_int;
+    // SAFETY: the caller guarantees the memory, dimensions and strides of every item; the
+    // layouts were just derived.
+    unsafe {
+        batch(
+            CBLAS_LAYOUT::CblasRowMajor,
+            trans(ta),
+            trans(tb),
+            int(m),
+            int(n),
+            int(k),
+            g.alpha,
+            a,
+            int(lda),
+            sa as c_int,
+            b,
+            int(ldb),
+            sb as c_int,
+            g.beta,
+            g.c,
+            int(ldc),
+            sc as c_int,
+            int(count),
+        )
+    };
+    true
+}
+
 /// `C ← α·A·B + β·C` through `cblas_?gemm`.
 ///
 /// The thread count is the library's process-wide setting (the plan leases it).
@@ -353,6 +456,17 @@ macro_rules! routines_through_cblas {
             unsafe fn gemm(g: &super::RawGemm<$t>, _threads: usize) {
                 // SAFETY: forwarded; the caller upholds `Routines::gemm`'s contract.
                 unsafe { super::cblas::gemm(g) }
+            }
+            fn has_gemm_batch() -> bool {
+                <$t as super::cblas::Typed>::batch_strided().is_some()
+            }
+            unsafe fn gemm_batch(
+                g: &super::RawGemm<$t>,
+                count: usize,
+                strides: [isize; 3],
+            ) -> bool {
+                // SAFETY: forwarded; the caller upholds `Routines::gemm_batch`'s contract.
+                unsafe { super::cblas::gemm_batch(g, count, strides) }
             }
             unsafe fn syrk_lower(
                 n: usize,

@@ -30,7 +30,7 @@ pub use threads::{info, limit, num_threads, set_num_threads, BlasInfo, ThreadLim
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
+use ndarray::{Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, CowArray, Ix2};
 
 #[cfg(not(any(
     feature = "openblas-system",
@@ -395,6 +395,129 @@ pub(crate) fn gemm<T: Element>(
         c.assign(&tmp);
     }
     Ok(())
+}
+
+/// Why the linked library's own batched GEMM cannot run a batch of m×k·k×n items of `T`, or
+/// `None` when it can (the `native` strategy of the batched products needs it).
+///
+/// OpenBLAS up to 0.3.34 (the openblas-scipy wheel) crashes in its batched GEMM when the items
+/// are small enough for its small-matrix kernels (m·n·k ≤ 100³) in a DYNAMIC_ARCH build, as
+/// every distributed build is (OpenBLAS pull request 5980, merged after 0.3.34; measured here
+/// with a C program: 100×100×100 items crash, 100×100×101 run).
+pub(crate) fn gemm_batch_refusal<T: Element>(m: usize, n: usize, k: usize) -> Option<String> {
+    if !T::has_gemm_batch() {
+        return Some(format!(
+            "native runs a batch as one call of the library's own batched GEMM \
+             (cblas_?gemm_batch_strided), which the {BACKEND} library linked does not export \
+             (OpenBLAS 0.3.34, the openblas-scipy backend, does); use blocked or serial"
+        ));
+    }
+    let version = Linked::library_info().version;
+    let parsed: Vec<u32> = version
+        .split('.')
+        .take(3)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let small = (m as f64) * (n as f64) * (k as f64) <= 1.0e6;
+    if BACKEND.starts_with("openblas") && small && parsed.as_slice() <= [0, 3, 34].as_slice() {
+        return Some(format!(
+            "OpenBLAS {version}'s batched GEMM crashes on items of m·n·k ≤ 100³ ({m}×{k}·{k}×{n} \
+             here; fixed after 0.3.34 by OpenBLAS pull request 5980); use blocked or serial"
+        ));
+    }
+    None
+}
+
+/// `C[i] ← A[i]·B[i]` for every item `i` (axis 0) in one call of the library's own batched
+/// GEMM, which threads it with the library's count (`threads`, leased by the caller). Operands
+/// whose items the library cannot take as they lie (a layout CBLAS refuses, a negative batch
+/// stride) are copied first. `Error::Backend` where the library has no batched call (check
+/// [`gemm_batch_refusal`] first).
+pub(crate) fn gemm_batch<T: Element>(
+    a: ArrayView3<'_, T>,
+    b: ArrayView3<'_, T>,
+    mut c: ArrayViewMut3<'_, T>,
+    threads: usize,
+) -> Result<()> {
+    let (count, m, k) = a.dim();
+    let n = b.dim().2;
+    debug_assert_eq!(b.dim(), (count, k, n));
+    debug_assert_eq!(c.dim(), (count, m, n));
+    if count == 0 || m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        c.fill(T::zero());
+        return Ok(());
+    }
+    // Items the library takes as they lie: each a layout CBLAS accepts, the batch stride not
+    // negative; otherwise a standard-layout copy (C is rayblas's own, already standard).
+    let usable = |v: &ArrayView3<'_, T>| {
+        let s = v.strides();
+        let (_, r, cc) = v.dim();
+        (v.dim().0 <= 1 || s[0] >= 0) && Linked::accepts(r, cc, s[1], s[2])
+    };
+    let (a, b) = (
+        if usable(&a) {
+            CowArray::from(a)
+        } else {
+            CowArray::from(a.as_standard_layout().into_owned())
+        },
+        if usable(&b) {
+            CowArray::from(b)
+        } else {
+            CowArray::from(b.as_standard_layout().into_owned())
+        },
+    );
+    let stride = |v: &[isize]| if count <= 1 { 0 } else { v[0] };
+    let strides = [
+        stride(a.strides()),
+        stride(b.strides()),
+        stride(c.strides()),
+    ];
+    for (what, value) in [("m", m), ("n", n), ("k", k), ("batch", count)] {
+        check_int(what, value)?;
+    }
+    for (what, v) in [
+        ("lda", leading(&a.strides()[1..])),
+        ("ldb", leading(&b.strides()[1..])),
+        ("ldc", leading(&c.strides()[1..])),
+        (
+            "batch stride",
+            strides.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0),
+        ),
+    ] {
+        check_int(what, v)?;
+    }
+    let raw = RawGemm {
+        m,
+        n,
+        k,
+        alpha: T::one(),
+        a: a.as_ptr(),
+        rsa: a.strides()[1],
+        csa: a.strides()[2],
+        b: b.as_ptr(),
+        rsb: b.strides()[1],
+        csb: b.strides()[2],
+        beta: T::zero(),
+        c: c.as_mut_ptr(),
+        rsc: c.strides()[1],
+        csc: c.strides()[2],
+    };
+    let _call = enter_call(threads);
+    // SAFETY: the three arrays are live views of `count` items of the checked shapes, in layouts
+    // `accepts` approved with non-negative batch strides, every dimension and stride within the
+    // library's integers; C is a distinct mutable array whose items do not overlap (a standard
+    // layout, or a view the caller split from one).
+    if unsafe { T::gemm_batch(&raw, count, strides) } {
+        Ok(())
+    } else {
+        Err(Error::Backend(format!(
+            "the {} library linked has no batched GEMM (cblas_?gemm_batch_strided)",
+            BACKEND
+        )))
+    }
 }
 
 fn run_raw<T: Element>(

@@ -37,6 +37,23 @@ pub trait Routines: Sized {
     /// range.
     unsafe fn gemm(g: &RawGemm<Self>, threads: usize);
 
+    /// Whether the library has a batched GEMM over strided items ([`Routines::gemm_batch`]).
+    fn has_gemm_batch() -> bool {
+        false
+    }
+
+    /// `count` products `C[i] ← α·A[i]·B[i] + β·C[i]` in one call of the library's own
+    /// batched GEMM (`cblas_?gemm_batch_strided`), threaded by the library; item `i` of each
+    /// operand lies `i × strides[·]` elements after the item `g` describes. Returns `false`,
+    /// having done nothing, where the library has none.
+    ///
+    /// # Safety
+    /// As [`Routines::gemm`] for every item; the strides are not negative and fit the backend's
+    /// integers, as does `count`; the items of C do not overlap.
+    unsafe fn gemm_batch(_g: &RawGemm<Self>, _count: usize, _strides: [isize; 3]) -> bool {
+        false
+    }
+
     /// The lower triangle of `C ← X·Xᵀ` through `syrk`; X is n×k in the CBLAS layout
     /// `(x_trans, ldx)`, C row-major n×n with leading dimension `ldc`. Returns `false`, having
     /// done nothing, where the library has no `syrk` for rayblas (the caller runs a GEMM).

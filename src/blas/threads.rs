@@ -177,6 +177,9 @@ struct LeaseState {
     saved: usize,
     /// Whether the library's global count was set to `value` (and so must be restored).
     applied: bool,
+    /// Threads waiting on `RELEASED`: the last holder wakes them only if there are any, since
+    /// a wake is a system call that a small call would otherwise pay every time.
+    waiting: usize,
 }
 
 static STATE: Mutex<LeaseState> = Mutex::new(LeaseState {
@@ -184,6 +187,7 @@ static STATE: Mutex<LeaseState> = Mutex::new(LeaseState {
     value: 0,
     saved: 0,
     applied: false,
+    waiting: 0,
 });
 static RELEASED: Condvar = Condvar::new();
 
@@ -195,6 +199,14 @@ thread_local! {
 fn state() -> MutexGuard<'static, LeaseState> {
     // A panic never happens while the lock is held, but recover anyway: the state stays valid.
     STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits until the last holder releases, counted in `waiting` so that it knows to wake us.
+fn wait_for_release(mut st: MutexGuard<'static, LeaseState>) -> MutexGuard<'static, LeaseState> {
+    st.waiting += 1;
+    st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
+    st.waiting -= 1;
+    st
 }
 
 /// Sets the library's thread count for the whole process.
@@ -221,7 +233,7 @@ pub fn set_num_threads(n: usize) -> Result<()> {
     }
     let mut st = state();
     while st.holders > 0 {
-        st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
+        st = wait_for_release(st);
     }
     Linked::set_num_threads(n);
     Ok(())
@@ -282,7 +294,7 @@ fn take_lease(n: usize, apply: bool) -> ThreadLimit {
     }
     let mut st = state();
     while st.holders > 0 && st.value != n {
-        st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
+        st = wait_for_release(st);
     }
     if st.holders == 0 {
         st.saved = Linked::get_num_threads();
@@ -311,7 +323,7 @@ fn take_lease(n: usize, apply: bool) -> ThreadLimit {
 pub(crate) fn count_when_idle() -> usize {
     let mut st = state();
     while st.holders > 0 {
-        st = RELEASED.wait(st).unwrap_or_else(|e| e.into_inner());
+        st = wait_for_release(st);
     }
     Linked::get_num_threads()
 }
@@ -328,7 +340,9 @@ impl Drop for ThreadLimit {
             if st.applied && Linked::get_num_threads() != st.saved {
                 Linked::set_num_threads(st.saved);
             }
-            RELEASED.notify_all();
+            if st.waiting > 0 {
+                RELEASED.notify_all();
+            }
         }
     }
 }

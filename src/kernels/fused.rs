@@ -88,6 +88,11 @@ pub(crate) fn matmul_reduce<T: Element>(
     reduce::defined_over(r, m * n)?;
     let plan = &plan.for_product(2.0 * m as f64 * n as f64 * a.dim().1 as f64);
     let level = plan.level;
+    if plan.one_call(cut) {
+        let v = plan.call_here(|t| tile_reduce(a.all(), b.all(), r, level, t))?;
+        return Ok(combine_fixed(&[v], r));
+    }
+    let cut = cut.for_product(plan.inline, m, n);
     if plan.strategy.kind == Kind::Native {
         let mut c = crate::alloc::zeros::<T>("product under native", m, n)?;
         // One threaded call: the cut does not apply.
@@ -133,6 +138,22 @@ pub(crate) fn gram_reduce<T: Element>(
     let (n, k) = x.dim();
     let plan = &plan.for_product(n as f64 * n as f64 * k as f64);
     let level = plan.level;
+    if plan.inline && cut.block.is_none() && plan.strategy.kind != Kind::Native {
+        // Too small to share, the block rayblas's to choose: the whole product in one GEMM,
+        // reduced flat. `syrk` would halve the flops, but it has no small-matrix kernel and
+        // its triangle is reduced row by row: at n=32 that took 3.4 µs, this 1.5 (ndarray's
+        // `x.dot(&x.t()).sum()` 2.0).
+        let whole = |t: usize| {
+            let xa = x.all();
+            tile_reduce(xa.view(), xa.t(), r, level, t)
+        };
+        let v = if plan.one_call(cut) {
+            plan.call_here(whole)?
+        } else {
+            collect(plan.tiles(vec![()], |(), t| whole(t)))?[0]
+        };
+        return Ok(combine_fixed(&[v], r));
+    }
     // Native and thin products compute the lower triangle of the whole Gram matrix and reduce
     // it as a symmetric matrix: mirroring it first would write and read the upper half for
     // nothing (0.9 s of 8.6 at n=10000).

@@ -60,6 +60,12 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
     let n = x.dim().0;
     let plan = &plan.for_product(n as f64 * n as f64 * x.dim().1 as f64);
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
+    if plan.one_call(cut) {
+        plan.call_here(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
+        mirror_diagonal(&mut g.view_mut());
+        return Ok(g);
+    }
+    let cut = cut.for_product(plan.inline, n, n);
     if plan.strategy.kind == Kind::Native {
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         mirror_lower(g.view_mut(), &gram_tiling(n, Cut::default()), plan);
@@ -146,7 +152,7 @@ pub(crate) fn mirror_lower<T: Element>(g: ArrayViewMut2<'_, T>, tiling: &Tiling,
 }
 
 /// Copies the lower triangle of a square tile onto its upper triangle.
-fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
+pub(crate) fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
     let n = c.nrows();
     for i in 0..n {
         for j in 0..i {

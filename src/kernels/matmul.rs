@@ -43,6 +43,10 @@ pub(crate) fn matmul_into<T: Element>(
             got: format!("c of shape {}x{}", c.nrows(), c.ncols()),
         });
     }
+    if plan.one_call(cut) {
+        return plan.call_here(|t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
+    }
+    let cut = cut.for_product(plan.inline, m, n);
     if plan.strategy.kind == Kind::Native {
         return plan.native_call(|t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
     }

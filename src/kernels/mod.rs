@@ -5,6 +5,7 @@
 pub(crate) mod fused;
 pub(crate) mod gram;
 pub(crate) use gram::gram_flops;
+pub(crate) mod batch;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
 pub(crate) mod thin;

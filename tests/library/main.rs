@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod batch;
 mod mapped;
 mod matmul;
 mod public_api;
