@@ -149,10 +149,20 @@ impl Plan {
     }
 
     /// Runs the one BLAS call `f(threads)` of a product for which [`Plan::one_call`] holds, on
-    /// the calling thread, under the lease on one BLAS thread.
-    pub(crate) fn call_here<R>(&self, f: impl FnOnce(usize) -> R) -> R {
+    /// the calling thread, under the lease on one BLAS thread; `gemm`: the call is a GEMM of
+    /// these m, n, k, small enough that the library runs it on one thread whatever its count,
+    /// so it takes no lease ([`blas::gemm_needs_lease`]).
+    pub(crate) fn call_here<R>(
+        &self,
+        gemm: Option<(usize, usize, usize)>,
+        f: impl FnOnce(usize) -> R,
+    ) -> R {
         let t = self.strategy.blas_threads;
-        let _lease = (!blas::per_call_threads()).then(|| blas::threads::lease(t));
+        let needs = match gemm {
+            Some((m, n, k)) if t == 1 => blas::gemm_needs_lease(m, n, k),
+            _ => !blas::per_call_threads(),
+        };
+        let _lease = needs.then(|| blas::threads::lease(t));
         #[cfg(test)]
         if self.panic_at_item == Some(0) {
             panic!("injected fault in tile 0");

@@ -157,6 +157,9 @@ pub(crate) trait Library {
     /// The environment variables that set the library's own default thread count, first one
     /// wins (the library reads them when it loads).
     const THREAD_ENV: &'static [&'static str];
+    /// GEMMs of at most this many m·n·k run on one thread whatever the library's count: a
+    /// call this small needs no thread lease (0: none is known to).
+    const GEMM_ONE_THREAD_MNK: f64 = 0.0;
     /// Whether an operand `rows × cols` with strides `rs`, `cs` can be passed without a copy.
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool;
     /// Whether calls may run from several threads at once.
@@ -395,6 +398,13 @@ pub(crate) fn gemm<T: Element>(
         c.assign(&tmp);
     }
     Ok(())
+}
+
+/// Whether a one-thread GEMM of m×k·k×n needs the BLAS thread lease: not where the library
+/// runs a call this small on one thread whatever its count (OpenBLAS below 64³, a serial
+/// library always), so a small product neither waits for nor changes the process's count.
+pub(crate) fn gemm_needs_lease(m: usize, n: usize, k: usize) -> bool {
+    !per_call_threads() && (m as f64) * (n as f64) * (k as f64) > Linked::GEMM_ONE_THREAD_MNK
 }
 
 /// Why the linked library's own batched GEMM cannot run a batch of m×k·k×n items of `T`, or

@@ -24,6 +24,8 @@ impl Library for Linked {
     const THREAD_ENV: &[&str] = &[];
     const INT_MAX: usize = i32::MAX as usize;
     const HAS_SYRK: bool = true;
+    /// The reference BLAS has no threads.
+    const GEMM_ONE_THREAD_MNK: f64 = f64::INFINITY;
 
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
         cblas::accepts(rows, cols, rs, cs)

@@ -81,7 +81,9 @@ pub(crate) fn items<T: Element>(plan: &Plan, items: Vec<Item<'_, '_, T>>) -> Res
         blas::gemm(T::one(), item.a, item.b, T::zero(), item.c, threads)
     };
     if plan.inline && !plan.strategy.pin && plan.strategy.kind != Kind::Hybrid {
-        return plan.call_here(|t| items.into_iter().try_for_each(|item| run(item, t)));
+        return plan.call_here(None, |t| {
+            items.into_iter().try_for_each(|item| run(item, t))
+        });
     }
     let groups = group(items);
     collect(plan.tiles(groups, |group, threads| {

@@ -89,7 +89,8 @@ pub(crate) fn matmul_reduce<T: Element>(
     let plan = &plan.for_product(2.0 * m as f64 * n as f64 * a.dim().1 as f64);
     let level = plan.level;
     if plan.one_call(cut) {
-        let v = plan.call_here(|t| tile_reduce(a.all(), b.all(), r, level, t))?;
+        let gemm = Some((m, n, a.dim().1));
+        let v = plan.call_here(gemm, |t| tile_reduce(a.all(), b.all(), r, level, t))?;
         return Ok(combine_fixed(&[v], r));
     }
     let cut = cut.for_product(plan.inline, m, n);
@@ -148,7 +149,7 @@ pub(crate) fn gram_reduce<T: Element>(
             tile_reduce(xa.view(), xa.t(), r, level, t)
         };
         let v = if plan.one_call(cut) {
-            plan.call_here(whole)?
+            plan.call_here(Some((n, n, k)), whole)?
         } else {
             collect(plan.tiles(vec![()], |(), t| whole(t)))?[0]
         };

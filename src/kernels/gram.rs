@@ -61,7 +61,7 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
     let plan = &plan.for_product(n as f64 * n as f64 * x.dim().1 as f64);
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
     if plan.one_call(cut) {
-        plan.call_here(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
+        plan.call_here(None, |t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         mirror_diagonal(&mut g.view_mut());
         return Ok(g);
     }

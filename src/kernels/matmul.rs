@@ -44,7 +44,8 @@ pub(crate) fn matmul_into<T: Element>(
         });
     }
     if plan.one_call(cut) {
-        return plan.call_here(|t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
+        let gemm = Some((m, n, a.dim().1));
+        return plan.call_here(gemm, |t| blas::gemm(alpha, a.all(), b.all(), beta, c, t));
     }
     let cut = cut.for_product(plan.inline, m, n);
     if plan.strategy.kind == Kind::Native {

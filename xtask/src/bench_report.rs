@@ -44,6 +44,8 @@ struct Options {
     seed_n: usize,
     reduction_sizes: Vec<usize>,
     out: PathBuf,
+    /// Only the per-call section, spliced into the BENCHMARKS.md already in `out`.
+    per_call_only: bool,
 }
 
 impl Options {
@@ -55,6 +57,7 @@ impl Options {
             seed_n: 10000,
             reduction_sizes: vec![4000, 16000],
             out: root(),
+            per_call_only: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -71,9 +74,11 @@ impl Options {
                     o.reduction_sizes = vec![1000];
                 }
                 "--out" => o.out = PathBuf::from(value()?),
+                "--per-call" => o.per_call_only = true,
                 other => {
                     return Err(format!(
-                        "unknown bench-report option `{other}` (--reps N, --quick, --out DIR)"
+                        "unknown bench-report option `{other}` (--reps N, --quick, --out DIR, \
+                         --per-call)"
                     ))
                 }
             }
@@ -190,10 +195,110 @@ struct Data {
     cells: BTreeMap<Cell, Vec<(String, Vec<Sample>)>>,
     failures: Vec<String>,
     elapsed_s: f64,
+    /// The per-call section ([`per_call_section`]).
+    per_call: String,
+}
+
+/// The heading of the per-call section, which `--per-call` replaces in place.
+const PER_CALL_HEADING: &str = "## Per-call cost";
+
+/// The per-call section: `benches/small.rs`'s interleaved report (µs per product at n = 2…1024
+/// under rayblas's strategies, one direct CBLAS call and ndarray, and batched products), on the
+/// default backend.
+fn per_call_section() -> Result<String, String> {
+    let mut bench = cargo();
+    bench
+        .args(["bench", "--quiet", "-p", "rayblas", "--bench", "small"])
+        .env("RAYBLAS_BENCH_REPORT_ONLY", "1");
+    let out = bench
+        .output()
+        .map_err(|e| format!("cargo bench --bench small: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo bench --bench small failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kernels = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("bench: backend "))
+        .unwrap_or("?")
+        .to_string();
+    Ok(format!(
+        "{PER_CALL_HEADING}\n\n`RAYBLAS_BENCH_REPORT_ONLY=1 cargo bench --bench small` on {}, \
+         backend {kernels}. A product too small to share (under 2 MFLOP, about 100³, with the \
+         automatic block) is one BLAS call on the calling thread; larger ones go to the \
+         workers. `default/best` is the default's time over the best of `blocked`, `native`, \
+         one direct call and ndarray. The cases interleave in one process, and after a \
+         multithreaded OpenBLAS call (`native`, `direct`) the library's idle threads spin for up \
+         to about 0.1 s and take a core from the next case: that can double `blocked`'s time at \
+         mid sizes, which a loop of `blocked` calls alone does not see.\n\n```text\n{}\n```\n",
+        utc_now(),
+        text.trim_end()
+    ))
+}
+
+/// Replaces the per-call section of the report at `md` (or appends one) with `section`.
+fn splice_per_call(md: &Path, section: &str) -> Result<(), String> {
+    let old = std::fs::read_to_string(md).map_err(|e| format!("{}: {e}", md.display()))?;
+    std::fs::write(md, spliced(&old, section)).map_err(|e| e.to_string())
+}
+
+/// `report` with its per-call section (from its heading to the next `## ` heading) replaced
+/// by `section`, or with `section` appended when it has none.
+fn spliced(report: &str, section: &str) -> String {
+    let section = section.trim_end();
+    match report.find(PER_CALL_HEADING) {
+        Some(start) => {
+            let after = start + PER_CALL_HEADING.len();
+            let rest = match report[after..].find("\n## ") {
+                Some(i) => &report[after + i + 1..],
+                None => "",
+            };
+            let mut out = format!("{}{section}\n", &report[..start]);
+            if !rest.is_empty() {
+                out.push('\n');
+                out.push_str(rest);
+            }
+            out
+        }
+        None => format!("{}\n\n{section}\n", report.trim_end()),
+    }
+}
+
+#[cfg(test)]
+mod per_call_tests {
+    use super::spliced;
+
+    #[test]
+    fn the_per_call_section_is_replaced_in_place_or_appended() {
+        let new = "## Per-call cost\n\nnew figures\n";
+        let before = "# r\n\n## A\n\na\n\n## Per-call cost\n\nold\n\n## Z\n\nz\n";
+        assert_eq!(
+            spliced(before, new),
+            "# r\n\n## A\n\na\n\n## Per-call cost\n\nnew figures\n\n## Z\n\nz\n"
+        );
+        let last = "# r\n\n## Per-call cost\n\nold\n";
+        assert_eq!(
+            spliced(last, new),
+            "# r\n\n## Per-call cost\n\nnew figures\n"
+        );
+        assert_eq!(
+            spliced("# r\n\n## A\n", new),
+            "# r\n\n## A\n\n## Per-call cost\n\nnew figures\n"
+        );
+    }
 }
 
 pub fn bench_report(args: &[String]) -> Result<(), String> {
     let opts = Options::parse(args)?;
+    if opts.per_call_only {
+        let md = opts.out.join("BENCHMARKS.md");
+        splice_per_call(&md, &per_call_section()?)?;
+        eprintln!("xtask: wrote the per-call section of {}", md.display());
+        return Ok(());
+    }
     let t0 = Instant::now();
     let started = utc_now();
     let dir = root().join("target/bench-report");
@@ -282,6 +387,8 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
         }
     }
     read_gbps = read_gbps.max(bandwidth()?);
+    eprintln!("xtask: per-call cost (cargo bench --bench small)");
+    let per_call = per_call_section()?;
 
     let mut versions = vec![(
         "rayblas".to_string(),
@@ -322,6 +429,7 @@ pub fn bench_report(args: &[String]) -> Result<(), String> {
         cells,
         failures,
         elapsed_s: t0.elapsed().as_secs_f64(),
+        per_call,
     };
     let plots = opts.out.join("benchmarks");
     std::fs::create_dir_all(&plots).map_err(|e| e.to_string())?;
@@ -853,6 +961,7 @@ fn markdown(d: &Data) -> String {
         );
         detail_table(&mut s, d, cell, &summarise(&d.cells[cell]));
     }
+    let _ = writeln!(s, "{}", d.per_call);
     if !d.failures.is_empty() {
         let _ = writeln!(s, "## Measurements that failed\n");
         for f in &d.failures {
@@ -1264,6 +1373,7 @@ mod tests {
             cells,
             failures: vec![],
             elapsed_s: 60.0,
+            per_call: "## Per-call cost\n\nfigures\n".into(),
         }
     }
 
