@@ -155,7 +155,7 @@ fn missing(feature: &str, what: &str, apt: &str, brew: &str) -> ! {
          Install it with one of:\n  \
          Debian/Ubuntu: sudo apt-get install {apt}\n  \
          macOS:         brew install {brew}\n  \
-         or run:        cargo xtask setup\n\
+         or run:        cargo xtask setup --backend {feature}\n\
          Or build without a system BLAS: cargo build --no-default-features --features pure-rust\n"
     );
     std::process::exit(1);

@@ -7,6 +7,7 @@
 //! |---|---|---|---|---|
 //! | `serial` | the calling thread, in order | 1 | 1 | the calling thread |
 //! | `native:T` | the calling thread, one call | T | T | a pool of T |
+//! | `native:T+rayon` (`NativeOnRayon`) | the calling thread, one call whose T jobs run on rayon's pool | T | T | a pool of T |
 //! | `blocked:W` | W workers through a work queue; the calling thread for a call too small to share | 1 | 1 | the same W workers |
 //! | `hybrid:WxT` | W workers through a work queue | T | T (per call where the backend allows) | W×T workers |
 //!

@@ -50,6 +50,13 @@ pub fn gather() -> Result<MachineInfo, rayblas::Error> {
     let p = provenance::gather();
     let cores = rayblas::cpu::physical_cores();
     let effort = crate::measure::effort()?;
+    // The measurements take seconds: say so first, on stderr (stdout stays the report).
+    if effort == rayblas::bench::Effort::Full {
+        eprintln!(
+            "rayblas: measuring the FMA loop (f64, f32) and the streaming read rate, about 5 s \
+             on 2 cores; RAYBLAS_QUICK_LIMITS=1 takes milliseconds (rough figures)"
+        );
+    }
     let f64_peak = rayblas::bench::fma_peak_with(rayblas::Dtype::F64, cores, effort)?;
     let f32_peak = rayblas::bench::fma_peak_with(rayblas::Dtype::F32, cores, effort)?;
     let (read, read_error) = crate::measure::read_rate_or_reason(cores, effort);

@@ -32,16 +32,21 @@ diagonal tiles, or 2·m²·k where gram is a full GEMM: BLIS, pure-rust). Reduct
 input read. % peak = GFLOP/s / (one-thread GEMM GFLOP/s measured at start × physical cores), or \
 --peak. CPU % = CPU time / wall time over the timed samples (200 % = two cores busy). RSS is the \
 measuring process's peak; '+input' is what it grew after the inputs existed. vs best = time / \
-fastest time (1.00x is the fastest).
+fastest time (1.00x is the fastest). % FMA = useful GFLOP/s / the cores' FMA-loop rate, measured \
+at start. % limit = the op's limit / its time, where the limit is the larger of its flops at the \
+FMA loop and its bytes (inputs read once, output written once) at the streaming read rate; binds \
+says which (compute or memory). ×serial = the serial row's time / this row's (with a serial row \
+of the same workload).
 
 Output: --format table (warnings and a legend go to stderr), csv (a header line, then one line \
 per strategy), or json (JSON Lines: one object per strategy and line). Rows carry the workload, \
 the seed or the input files with their SHA-256, the peak and its source, and the machine, OS, \
 rayblas build and BLAS library; `rayblas compare --replay rows.jsonl` measures saved rows again.
 
-Strategies: native[:T] (one BLAS call, T library threads), blocked[:W][+pin] (W rayon workers over \
-tiles, BLAS at one thread), hybrid:WxT[+pin] (W tiles at once, T BLAS threads each; BLIS and \
-pure-rust only), serial. Defaults: W from RAYON_NUM_THREADS, T from the library's variable (e.g. \
+Strategies: native[:T] (one BLAS call, T library threads), native[:T]+rayon (that call's jobs on \
+rayon's pool; OpenBLAS 0.3.28 or newer), blocked[:W][+pin] (W rayon workers over tiles, BLAS at \
+one thread), hybrid:WxT[+pin] (W tiles at once, T BLAS threads each; BLIS and pure-rust only), \
+serial, and mpi:R+LOCAL (LOCAL on R MPI ranks; built with the mpi feature). Defaults: W from RAYON_NUM_THREADS, T from the library's variable (e.g. \
 OPENBLAS_NUM_THREADS), else the physical cores of the affinity mask (`rayblas info` says which). \
 Every strategy's result is checked against the inputs: full products by Freivalds' test (C·r \
 against A·(B·r) for a random r) and their checksum against 1ᵀA·B1, reductions against an f64 \
@@ -56,18 +61,22 @@ If OpenBLAS runs its slow generic kernels (e.g. Prescott) and OPENBLAS_CORETYPE 
 restarts itself once with the right value (reports then name both kernel sets); --keep-blas-core turns that off.";
 
 #[derive(Parser)]
-#[command(name = "rayblas", version, about = "Blocked dense linear algebra: compare BLAS threading strategies", after_help = AFTER_HELP)]
+#[command(name = "rayblas", version, about = "Blocked dense linear algebra: compare BLAS threading strategies", after_help = AFTER_HELP, disable_help_subcommand = true)]
 struct Cli {
     /// Keep the kernels OpenBLAS picked, even generic slow ones (do not re-execute with OPENBLAS_CORETYPE).
     #[arg(long, global = true)]
     keep_blas_core: bool,
-    /// Check everything a run checks (arguments, strategies, environment, inputs, memory,
-    /// output room) and print what would be measured, without measuring (run, compare,
-    /// sweep).
-    #[arg(long, global = true)]
-    dry_run: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--dry-run`, for the subcommands that measure.
+#[derive(Args)]
+struct DryRunArg {
+    /// Check everything a run checks (arguments, strategies, environment, inputs, memory,
+    /// output room) and print what would be measured, without measuring.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -94,6 +103,8 @@ enum Command {
         strategy: Option<String>,
         #[command(flatten)]
         format: FormatArg,
+        #[command(flatten)]
+        dry_run: DryRunArg,
     },
     /// Measure several strategies interleaved and check that they agree.
     Compare {
@@ -103,8 +114,8 @@ enum Command {
         #[arg(long)]
         strategies: Option<String>,
         /// Comma-separated MPI rank counts: each strategy runs on each count as `mpi:R+S`,
-        /// through `mpirun` (feature `mpi`).
-        #[arg(long, value_name = "LIST")]
+        /// through `mpirun` (feature `mpi`; hidden from a build without it, which refuses it).
+        #[arg(long, value_name = "LIST", hide = !cfg!(feature = "mpi"))]
         ranks: Option<String>,
         /// Measure the rows of a saved `--format json` output again (same workloads, strategies,
         /// inputs and repeats) and show old and new side by side.
@@ -115,8 +126,18 @@ enum Command {
         replay: Option<std::path::PathBuf>,
         #[command(flatten)]
         format: FormatArg,
+        #[command(flatten)]
+        dry_run: DryRunArg,
     },
-    /// Vary block size and worker count; write sweep.csv and sweep.svg into --out.
+    /// Vary block size and worker count for a product (matmul, gram, gram-sum, matmul-sum);
+    /// write sweep.csv and sweep.svg into --out.
+    #[command(
+        mut_arg("block", |a| a.hide(true)),
+        mut_arg("output", |a| a.hide(true)),
+        mut_arg("batch", |a| a.hide(true)),
+        mut_arg("op", |a| a.hide_possible_values(true)
+            .help("Operation: matmul, gram, gram-sum (the default) or matmul-sum")),
+    )]
     Sweep {
         #[command(flatten)]
         workload: WorkloadArgs,
@@ -134,6 +155,8 @@ enum Command {
         out: std::path::PathBuf,
         #[command(flatten)]
         format: FormatArg,
+        #[command(flatten)]
+        dry_run: DryRunArg,
     },
     /// Write a random m×n matrix (uniform in [0, 1), the values `run` makes with --m M --k N
     /// --seed S) to a C-order .npy file, in bounded memory, for trying inputs larger than RAM.
@@ -147,12 +170,17 @@ enum Command {
         /// Element type.
         #[arg(long, value_enum, default_value = "f64")]
         dtype: workload::DtypeArg,
-        /// Seed [default: 42, as run's].
+        /// Seed (run's default too).
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// The file to write (through a temporary name, renamed when complete).
         #[arg(long)]
         out: std::path::PathBuf,
+    },
+    /// Print the help of rayblas, or of one subcommand (`rayblas help compare`).
+    Help {
+        /// The subcommand.
+        command: Option<String>,
     },
     /// Internal: one measurement process (used by run, compare and sweep).
     #[command(hide = true)]
@@ -215,9 +243,13 @@ fn main() -> ExitCode {
             eprintln!("rayblas: could not restart with faster OpenBLAS kernels ({e}); continuing");
         }
     }
-    if cli.dry_run {
-        DRY_RUN.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    let dry_run = match &cli.command {
+        Command::Run { dry_run, .. }
+        | Command::Compare { dry_run, .. }
+        | Command::Sweep { dry_run, .. } => dry_run.dry_run,
+        _ => false,
+    };
+    DRY_RUN.store(dry_run, std::sync::atomic::Ordering::Relaxed);
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg, code)) => {
@@ -241,11 +273,15 @@ pub fn stop_for_dry_run(
     if !DRY_RUN.load(std::sync::atomic::Ordering::Relaxed) {
         return false;
     }
-    let shape = w.validate().map(|(s, _, _)| s);
+    let shape = w.validate().map(|(s, _, _)| workload::actual_shape(w, s));
     let dims = match shape {
         Ok(s) if w.op.has_n() => format!("m={} k={} n={}", s.m, s.k, s.n),
         Ok(s) => format!("m={} k={}", s.m, s.k),
         Err(_) => String::new(),
+    };
+    let dims = match w.batch {
+        Some(b) => format!("{dims}, batch of {b}"),
+        None => dims,
     };
     println!(
         "dry run: {} {} {dims}{extra}, strategies {}, {} measuring processes; checks passed, \
@@ -259,17 +295,22 @@ pub fn stop_for_dry_run(
 }
 
 fn dispatch(cmd: Command) -> Result<(), Failure> {
-    if DRY_RUN.load(std::sync::atomic::Ordering::Relaxed)
-        && !matches!(
-            cmd,
-            Command::Run { .. } | Command::Compare { .. } | Command::Sweep { .. }
-        )
-    {
-        return Err("--dry-run applies to run, compare and sweep"
-            .to_string()
-            .into());
-    }
     match cmd {
+        Command::Help { command } => {
+            use clap::CommandFactory;
+            let mut cli = Cli::command();
+            // Built, so a subcommand's usage line says `rayblas compare`.
+            cli.build();
+            let mut target = match &command {
+                None => cli,
+                Some(name) => match cli.find_subcommand_mut(name) {
+                    Some(sub) if !sub.is_hide_set() => sub.clone(),
+                    _ => return Err(format!("help: no subcommand `{name}`").into()),
+                },
+            };
+            target.print_help().map_err(|e| e.to_string())?;
+            Ok(())
+        }
         Command::Info { format } => {
             info::print(format)?;
             Ok(())
@@ -303,6 +344,7 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             workload,
             strategy,
             format,
+            ..
         } => {
             let s = match strategy {
                 Some(s) => s,
@@ -324,10 +366,21 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             ranks: rank_counts,
             format,
             replay: None,
+            ..
         } => {
             let mut list = match strategies {
                 Some(s) => split_list("--strategies", &s)?,
-                None => default_strategies(),
+                // A batch leaves out the defaults that cannot run it, saying why.
+                None => default_strategies()
+                    .into_iter()
+                    .filter(|s| match batch_refusal(&workload, s) {
+                        Some(why) => {
+                            eprintln!("rayblas: note: {s} left out of the batch: {why}");
+                            false
+                        }
+                        None => true,
+                    })
+                    .collect(),
             };
             if let Some(r) = rank_counts {
                 list = ranks::expand(&list, &split_list("--ranks", &r)?)?;
@@ -341,6 +394,7 @@ fn dispatch(cmd: Command) -> Result<(), Failure> {
             strategies,
             out,
             format,
+            ..
         } => sweep::run(
             &workload,
             &blocks,
@@ -583,12 +637,36 @@ pub fn fail_if_wrong(rows: &[Row]) -> Result<(), Failure> {
 /// and the input files (read once here, so a bad file is reported before any measuring).
 pub fn check_run(w: &WorkloadArgs, list: &[String]) -> Result<(), Failure> {
     ranks::check(w, list)?;
+    check_batch(w, list)?;
     check_memory(w, list)?;
     check_output_room(w)?;
     if w.input.is_some() {
         check_inputs(w)?;
     }
     Ok(())
+}
+
+/// Refuses, before anything is measured, a strategy that cannot run a batch of these items (a
+/// `native` whose library has no batched GEMM, or refuses these sizes): an empty batch of the
+/// same item shape asks the library without allocating anything.
+fn check_batch(w: &WorkloadArgs, list: &[String]) -> Result<(), Failure> {
+    match list.iter().find_map(|s| batch_refusal(w, s)) {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
+    }
+}
+
+/// Why `strategy` cannot run `w`'s batch (`None`: it can, or `w` is no batch). A strategy that
+/// does not parse is left to the strategy check.
+fn batch_refusal(w: &WorkloadArgs, strategy: &str) -> Option<String> {
+    w.batch?;
+    let (s, _, _) = w.validate().ok()?;
+    let cfg = rayblas::Config::new().strategy(strategy.parse().ok()?);
+    let (a, b) = (
+        ndarray::Array3::<f64>::zeros((0, s.m, s.k)),
+        ndarray::Array3::<f64>::zeros((0, s.k, s.n)),
+    );
+    cfg.matmul_batch(&a, &b).err().map(|e| e.to_string())
 }
 
 /// Measures `list` on `w` (its arguments checked already, [`check_run`] passed) and returns

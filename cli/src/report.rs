@@ -364,12 +364,17 @@ fn print_legend(rows: &[Row]) {
     }
     if rows.iter().any(|r| r.speedup_vs_serial.is_some()) {
         let cores = first.provenance.physical_cores;
+        // Products make BLAS calls; reductions are rayblas's own kernels.
+        let (work, kernel) = if first.gflops.is_some() {
+            ("makes blocked's BLAS calls", "BLAS kernel")
+        } else {
+            ("runs blocked's SIMD reduction", "reduction kernel")
+        };
         eprintln!(
-            "×serial: the serial row's time / this row's time. serial makes blocked's BLAS calls \
-             one after another on one thread: the kernel's own rate on those calls, with no \
-             threading in play; on {cores} cores, {cores}x is about the most that blocked can \
-             reach with them, so a row near it is bound by the kernel, not by how it shares the \
-             work."
+            "×serial: the serial row's time / this row's time. serial {work} on one thread: \
+             the kernel's own rate on that work, with no threading in play; on {cores} cores, \
+             {cores}x is about the most that blocked can reach with it, so a row near it is \
+             bound by the {kernel}, not by how it shares the work."
         );
         // One line for one workload: a sweep over blocks has a ceiling per block.
         let one_workload = rows.iter().all(|r| r.workload() == first.workload());
@@ -379,10 +384,16 @@ fn print_legend(rows: &[Row]) {
             .find_map(|r| r.limit_pct)
             .filter(|_| one_workload);
         if let Some(pct) = serial_limit {
-            eprintln!(
-                "kernel ceiling: {cores} × serial would be {:.1} % of the limit.",
-                pct * cores as f64
-            );
+            let ceiling = pct * cores as f64;
+            if ceiling > 100.0 {
+                // Beyond the memory limit: the data sat in cache, which the limit does not count.
+                eprintln!(
+                    "kernel ceiling: {cores} × serial would pass the limit ({ceiling:.0} %): \
+                     the data fits in cache here, so the memory limit does not bind."
+                );
+            } else {
+                eprintln!("kernel ceiling: {cores} × serial would be {ceiling:.1} % of the limit.");
+            }
         }
     }
     if rows.iter().any(|r| r.ranks.is_some()) {

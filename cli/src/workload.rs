@@ -402,6 +402,19 @@ impl WorkloadArgs {
     }
 }
 
+/// The shape a run measures: `s` (the sizes given, or their defaults), or with `--input` the
+/// files' own (B is Aᵀ without `--input-b`).
+pub fn actual_shape(w: &WorkloadArgs, s: Shape) -> Shape {
+    let Some((m, k)) = w.input.as_ref().and_then(|a| file_dims(w.dtype, a)) else {
+        return s;
+    };
+    let n = match (&w.input_b, w.op) {
+        (Some(b), Op::Matmul | Op::MatmulSum) => file_dims(w.dtype, b).map_or(m, |d| d.1),
+        _ => m,
+    };
+    Shape { m, k, n }
+}
+
 /// Rows and columns of a `.npy` input of `dtype`, from its header; `None` when it cannot be
 /// read (the measuring process reports what is wrong with it).
 fn file_dims(dtype: DtypeArg, path: &Path) -> Option<(usize, usize)> {
@@ -596,7 +609,14 @@ fn open_npy<T: Element>(path: &PathBuf) -> Result<Matrix<T>, String> {
     let map = NpyMap::<T>::open(path).map_err(|e| match e {
         rayblas::Error::Io { path, reason } if reason.contains("holds elements of type") => {
             format!(
-                "{path}: {reason}: pass --dtype to match the file, or convert it (x.astype('float64'))"
+                "{path}: {reason}: pass --dtype to match the file, or convert it to {} \
+                 (x.astype('{}'))",
+                T::DTYPE.name(),
+                if T::DTYPE == rayblas::Dtype::F32 {
+                    "float32"
+                } else {
+                    "float64"
+                }
             )
         }
         rayblas::Error::Io { path, reason } if reason.contains("-D array") => format!(

@@ -239,19 +239,59 @@ fn per_call_section() -> Result<String, String> {
     ))
 }
 
-/// Replaces the per-call section of the report at `md` (or appends one) with `section`.
-fn splice_per_call(md: &Path, section: &str) -> Result<(), String> {
+/// Replaces the per-call section and the index of logs of the report at `md` (or appends
+/// them) with `per_call` and a fresh index.
+fn splice_per_call(md: &Path, per_call: &str) -> Result<(), String> {
     let old = std::fs::read_to_string(md).map_err(|e| format!("{}: {e}", md.display()))?;
-    std::fs::write(md, spliced(&old, section)).map_err(|e| e.to_string())
+    let new = spliced(&old, PER_CALL_HEADING, per_call);
+    let new = spliced(&new, LOGS_HEADING, &logs_index(&root().join("benchmarks")));
+    std::fs::write(md, new).map_err(|e| e.to_string())
 }
 
-/// `report` with its per-call section (from its heading to the next `## ` heading) replaced
-/// by `section`, or with `section` appended when it has none.
-fn spliced(report: &str, section: &str) -> String {
+/// The heading of the index of measurement logs.
+const LOGS_HEADING: &str = "## Measurement logs";
+
+/// The index of the dated logs in `dir` (`benchmarks/`): one line per page, its title.
+fn logs_index(dir: &Path) -> String {
+    let mut pages: Vec<(String, String)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "md"))
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    let title = std::fs::read_to_string(&p)
+                        .ok()
+                        .and_then(|t| {
+                            t.lines()
+                                .next()
+                                .map(|l| l.trim_start_matches("# ").to_string())
+                        })
+                        .unwrap_or_else(|| name.clone());
+                    (name, title)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    pages.sort();
+    let mut s = format!(
+        "{LOGS_HEADING}\n\nDated logs of single questions, each with its command, CPU and date \
+         (`benchmarks/`, one page per topic):\n\n"
+    );
+    for (name, title) in pages {
+        let _ = writeln!(s, "- [{name}](benchmarks/{name}): {title}");
+    }
+    s
+}
+
+/// `report` with its section under `heading` (up to the next `## ` heading) replaced by
+/// `section`, or with `section` appended when it has none.
+fn spliced(report: &str, heading: &str, section: &str) -> String {
     let section = section.trim_end();
-    match report.find(PER_CALL_HEADING) {
+    match report.find(heading) {
         Some(start) => {
-            let after = start + PER_CALL_HEADING.len();
+            let after = start + heading.len();
             let rest = match report[after..].find("\n## ") {
                 Some(i) => &report[after + i + 1..],
                 None => "",
@@ -269,10 +309,11 @@ fn spliced(report: &str, section: &str) -> String {
 
 #[cfg(test)]
 mod per_call_tests {
-    use super::spliced;
+    use super::{spliced, PER_CALL_HEADING};
 
     #[test]
     fn the_per_call_section_is_replaced_in_place_or_appended() {
+        let spliced = |r: &str, s: &str| spliced(r, PER_CALL_HEADING, s);
         let new = "## Per-call cost\n\nnew figures\n";
         let before = "# r\n\n## A\n\na\n\n## Per-call cost\n\nold\n\n## Z\n\nz\n";
         assert_eq!(
@@ -848,7 +889,8 @@ fn markdown(d: &Data) -> String {
         s,
         "## How it was measured\n\n\
          Each measurement is a process of its own: it makes its inputs (not timed), warms up \
-         (one call, or 20 ms of calls), then times samples of at least 20 ms for up to 0.3 s \
+         (one call, or 20 ms of calls), then times samples of at least 20 ms for up to 0.2 s (the \
+         rayblas CLI) or 0.3 s (the peers) \
          and reports the median time per call, CPU time over wall time, and its peak RSS. At the \
          seed size one cold call per process is the measurement. The contestants of a cell run \
          back to back in an order rotated each repetition ({} repetitions); a figure is the \
@@ -962,6 +1004,7 @@ fn markdown(d: &Data) -> String {
         detail_table(&mut s, d, cell, &summarise(&d.cells[cell]));
     }
     let _ = writeln!(s, "{}", d.per_call);
+    let _ = writeln!(s, "{}", logs_index(&root().join("benchmarks")));
     if !d.failures.is_empty() {
         let _ = writeln!(s, "## Measurements that failed\n");
         for f in &d.failures {

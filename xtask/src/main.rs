@@ -19,6 +19,7 @@
 
 mod balance_grid;
 mod bench_report;
+mod docs;
 mod test;
 
 use std::env;
@@ -299,7 +300,10 @@ fn install_packages(backends: &[&str], variants: bool) -> Result<(), String> {
     }
     debs.dedup();
     if debs.is_empty() {
-        eprintln!("xtask: setup: nothing to install (pure-rust needs no system library)");
+        eprintln!(
+            "xtask: setup: no system package to install for {}",
+            backends.join(", ")
+        );
         return Ok(());
     }
     if !Path::new("/etc/debian_version").exists() {

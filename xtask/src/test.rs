@@ -598,7 +598,14 @@ pub fn test(args: &[String]) -> Result<(), String> {
     steps.run("dependency budget", check_dependency_budget)?;
     steps.run_cached("cargo package", || {
         remove_stale_package_sources()?;
+        // Verified in a target directory of its own, emptied first: cargo takes a crate from
+        // its temporary registry as unchanged whenever its name, version and registry path
+        // are, so a CLI verified earlier left a compiled library of the same version that the
+        // next verification reused, old API and all (it failed on `matmul_batch`).
+        let verify = root().join("target/package-verify");
+        let _ = std::fs::remove_dir_all(&verify);
         let mut package = cargo();
+        package.env("CARGO_TARGET_DIR", &verify);
         package.args(["package", "-p", "rayblas", "-p", "rayblas-cli"]);
         package.args(["--allow-dirty", "--quiet"]);
         status(package)
