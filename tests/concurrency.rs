@@ -122,6 +122,46 @@ fn rounds(thread: usize, rounds: usize, own_pool: Option<&rayon::ThreadPool>) ->
                 ));
             }
         }
+        // Small calls beside the big ones: one BLAS call on the calling thread (the automatic
+        // block, no lease below 64³ on OpenBLAS) and a batch, both checked.
+        let small = Config::new().strategy(s);
+        let (sx, sy) = (
+            case.x.slice(ndarray::s![..12, ..9]),
+            case.y.slice(ndarray::s![..9, ..7]),
+        );
+        let (want, mag) = naive_matmul(&sx, &sy);
+        let got = small.matmul(sx, sy).unwrap();
+        if got
+            .iter()
+            .zip(want.iter().zip(mag.iter()))
+            .any(|(g, (w, m))| (g - w).abs() > 24.0 * f64::EPSILON * m)
+        {
+            wrong.push(format!("thread {thread} round {round} {s}: small matmul"));
+        }
+        let batch_a = ndarray::Array3::from_shape_fn((20, 5, 4), |(i, r, c)| case.x[[i + r, c]]);
+        let batch_b = ndarray::Array3::from_shape_fn((20, 4, 3), |(i, r, c)| case.y[[r, i + c]]);
+        match small.matmul_batch(&batch_a, &batch_b) {
+            Ok(c) => {
+                for i in 0..20 {
+                    let (a, b) = (
+                        batch_a.index_axis(ndarray::Axis(0), i),
+                        batch_b.index_axis(ndarray::Axis(0), i),
+                    );
+                    let (want, mag) = naive_matmul(&a, &b);
+                    let got = c.index_axis(ndarray::Axis(0), i);
+                    if got
+                        .iter()
+                        .zip(want.iter().zip(mag.iter()))
+                        .any(|(g, (w, m))| (g - w).abs() > 12.0 * f64::EPSILON * m)
+                    {
+                        wrong.push(format!("thread {thread} round {round} {s}: batch item {i}"));
+                    }
+                }
+            }
+            // `native` runs a batch only where the library has a batched GEMM for these sizes.
+            Err(rayblas::Error::UnsupportedStrategy { .. }) => {}
+            Err(e) => wrong.push(format!("thread {thread} round {round} {s}: batch: {e}")),
+        }
         let norm = cfg.norm(&case.x).unwrap();
         if (norm - case.want_norm).abs() > 1e-12 * case.want_norm {
             wrong.push(format!(
