@@ -25,6 +25,12 @@
 //! See [`Strategy`] for the threading strategies, [`blas`] for the linked library and its
 //! thread control, [`cpu`] for the cores rayblas counts, [`simd`] for the reduction kernels.
 //!
+//! The repository's guides (Markdown, beside this crate's source) go further than these API
+//! pages: `docs/strategies.md` (when each strategy wins, tiles, strips, small calls, batches),
+//! `docs/backends.md` (features, set-up, rpaths), `docs/out-of-core.md`, `docs/mpi.md`,
+//! `docs/thread-pools.md` (several callers, one pool per process), `docs/guarantees.md`, and
+//! `docs/cli.md` for the `rayblas` command.
+//!
 //! ## Cargo features
 //!
 //! Exactly one backend feature; the others add to it. To choose a backend other than the

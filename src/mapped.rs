@@ -1,5 +1,6 @@
 //! Matrices in `.npy` files, memory-mapped rather than read, and operations that stream them
-//! chunk by chunk in bounded memory: out of core (feature `npy`).
+//! chunk by chunk in bounded memory: out of core (feature `npy`). The guide, with measurements:
+//! `docs/out-of-core.md` in the repository.
 //!
 //! [`NpyMap::open`] maps a 2-D `f32`/`f64` `.npy` file (C or Fortran order) read-only; nothing
 //! is read until used. Every [`Config`] method takes [`NpyMap::view`] like any array, but the

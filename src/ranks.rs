@@ -1,5 +1,5 @@
 //! (feature `mpi`) MPI ranks that own tiles: processes as well as threads, and the way beyond
-//! one machine.
+//! one machine. The guide, with measurements: `docs/mpi.md` in the repository.
 //!
 //! A call on [`OnRanks`] cuts the work exactly as the single-process call does (the same tiles
 //! and calls, fixed by the shape, the block and [`Config::balance_for`]), gives each rank a

@@ -1,4 +1,5 @@
-//! BLAS thread control: the Rust counterpart of Python's threadpoolctl.
+//! BLAS thread control: the Rust counterpart of Python's threadpoolctl (guide:
+//! `docs/thread-pools.md` in the repository).
 //!
 //! [`info`] reports the linked library, its version and config string, the CPU kernel set it
 //! chose, its threading layer and thread counts, with warnings about slow configurations.
