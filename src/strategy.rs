@@ -102,8 +102,28 @@ pub struct DefaultCount {
     pub source: String,
 }
 
-/// [`Strategy::default_workers`], read once; borrowed, so a call that only needs the count
-/// copies no string (see [`count_of`]).
+/// The count set with [`Strategy::set_default_workers`] (0: none).
+static SET_WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The count set with [`Strategy::set_default_workers`], if any.
+fn set_workers() -> Option<usize> {
+    match SET_WORKERS.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
+
+/// [`Strategy::default_workers`]'s count: the one set at run time, else the variable's or the
+/// cores' (read once).
+fn default_worker_count() -> Result<usize> {
+    match set_workers() {
+        Some(n) => Ok(n),
+        None => count_of(workers_default()),
+    }
+}
+
+/// The environment's or the cores' worker count, read once; borrowed, so a call that only
+/// needs the count copies no string (see [`count_of`]).
 fn workers_default() -> &'static Result<DefaultCount> {
     static WORKERS: std::sync::OnceLock<Result<DefaultCount>> = std::sync::OnceLock::new();
     WORKERS.get_or_init(|| default_from(&[WORKERS_ENV]))
@@ -211,14 +231,44 @@ impl Strategy {
             .clone()
     }
 
-    /// The worker count of `blocked` when none is given: `RAYON_NUM_THREADS` if it is set to a
+    /// The worker count of `blocked` when none is given: the count set with
+    /// [`Strategy::set_default_workers`] if any, else `RAYON_NUM_THREADS` if it is set to a
     /// positive integer, else one per physical core the process may use
-    /// ([`crate::cpu::physical_cores`]). Read once per process.
+    /// ([`crate::cpu::physical_cores`]). The variable is read once per process.
     ///
     /// # Errors
     /// [`Error::Environment`] if `RAYON_NUM_THREADS` is set to something other than a count.
     pub fn default_workers() -> Result<DefaultCount> {
-        workers_default().clone()
+        match set_workers() {
+            Some(count) => Ok(DefaultCount {
+                count,
+                source: "set at run time (Strategy::set_default_workers)".into(),
+            }),
+            None => workers_default().clone(),
+        }
+    }
+
+    /// Sets, for the whole process and at run time, the worker count that `blocked` uses when
+    /// the strategy names none; `None` goes back to `RAYON_NUM_THREADS` or the physical
+    /// cores. Calls already running keep their workers; the next ones use the
+    /// new count (a pool of that size is built once and kept). This is the knob a thread-pool
+    /// controller turns (Python's threadpoolctl limits a library's threads this way). Results
+    /// under `blocked` do not depend on the worker count, so they keep their bits.
+    ///
+    /// ```
+    /// use rayblas::Strategy;
+    /// use std::num::NonZeroUsize;
+    ///
+    /// Strategy::set_default_workers(NonZeroUsize::new(1));
+    /// assert_eq!("blocked".parse::<Strategy>()?.counts()?, (1, 1));
+    /// Strategy::set_default_workers(None);
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    pub fn set_default_workers(workers: Option<std::num::NonZeroUsize>) {
+        SET_WORKERS.store(
+            workers.map_or(0, |w| w.get()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The thread count of `native` when none is given: the linked library's own variable
@@ -305,7 +355,7 @@ impl Strategy {
                 workers: positive(
                     match workers {
                         Some(w) => w,
-                        None => count_of(workers_default())?,
+                        None => default_worker_count()?,
                     },
                     "workers",
                 )?,

@@ -201,3 +201,32 @@ fn the_scipy_openblas_wheel_is_the_linked_library() {
     assert_eq!(info.version, "0.3.34.0.0", "{info:?}");
     assert!(info.config.starts_with("OpenBLAS 0.3.34"), "{info:?}");
 }
+
+/// `Strategy::set_default_workers` changes `blocked`'s default worker count at run time (what a
+/// thread-pool controller such as threadpoolctl turns), not an explicit count, and the bits of
+/// a result stay the same for any count; `None` goes back to the default from before.
+#[test]
+fn the_default_worker_count_can_be_set_at_run_time() {
+    use rayblas::{Config, Strategy};
+    use std::num::NonZeroUsize;
+    let _l = lock();
+    let blocked: Strategy = "blocked".parse().unwrap();
+    let two: Strategy = "blocked:2".parse().unwrap();
+    let before = blocked.counts().unwrap();
+    let x = ndarray::Array2::<f64>::from_shape_fn((300, 200), |(i, j)| {
+        ((i * 13 + j * 7) % 17) as f64 / 17.0 - 0.4
+    });
+    let want = Config::new().strategy(blocked).gram_sum(&x).unwrap();
+    for w in [1, 3] {
+        Strategy::set_default_workers(NonZeroUsize::new(w));
+        assert_eq!(blocked.counts().unwrap(), (w, 1));
+        assert_eq!(two.counts().unwrap(), (2, 1), "an explicit count stays");
+        let d = Strategy::default_workers().unwrap();
+        assert_eq!(d.count, w);
+        assert!(d.source.contains("set_default_workers"), "{}", d.source);
+        let got = Config::new().strategy(blocked).gram_sum(&x).unwrap();
+        assert_eq!(got.to_bits(), want.to_bits(), "{w} workers");
+    }
+    Strategy::set_default_workers(None);
+    assert_eq!(blocked.counts().unwrap(), before);
+}

