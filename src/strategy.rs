@@ -105,12 +105,20 @@ pub struct DefaultCount {
 /// The count set with [`Strategy::set_default_workers`] (0: none).
 static SET_WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// The count set with [`Strategy::set_default_workers`], if any.
-fn set_workers() -> Option<usize> {
-    match SET_WORKERS.load(std::sync::atomic::Ordering::Relaxed) {
+/// The count set with [`Strategy::set_default_native_threads`] (0: none).
+static SET_NATIVE_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A count set at run time, if any (0 stands for none).
+fn set_count(cell: &std::sync::atomic::AtomicUsize) -> Option<usize> {
+    match cell.load(std::sync::atomic::Ordering::Relaxed) {
         0 => None,
         n => Some(n),
     }
+}
+
+/// The count set with [`Strategy::set_default_workers`], if any.
+fn set_workers() -> Option<usize> {
+    set_count(&SET_WORKERS)
 }
 
 /// [`Strategy::default_workers`]'s count: the one set at run time, else the variable's or the
@@ -278,7 +286,36 @@ impl Strategy {
     /// # Errors
     /// [`Error::Environment`] if the first of those variables that is set is not a count.
     pub fn default_native_threads() -> Result<DefaultCount> {
-        native_threads_default().clone()
+        match set_count(&SET_NATIVE_THREADS) {
+            Some(count) => Ok(DefaultCount {
+                count,
+                source: "set at run time (Strategy::set_default_native_threads)".into(),
+            }),
+            None => native_threads_default().clone(),
+        }
+    }
+
+    /// Sets, for the whole process and at run time, the thread count that `native` (and
+    /// `native+rayon`) use when the strategy names none; `None` goes back to the library's
+    /// variable or the physical cores. The partner of [`Strategy::set_default_workers`]: a
+    /// thread-pool controller that limits rayblas to `n` threads sets both, so neither the
+    /// tiles in flight nor one threaded call exceeds `n`. A count above what the library
+    /// allows is refused when a call resolves its strategy ([`Error::UnsupportedStrategy`]).
+    ///
+    /// ```
+    /// use rayblas::Strategy;
+    /// use std::num::NonZeroUsize;
+    ///
+    /// Strategy::set_default_native_threads(NonZeroUsize::new(1));
+    /// assert_eq!("native".parse::<Strategy>()?.counts()?, (1, 1));
+    /// Strategy::set_default_native_threads(None);
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    pub fn set_default_native_threads(threads: Option<std::num::NonZeroUsize>) {
+        SET_NATIVE_THREADS.store(
+            threads.map_or(0, |t| t.get()),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// `(workers, BLAS threads per call)` of this strategy, with its defaults filled in from
@@ -335,7 +372,10 @@ impl Strategy {
                 }
                 let t = match threads {
                     Some(t) => t,
-                    None => count_of(native_threads_default())?,
+                    None => match set_count(&SET_NATIVE_THREADS) {
+                        Some(t) => t,
+                        None => count_of(native_threads_default())?,
+                    },
                 };
                 let t = positive(t, "native threads")?;
                 if t > max {

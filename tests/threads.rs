@@ -230,3 +230,41 @@ fn the_default_worker_count_can_be_set_at_run_time() {
     Strategy::set_default_workers(None);
     assert_eq!(blocked.counts().unwrap(), before);
 }
+
+/// `Strategy::set_default_native_threads` changes `native`'s default thread count at run time,
+/// not an explicit count; a count above the library's maximum is refused when a call resolves
+/// the strategy; `None` goes back to the default from before.
+#[test]
+fn the_default_native_thread_count_can_be_set_at_run_time() {
+    use rayblas::{Config, Error, Strategy};
+    use std::num::NonZeroUsize;
+    let _l = lock();
+    let native: Strategy = "native".parse().unwrap();
+    let before = native.counts().unwrap();
+    Strategy::set_default_native_threads(NonZeroUsize::new(1));
+    assert_eq!(native.counts().unwrap(), (1, 1));
+    assert!(
+        "native:2".parse::<Strategy>().unwrap().counts().is_ok()
+            || rayblas::blas::info().max_threads < 2,
+        "an explicit count stays"
+    );
+    let d = Strategy::default_native_threads().unwrap();
+    assert_eq!(d.count, 1);
+    assert!(
+        d.source.contains("set_default_native_threads"),
+        "{}",
+        d.source
+    );
+    let x = ndarray::Array2::<f64>::from_shape_fn((40, 30), |(i, j)| (i + 2 * j) as f64);
+    let got = Config::new().strategy(native).gram_sum(&x).unwrap();
+    let want: f64 = x.dot(&x.t()).sum();
+    assert!((got - want).abs() <= 1e-12 * want.abs());
+    let too_many = rayblas::blas::info().max_threads + 1;
+    Strategy::set_default_native_threads(NonZeroUsize::new(too_many));
+    assert!(matches!(
+        native.counts(),
+        Err(Error::UnsupportedStrategy { .. })
+    ));
+    Strategy::set_default_native_threads(None);
+    assert_eq!(native.counts().unwrap(), before);
+}

@@ -684,36 +684,7 @@ fn json_line(cmd: &mut Command) -> Result<Value, String> {
 /// A virtual environment with numpy, dask and threadpoolctl (pinned), made once under
 /// `target/bench-report/venv`. Returns its python.
 fn python_env(dir: &Path) -> Result<PathBuf, String> {
-    let venv = dir.join("venv");
-    let python = venv.join("bin/python");
-    let ready = venv.join(format!("ready-{}", PYTHON_PACKAGES.join("+")));
-    if ready.exists() {
-        return Ok(python);
-    }
-    let status = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .map_err(|e| format!("python3 not found ({e})"))?;
-    if !status.success() {
-        return Err(format!("python3 -m venv failed ({status})"));
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(PYTHON_PACKAGES)
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err(format!("pip install failed ({status})"));
-    }
-    std::fs::write(&ready, "").map_err(|e| e.to_string())?;
-    Ok(python)
+    crate::python_venv(&dir.join("venv"), PYTHON_PACKAGES)
 }
 
 /// Versions of the peer crates from Cargo.lock.

@@ -69,6 +69,40 @@ fn usage() -> ! {
     exit(2)
 }
 
+/// A virtual environment at `venv` with `packages` (pinned versions) installed, made once:
+/// a marker file naming the packages says it is ready. Returns its python.
+pub fn python_venv(venv: &Path, packages: &[&str]) -> Result<PathBuf, String> {
+    let python = venv.join("bin/python");
+    let ready = venv.join(format!("ready-{}", packages.join("+")));
+    if ready.exists() {
+        return Ok(python);
+    }
+    let status = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(venv)
+        .status()
+        .map_err(|e| format!("python3 not found ({e})"))?;
+    if !status.success() {
+        return Err(format!("python3 -m venv failed ({status})"));
+    }
+    let status = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .args(packages)
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !status.success() {
+        return Err(format!("pip install failed ({status})"));
+    }
+    std::fs::write(&ready, "").map_err(|e| e.to_string())?;
+    Ok(python)
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -14,6 +14,7 @@
 //! | every backend (5) | clippy `-D warnings` on the library and the CLI, all targets; the library's unit tests and every test target in `tests/` (each `*.rs`, and `library/`, the tests that change nothing process-wide, as one binary); the CLI's smoke test (`cli/tests/smoke.rs`: `info`, one `compare` of every default strategy against a reference, one bad input) | a library test: any file in `tests/` is picked up here by itself |
 //! | every run-time library build (6) | the backend's own test binaries `library` (its `matmul::` and `reductions::` tests), `threads` and `concurrency`, run again with `LD_LIBRARY_PATH` on Debian's pthreads, OpenMP and serial builds of OpenBLAS and BLIS (no rebuild), after checking that the build loaded reports its threading layer | a test whose answer depends on the library's threading layer: add it to [`VARIANT_TESTS`] |
 //! | mpi | clippy with `mpi`; `tests/mpi.rs` (1, 2 and 4 ranks under `mpirun`), the library's unit tests and doctests with `mpi`; the CLI's `ranks.rs`, `bad_values.rs` and unit tests with `mpi`; the docs with `mpi` | anything under `mpirun` |
+//! | python | the package built and installed by `pip install ./python` into a venv with pinned numpy, threadpoolctl, pytest and dask (`target/python-venv`); clippy on `python/`; pytest on `python/tests/` (every function against numpy, the GIL, errors, threadpoolctl, `python -m rayblas compare`) | anything a Python user calls |
 //! | native-threading | `tests/strategy.rs` and `tests/library/matmul.rs` with `native` as the compiled default | a test of the default strategy |
 //!
 //! Every step that runs tests must run at least one, and every step of the plan must have run
@@ -52,6 +53,17 @@ pub const VARIANT_TESTS: &[(&str, &[&str])] = &[
     ("concurrency", &[]),
 ];
 
+/// The Python packages the Python tests run with (the package itself is built from
+/// `python/`): the build tool, numpy, the thread-pool controller, the test runner, and dask for
+/// `python -m rayblas compare`'s peer.
+const PYTHON_TEST_PACKAGES: &[&str] = &[
+    "maturin==1.16.0",
+    "numpy==2.4.6",
+    "threadpoolctl==3.8.0",
+    "pytest==9.2.0",
+    "dask[array]==2026.8.0",
+];
+
 /// The CLI's test file that runs on every backend; the CLI's other test files run once.
 const CLI_SMOKE_TEST: &str = "smoke";
 
@@ -85,6 +97,9 @@ fn planned_steps() -> Vec<String> {
             "CLI tests (mpi)",
             "doc (mpi)",
             "tests (native-threading default)",
+            "python package (pip install ./python)",
+            "clippy (python)",
+            "tests (python)",
             "two backends at once are refused",
             "dependency budget",
             "cargo package",
@@ -362,14 +377,24 @@ fn run_counting_tests(mut c: Command) -> Result<usize, String> {
     Ok(passed)
 }
 
-/// The `N` of a libtest summary line `test result: ok. N passed; …`, else 0.
+/// The `N` of a libtest summary line `test result: ok. N passed; …` or of pytest's
+/// `N passed in 1.2s` (`-q`; `=== N passed, 1 skipped in … ===` without it), else 0.
 fn passed_in(line: &str) -> usize {
-    line.trim()
-        .strip_prefix("test result: ")
-        .and_then(|rest| rest.split_once(". "))
-        .and_then(|(_, counts)| counts.split_once(" passed"))
-        .and_then(|(n, _)| n.trim().parse().ok())
-        .unwrap_or(0)
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("test result: ") {
+        return rest
+            .split_once(". ")
+            .and_then(|(_, counts)| counts.split_once(" passed"))
+            .and_then(|(n, _)| n.trim().parse().ok())
+            .unwrap_or(0);
+    }
+    let pytest = line.trim_matches(|c| c == '=' || c == ' ');
+    match pytest.split_once(" passed") {
+        Some((n, rest)) if rest.is_empty() || rest.starts_with(',') || rest.starts_with(" in ") => {
+            n.parse().unwrap_or(0)
+        }
+        _ => 0,
+    }
 }
 
 /// A cargo command with `--no-default-features --features backend` on the library and the CLI
@@ -462,7 +487,10 @@ pub fn test(args: &[String]) -> Result<(), String> {
     steps.run("fmt", || {
         let mut fmt = cargo();
         fmt.args(["fmt", "--all", "--check"]);
-        status(fmt)
+        status(fmt)?;
+        let mut python = cargo();
+        python.args(["fmt", "--manifest-path", "python/Cargo.toml", "--check"]);
+        status(python)
     })?;
     steps.run("doc", || {
         let mut doc = cargo();
@@ -594,6 +622,45 @@ pub fn test(args: &[String]) -> Result<(), String> {
         "tests (native-threading default)",
         vec![flipped("strategy", &[]), flipped("library", &["matmul::"])],
     )?;
+    // Python: the package built and installed as the README says (`pip install ./python`) in
+    // a venv with the test tools, its crate under clippy, then pytest.
+    let venv = root().join("target/python-venv");
+    let python = venv.join("bin/python");
+    steps.run("python package (pip install ./python)", || {
+        crate::python_venv(&venv, PYTHON_TEST_PACKAGES)?;
+        let mut pip = Command::new(&python);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg("--force-reinstall")
+        .arg("--no-deps")
+        .arg(root().join("python"));
+        status(pip)
+    })?;
+    steps.run("clippy (python)", || {
+        let mut clippy = cargo();
+        clippy
+            .args([
+                "clippy",
+                "--manifest-path",
+                "python/Cargo.toml",
+                "--all-targets",
+            ])
+            .args(["--", "-D", "warnings"])
+            .env("PYO3_PYTHON", &python)
+            .env("PYO3_BUILD_EXTENSION_MODULE", "1");
+        status(clippy)
+    })?;
+    let mut pytest = Command::new(&python);
+    pytest
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(root().join("python/tests"))
+        .current_dir(root());
+    steps.tests("tests (python)", vec![pytest])?;
     steps.run("two backends at once are refused", check_feature_clash)?;
     steps.run("dependency budget", check_dependency_budget)?;
     steps.run_cached("cargo package", || {
@@ -755,6 +822,10 @@ mod tests {
         assert_eq!(passed_in("test result: FAILED. 3 passed; 1 failed;"), 3);
         assert_eq!(passed_in("running 12 tests"), 0);
         assert_eq!(passed_in("test foo ... ok"), 0);
+        assert_eq!(passed_in("149 passed in 5.07s"), 149);
+        assert_eq!(passed_in("===== 7 passed, 1 skipped in 0.3s ====="), 7);
+        assert_eq!(passed_in("1 failed, 7 passed in 0.3s"), 0);
+        assert_eq!(passed_in("the step passed"), 0);
     }
 
     #[test]
