@@ -59,8 +59,7 @@
 
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::kernels::fused::{gram_reduce_call, gram_reduce_calls};
-use crate::kernels::gram::{gram_call_cost, gram_call_tiling, lower_strips, mirror_lower};
+use crate::kernels::gram::mirror_lower;
 use crate::kernels::matmul::{balanced_block, matmul_into};
 use crate::kernels::reduce::{self, combine_fixed, Reduction};
 use crate::plan::TileSource;
@@ -73,6 +72,8 @@ use ndarray::{s, Array2, ArrayView2, ArrayViewMut2, CowArray, Ix2};
 use std::cell::Cell;
 use std::ops::Range;
 use std::time::{Duration, Instant};
+
+mod ring;
 
 /// Elements per band of a distributed reduction: the unit of work a rank makes (or reads) and
 /// reduces at a time (8 MiB of f64).
@@ -260,56 +261,6 @@ impl<T: Element> RowSource<T> for crate::mapped::Mapped<'_, T> {
     }
 }
 
-/// The rows one rank holds: disjoint, sorted row ranges of the operand, each one block.
-struct Panels<'s, T> {
-    dim: (usize, usize),
-    blocks: Vec<(usize, CowArray<'s, T, Ix2>)>,
-}
-
-impl<'s, T: Element> Panels<'s, T> {
-    /// The rows of `ranges` (merged where they touch) from `source`.
-    fn load(source: &'s impl RowSource<T>, mut ranges: Vec<Range<usize>>) -> Result<Self> {
-        ranges.sort_by_key(|r| r.start);
-        let mut merged: Vec<Range<usize>> = Vec::new();
-        for r in ranges.into_iter().filter(|r| !r.is_empty()) {
-            match merged.last_mut() {
-                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-                _ => merged.push(r),
-            }
-        }
-        let blocks = merged
-            .into_iter()
-            .map(|r| Ok((r.start, source.rows(r)?)))
-            .collect::<Result<_>>()?;
-        Ok(Panels {
-            dim: source.dim(),
-            blocks,
-        })
-    }
-
-    /// The block holding rows `start..start + len`.
-    fn block(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
-        let i = self.blocks.partition_point(|(b0, _)| *b0 <= start);
-        let (b0, b) = &self.blocks[i.checked_sub(1).expect("rows loaded for every call")];
-        assert!(start + len <= b0 + b.nrows(), "rows loaded for every call");
-        b.slice(s![start - b0..start - b0 + len, ..])
-    }
-}
-
-impl<T: Element> TileSource<T> for Panels<'_, T> {
-    fn dim(&self) -> (usize, usize) {
-        self.dim
-    }
-    fn rows(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
-        self.block(start, len)
-    }
-    fn cols(&self, start: usize, len: usize) -> ArrayView2<'_, T> {
-        // Only a rank that holds every row can serve columns.
-        self.block(0, self.dim.0)
-            .slice_move(s![.., start..start + len])
-    }
-}
-
 /// The owner of each item: items by cost, largest first (ties in item order), each to the rank
 /// with the least cost so far (ties to the lower rank).
 fn owners(costs: &[f64], ranks: usize) -> Vec<usize> {
@@ -356,32 +307,26 @@ struct Share<V> {
 
 impl OnRanks<'_> {
     /// The fused Gram product reduced, `r(X·Xᵀ)`, for an n×k X from `x`, with the product
-    /// never stored: the calls of [`Config::gram_reduce`] shared among the ranks. Every rank
-    /// returns the value.
+    /// never stored, each rank holding about 3/p of X: row panels passed around a ring of
+    /// ranks (see the [module docs](self)), one call per tile, the values combined on rank 0
+    /// in call order. Every rank returns the value: the same bits for any rank count, and the
+    /// bits of [`Config::gram_reduce`] with [`Calls::Tiles`](crate::Calls) and the same block
+    /// and balance.
     ///
     /// # Errors
     /// As [`Config::gram_reduce`]; [`Error::Mpi`] when another rank failed; errors of `x`.
     pub fn gram_reduce<T: Element>(&self, x: &impl RowSource<T>, r: Reduction) -> Result<T> {
-        let plan = self.config.execution()?;
-        let (n, _) = x.dim();
-        reduce::defined_over(r, n)?;
-        let calls = gram_reduce_calls(n, self.config.cut());
-        let costs: Vec<f64> = calls.iter().map(gram_call_cost).collect();
-        let owner = owners(&costs, self.ranks.size());
-        let share = self.run_share(x, &calls, owner, |panels, mine| {
-            let parts = plan.tiles(mine, |s: &Strip, threads| {
-                gram_reduce_call(s, panels, r, plan.level, threads)
-            });
-            parts.into_iter().collect::<Result<Vec<T>>>()
-        })?;
-        self.combine_scalars(share, r)
+        self.ring_gram_reduce(x, r)
     }
 
-    /// The Gram matrix `X·Xᵀ` of an n×k X from `x`: the calls of [`Config::gram`] shared among
-    /// the ranks, each rank's part sent to rank 0, which assembles and mirrors it. Rank 0
-    /// returns `Some(G)`, the others `None`.
+    /// The Gram matrix `X·Xᵀ` of an n×k X from `x`: its lower triangle's tiles computed by the
+    /// ring (each rank holding about 3/p of X), each rank's tiles sent to rank 0, which
+    /// assembles and mirrors them. Rank 0 returns `Some(G)`, the others `None`: the bits of
+    /// [`Config::gram`] with [`Calls::Tiles`](crate::Calls) and the same block and balance.
     ///
-    /// Rank 0 holds G (n² elements) and, while it receives, the lower triangle's calls again.
+    /// Rank 0 holds G (n² elements) and, while it receives, the lower triangle's tiles again:
+    /// for a product larger than one rank, write it to a file with
+    /// [`OnRanks::gram_to_npy`] instead.
     ///
     /// # Errors
     /// As [`Config::gram`]; [`Error::Mpi`] when another rank failed or a rank's part exceeds
@@ -389,62 +334,35 @@ impl OnRanks<'_> {
     pub fn gram<T: Element>(&self, x: &impl RowSource<T>) -> Result<Option<Array2<T>>> {
         let plan = self.config.execution()?;
         let (n, _) = x.dim();
-        let cut = self.config.cut();
-        let tiling = gram_call_tiling(n, cut);
-        let calls = lower_strips(&tiling, cut);
-        let costs: Vec<f64> = calls.iter().map(gram_call_cost).collect();
-        let owner = owners(&costs, self.ranks.size());
-        let counts: Vec<usize> = (0..self.ranks.size())
-            .map(|r| {
-                calls
-                    .iter()
-                    .zip(&owner)
-                    .filter(|(_, &o)| o == r)
-                    .map(|(s, _)| s.span.len())
-                    .sum()
-            })
-            .collect();
-        if let Some((r, &c)) = counts
+        let g = self.ring_gram(x)?;
+        if let Some((r, &c)) = g
+            .counts
             .iter()
             .enumerate()
             .find(|(_, &c)| c > mpi::Count::MAX as usize)
         {
             return Err(Error::Mpi(format!(
                 "rank {r}'s part of the {n}x{n} Gram matrix is {c} elements, beyond MPI's \
-                 count limit of {}: use more ranks",
+                 count limit of {}: use more ranks, or write it to a file (gram_to_npy)",
                 mpi::Count::MAX
             )));
         }
-        let share = self.run_share(x, &calls, owner.clone(), |panels, mine| {
-            let total = mine.iter().map(|s| s.span.len()).sum::<usize>();
-            let mut buf = crate::alloc::zeros::<T>("rank's part of the Gram matrix", 1, total)?
-                .into_raw_vec_and_offset()
-                .0;
-            let mut rest = buf.as_mut_slice();
-            let mut items = Vec::with_capacity(mine.len());
-            for s in &mine {
-                let (chunk, tail) = rest.split_at_mut(s.span.len());
-                rest = tail;
-                items.push((s, chunk));
-            }
-            let done = plan.tiles(items, |(s, chunk), threads| {
-                gram_call(s, chunk, panels, threads)
-            });
-            done.into_iter().collect::<Result<Vec<()>>>()?;
-            Ok(buf)
-        })?;
-        let Some(parts) = self.gather(share, &counts)? else {
+        let share = Share {
+            values: g.values,
+            owner: g.plan.owner.clone(),
+        };
+        let Some(parts) = self.gather(share, &g.counts)? else {
             return Ok(None);
         };
         let start = Instant::now();
-        let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n);
-        if let Ok(g) = g.as_mut() {
-            place_parts(g.view_mut(), &calls, &owner, &counts, &parts);
+        let mut out = crate::alloc::zeros::<T>("Gram matrix", n, n);
+        if let Ok(out) = out.as_mut() {
+            place_parts(out.view_mut(), &g.calls, &g.plan.owner, &g.counts, &parts);
             drop(parts);
-            mirror_lower(g.view_mut(), &tiling, &plan);
+            mirror_lower(out.view_mut(), &g.tiling, &plan);
         }
         self.add_compute(start.elapsed());
-        g.map(Some)
+        out.map(Some)
     }
 
     /// `r(X)` over all elements of X from `x`, in bands of rows shared among the ranks, each
@@ -699,45 +617,6 @@ impl OnRanks<'_> {
         }
     }
 
-    /// Loads this rank's rows for its share of `calls` (those whose `owner` is this rank) and
-    /// runs `work` on them; records the
-    /// time of each. Fails on every rank alike for a bad configuration; a failure of this
-    /// rank's own work is kept in the share, for the collectives to report on every rank.
-    fn run_share<'s, T: Element, V>(
-        &self,
-        x: &'s impl RowSource<T>,
-        calls: &[Strip],
-        owner: Vec<usize>,
-        work: impl FnOnce(&Panels<'s, T>, Vec<&Strip>) -> Result<V>,
-    ) -> Result<Share<V>> {
-        let me = self.ranks.rank();
-        let mine: Vec<&Strip> = calls
-            .iter()
-            .zip(&owner)
-            .filter(|(_, &o)| o == me)
-            .map(|(s, _)| s)
-            .collect();
-        let mut traffic = Traffic {
-            calls: mine.len(),
-            ..Traffic::default()
-        };
-        let needed: Vec<Range<usize>> = mine
-            .iter()
-            .flat_map(|s| {
-                let t = s.span;
-                [t.row0..t.row0 + t.rows, t.col0..t.col0 + t.cols]
-            })
-            .collect();
-        let start = Instant::now();
-        let panels = Panels::load(x, needed);
-        traffic.load = start.elapsed();
-        let start = Instant::now();
-        let values = panels.and_then(|p| work(&p, mine));
-        traffic.compute = start.elapsed();
-        self.ranks.traffic.set(traffic);
-        Ok(Share { values, owner })
-    }
-
     /// Combines one scalar per item on rank 0 in item order, and broadcasts the result.
     fn combine_scalars<T: Element>(&self, share: Share<Vec<T>>, r: Reduction) -> Result<T> {
         let owner = share.owner.clone();
@@ -963,7 +842,7 @@ impl Grid {
 fn gram_call<T: Element>(
     s: &Strip,
     chunk: &mut [T],
-    panels: &Panels<'_, T>,
+    panels: &impl TileSource<T>,
     threads: usize,
 ) -> Result<()> {
     let t = s.span;
@@ -1013,7 +892,7 @@ fn offsets(counts: &[usize]) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{offsets, owners, Panels, RowSource, Uniform};
+    use super::{offsets, owners};
 
     #[test]
     fn owners_balance_cost_within_one_item_and_depend_on_nothing_else() {
@@ -1034,17 +913,7 @@ mod tests {
     }
 
     #[test]
-    fn panels_serve_the_rows_asked_for_from_merged_blocks() {
-        let x = Uniform {
-            rows: 40,
-            cols: 3,
-            seed: 7,
-        };
-        let whole = RowSource::<f64>::rows(&x, 0..40).unwrap();
-        let p = Panels::<f64>::load(&x, vec![30..40, 5..10, 10..12, 0..2]).unwrap();
-        assert_eq!(p.blocks.len(), 3);
-        assert_eq!(p.block(5, 7), whole.slice(ndarray::s![5..12, ..]));
-        assert_eq!(p.block(31, 9), whole.slice(ndarray::s![31..40, ..]));
+    fn offsets_start_each_part_after_the_last() {
         assert_eq!(offsets(&[3, 0, 2]), vec![0, 3, 3]);
     }
 }

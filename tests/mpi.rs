@@ -1,5 +1,5 @@
-//! (feature `mpi`) The distributed operations of `rayblas::ranks` under `mpirun` with 1, 2 and 4
-//! ranks (4 oversubscribed on a 2-core machine), against the single-process results, and a rank
+//! (feature `mpi`) The distributed operations of `rayblas::ranks` under `mpirun` with 1, 2, 4 and 8
+//! ranks (4 and 8 oversubscribed on a 2-core machine), against the single-process results, and a rank
 //! that dies. Each `mpirun` runs under a time limit, so a stuck collective fails the test.
 //!
 //! Needs Open MPI's `mpirun` (`cargo xtask setup --features mpi`).
@@ -132,7 +132,7 @@ fn ranks_agree_with_one_process_and_with_each_other_bit_for_bit() {
     assert_eq!(count(&errors, ":0x3x4/4"), 2 * 3 * 2, "{errors:?}");
     assert_eq!(count(&errors, "failing-input"), 4);
     let mut two = None;
-    for np in [2, 4, 2] {
+    for np in [2, 4, 8, 2] {
         let (many, errors) = run_cases(np);
         assert_eq!(many.len(), one.len(), "{np} ranks ran every case");
         check_against_one_process(np, &many);
@@ -173,4 +173,56 @@ fn a_rank_that_dies_ends_the_job_with_its_status_instead_of_hanging_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("rank 1 exits on purpose"), "{stderr}");
     assert!(stderr.contains("Exit code:    7"), "{stderr}");
+}
+
+/// A rank killed (SIGKILL) in the middle of the ring: the other ranks wait in a transfer with
+/// the dead one; Open MPI must end the job, not leave them waiting, well within the limit.
+#[test]
+fn a_rank_killed_mid_ring_ends_the_job_instead_of_leaving_the_others_waiting() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new("mpirun")
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .args(["--mca", "pml", "ob1", "--mca", "btl", "self,vader"])
+        .args([
+            "-x",
+            "OPENBLAS_NUM_THREADS=1",
+            "--oversubscribe",
+            "-np",
+            "4",
+        ])
+        .arg(env!("CARGO_BIN_EXE_rayblas-mpi-check"))
+        .arg("long-ring")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun starts");
+    let started = std::time::Instant::now();
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let pid = loop {
+        let line = lines
+            .next()
+            .expect("the ranks say who they are")
+            .expect("stderr");
+        if let Some(pid) = line.strip_prefix("rank 2 pid ") {
+            break pid.trim().to_string();
+        }
+    };
+    // Into the ring: the panels are made and the first steps are running.
+    std::thread::sleep(Duration::from_millis(800));
+    Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in lines.by_ref() {}
+        tx.send(child.wait()).ok();
+    });
+    let status = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("mpirun ended within 60 s of the kill")
+        .expect("mpirun's status");
+    assert!(!status.success(), "a killed rank fails the job");
+    assert!(started.elapsed() < LIMIT);
 }

@@ -4,18 +4,20 @@
 //! on the whole matrix. Rank 0 prints one line per case:
 //! `case <name> <exact|within> distributed <bits> single <bits> rel_err <e>`, where bits are the
 //! result's bits in hex (a hash of every element's bits for a matrix) and `exact` says the two
-//! must be bitwise equal: a tiled Gram product makes the same calls and combines them in the same
-//! order on ranks as in one process. `within` cases (a local `native`, a thin shape that one
+//! must be bitwise equal: a tiled Gram product on ranks makes one call per tile (the ring), and
+//! combines them in the same order, as one process does with `calls=tiles`. `within` cases (a local `native`, a thin shape that one
 //! process splits over k, the reductions' bands) agree within rounding. `error <name> <message>`
 //! marks a case that must fail on every rank.
 //!
 //! `rayblas-mpi-check die <rank>` makes that rank exit in the middle of a call, for the test that
-//! a lost rank ends the job instead of hanging it.
+//! a lost rank ends the job instead of hanging it; `rayblas-mpi-check long-ring` runs a Gram
+//! reduction of several seconds after each rank prints `rank R pid P` on stderr, for the test
+//! that kills one in the middle of the ring.
 
 use ndarray::{Array2, CowArray, Ix2};
 use rayblas::bench::uniform;
 use rayblas::ranks::{Ranks, RowSource, Uniform};
-use rayblas::{BlockShape, Config, Element, Error, Reduction, Result, Strategy};
+use rayblas::{BlockShape, Calls, Config, Element, Error, Reduction, Result, Strategy};
 use std::num::NonZeroUsize;
 use std::ops::Range;
 
@@ -129,7 +131,7 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                 match cfg.on(ranks).gram_reduce::<T>(&src, r) {
                     Ok(d) => {
                         if root {
-                            let single = cfg.gram_reduce(&whole, r)?;
+                            let single = cfg.calls(Calls::Tiles).gram_reduce(&whole, r)?;
                             print_case(
                                 &name(&op),
                                 bits(d),
@@ -176,7 +178,7 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             let g = cfg.on(ranks).gram::<T>(&src)?;
             assert_eq!(g.is_some(), root, "rank 0 alone holds the Gram matrix");
             if let Some(g) = g {
-                let single = cfg.gram(&whole)?;
+                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
                 let worst = g
                     .iter()
                     .zip(single.iter())
@@ -187,7 +189,9 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             let view = whole.view();
             let d = cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?;
             if root {
-                let single = cfg.gram_reduce(&whole, Reduction::Sum)?;
+                let single = cfg
+                    .calls(Calls::Tiles)
+                    .gram_reduce(&whole, Reduction::Sum)?;
                 print_case(
                     &name("gram_reduce-sum-view"),
                     bits(d),
@@ -305,7 +309,9 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
         .on(ranks)
         .gram_reduce::<T>(&failing.inner, Reduction::Sum)?;
     if root {
-        let single = cfg.gram_reduce(&uniform::<T>(200, 50, 3), Reduction::Sum)?;
+        let single = cfg
+            .calls(Calls::Tiles)
+            .gram_reduce(&uniform::<T>(200, 50, 3), Reduction::Sum)?;
         print_case(
             &format!("{}:after-failure exact", T::DTYPE.name()),
             bits(after),
@@ -343,6 +349,22 @@ fn main() {
             };
             Config::new()
                 .block(BlockShape::square(50).expect("50 > 0"))
+                .on(&ranks)
+                .gram_reduce::<f64>(&src, Reduction::Sum)
+                .map(|_| ())
+        }
+        Some("long-ring") => {
+            // A ring long enough to be killed in the middle of: each rank says who it is
+            // first, for the test that kills one.
+            eprintln!("rank {} pid {}", ranks.rank(), std::process::id());
+            let src = Uniform {
+                rows: 8000,
+                cols: 3000,
+                seed: 6,
+            };
+            Config::new()
+                .strategy(Strategy::Serial)
+                .block(BlockShape::square(500).expect("500 > 0"))
                 .on(&ranks)
                 .gram_reduce::<f64>(&src, Reduction::Sum)
                 .map(|_| ())

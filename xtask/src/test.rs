@@ -13,7 +13,7 @@
 //! | once | `cargo fmt --check`; `cargo doc` with warnings and broken links as errors; clippy of the fuzz targets and of xtask; the library's doctests; the CLI's whole suite (`cli/tests/*.rs`, its unit tests); xtask's tests; two backends at once refused; the dependency budget; `cargo package` | a CLI behaviour, a report, a file format, an example |
 //! | every backend (5) | clippy `-D warnings` on the library and the CLI, all targets; the library's unit tests and every test target in `tests/` (each `*.rs`, and `library/`, the tests that change nothing process-wide, as one binary); the CLI's smoke test (`cli/tests/smoke.rs`: `info`, one `compare` of every default strategy against a reference, one bad input) | a library test: any file in `tests/` is picked up here by itself |
 //! | every run-time library build (6) | the backend's own test binaries `library` (its `matmul::` and `reductions::` tests), `threads` and `concurrency`, run again with `LD_LIBRARY_PATH` on Debian's pthreads, OpenMP and serial builds of OpenBLAS and BLIS (no rebuild), after checking that the build loaded reports its threading layer | a test whose answer depends on the library's threading layer: add it to [`VARIANT_TESTS`] |
-//! | mpi | clippy with `mpi`; `tests/mpi.rs` (1, 2 and 4 ranks under `mpirun`), the library's unit tests and doctests with `mpi`; the CLI's `ranks.rs`, `bad_values.rs` and unit tests with `mpi`; the docs with `mpi` | anything under `mpirun` |
+//! | mpi | clippy with `mpi`; `tests/mpi.rs` (1, 2, 4 and 8 ranks under `mpirun`), the library's unit tests and doctests with `mpi`; the CLI's `ranks.rs`, `bad_values.rs` and unit tests with `mpi`; the docs with `mpi` | anything under `mpirun` |
 //! | python | the package built and installed by `pip install ./python` into a venv with pinned numpy, threadpoolctl, pytest and dask (`target/python-venv`); clippy on `python/`; pytest on `python/tests/` (every function against numpy, the GIL, errors, threadpoolctl, `python -m rayblas compare`) | anything a Python user calls |
 //! | native-threading | `tests/strategy.rs` and `tests/library/matmul.rs` with `native` as the compiled default | a test of the default strategy |
 //!
@@ -92,7 +92,7 @@ fn planned_steps() -> Vec<String> {
     steps.extend(
         [
             "clippy (mpi)",
-            "tests (mpi: library, 1, 2 and 4 ranks under mpirun)",
+            "tests (mpi: library, 1, 2, 4 and 8 ranks under mpirun)",
             "doctests (mpi)",
             "CLI tests (mpi)",
             "doc (mpi)",
@@ -569,7 +569,7 @@ pub fn test(args: &[String]) -> Result<(), String> {
         }
     }
 
-    // MPI: the distributed operations under `mpirun` with 1, 2 and 4 ranks (tests/mpi.rs), and
+    // MPI: the distributed operations under `mpirun` with 1, 2, 4 and 8 ranks (tests/mpi.rs), and
     // the module's own tests and docs.
     steps.run("clippy (mpi)", || {
         let mut clippy = cargo();
@@ -595,7 +595,7 @@ pub fn test(args: &[String]) -> Result<(), String> {
     t.args(["test", "-p", "rayblas", "--features", "mpi"])
         .args(["--lib", "--test", "mpi"]);
     steps.tests(
-        "tests (mpi: library, 1, 2 and 4 ranks under mpirun)",
+        "tests (mpi: library, 1, 2, 4 and 8 ranks under mpirun)",
         vec![t],
     )?;
     let mut t = cargo();
