@@ -76,6 +76,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 mod output;
+#[cfg(feature = "mpi")]
+pub(crate) use output::{create_shared_npy, finish_shared_npy, write_block_at};
 pub use output::{ensure_room, write_npy, write_npy_rows};
 
 /// Bytes of input one streamed step maps in and releases: 64 MiB, large enough that a step's

@@ -89,6 +89,10 @@ pub struct ChildResult {
     pub load_s: Option<f64>,
     #[serde(default)]
     pub comm_bytes: Option<u64>,
+    /// On ranks: the largest peak RSS of one rank above that rank's RSS before the first call
+    /// (its rows, buffers and results; `peak_rss_bytes` is the sum of the ranks' peaks).
+    #[serde(default)]
+    pub rank_peak_rss_max_bytes: Option<u64>,
 }
 
 /// What the parent sends a child.
@@ -223,6 +227,7 @@ fn child_run<T: Element + ndarray_npy::ReadableElement>(
         comm_s: None,
         load_s: None,
         comm_bytes: None,
+        rank_peak_rss_max_bytes: None,
     })
 }
 
@@ -529,6 +534,10 @@ pub struct Row {
     pub comm_s: Option<f64>,
     #[serde(default)]
     pub comm_bytes: Option<u64>,
+    /// On ranks: the largest peak RSS of one rank above its RSS before the first call, over
+    /// the processes (`peak_rss_bytes` is the sum of the ranks' peaks).
+    #[serde(default)]
+    pub rank_peak_rss_max_bytes: Option<u64>,
     /// The seed of random inputs (`None` when every operand comes from a file).
     pub seed: Option<u64>,
     pub input: Option<String>,
@@ -701,6 +710,7 @@ pub fn aggregate(w: &WorkloadArgs, strategy: &str, runs: &[ChildResult], ctx: &C
             .ranks
             .map(|_| median(&runs.iter().filter_map(|r| r.comm_s).collect::<Vec<_>>())),
         comm_bytes: first.comm_bytes,
+        rank_peak_rss_max_bytes: runs.iter().filter_map(|r| r.rank_peak_rss_max_bytes).max(),
         seed: w.input.is_none().then(|| w.seed()),
         input: w.input.as_ref().map(|p| p.display().to_string()),
         input_sha256: ctx.input_sha256.clone(),

@@ -461,6 +461,10 @@ mod on_ranks {
         let (own1, peak_rss) = sys::rusage();
         let own = ranks.sum_over_ranks(own1 - own0);
         let peak_rss_bytes = ranks.sum_over_ranks(peak_rss as f64) as u64;
+        // Each rank's peak above its own RSS before the first call (MPI and the libraries
+        // loaded, its rows not yet made): what the call made it hold.
+        let rank_peak_rss_max_bytes =
+            ranks.max_over_ranks(peak_rss.saturating_sub(input_rss) as f64) as u64;
         let input_rss_bytes = ranks.sum_over_ranks(input_rss as f64) as u64;
         if !ranks.is_root() {
             return Ok(None);
@@ -497,6 +501,7 @@ mod on_ranks {
             comm_s: Some(comm),
             load_s: Some(load),
             comm_bytes: Some(bytes as u64),
+            rank_peak_rss_max_bytes: Some(rank_peak_rss_max_bytes),
         }))
     }
 }

@@ -46,6 +46,7 @@ pub const FIELDS: &[&str] = &[
     "load_s",
     "comm_s",
     "comm_bytes",
+    "rank_peak_rss_max_bytes",
     "useful_flops",
     "performed_flops",
     "gflops",
@@ -288,6 +289,7 @@ fn print_table(rows: &[Row]) {
         "CPU %".into(),
         if on_ranks { "comm" } else { "" }.into(),
         if on_ranks { "comm MiB" } else { "" }.into(),
+        if on_ranks { "rank +MiB" } else { "" }.into(),
         "RSS MiB".into(),
         "+input MiB".into(),
         "result".into(),
@@ -321,6 +323,7 @@ fn print_table(rows: &[Row]) {
             format!("{:.0}", r.cpu_pct),
             r.comm_s.map(seconds).unwrap_or_default(),
             r.comm_bytes.map(mib).unwrap_or_default(),
+            r.rank_peak_rss_max_bytes.map(mib).unwrap_or_default(),
             mib(r.peak_rss_bytes),
             mib(r.rss_above_input_bytes),
             format!(
@@ -399,9 +402,11 @@ fn print_legend(rows: &[Row]) {
     if rows.iter().any(|r| r.ranks.is_some()) {
         eprintln!(
             "mpi:R+LOCAL: R MPI ranks, each running LOCAL (W×T per rank); time/run is the \
-             slowest rank's, CPU % and RSS are summed over the ranks. comm: the slowest rank's \
-             time in MPI collectives per run (waiting for the others included); comm MiB: bytes \
-             all ranks sent plus rank 0 received."
+             slowest rank's, CPU % and RSS are summed over the ranks, rank +MiB is the \
+             largest peak RSS of one rank above its RSS before the call (its rows, buffers and \
+             results). comm: the slowest rank's time waiting on MPI per run \
+             (collectives and the transfers the products did not hide); comm MiB: bytes all \
+             ranks sent plus rank 0 received."
         );
     }
 }

@@ -186,6 +186,23 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                     .fold(0.0, f64::max);
                 print_case(&name("gram"), hash(&g), hash(&single), worst);
             }
+            // The same product written to one file by every rank.
+            let path = out_dir().join(format!(
+                "gram-{}.npy",
+                name("gram").replace([' ', '/'], "-")
+            ));
+            cfg.on(ranks).gram_to_npy::<T>(&src, &path)?;
+            if root {
+                let g = read_npy::<T>(&path)?;
+                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
+                let worst = g
+                    .iter()
+                    .zip(single.iter())
+                    .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
+                    .fold(0.0, f64::max);
+                print_case(&name("gram_to_npy"), hash(&g), hash(&single), worst);
+                std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            }
             let view = whole.view();
             let d = cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?;
             if root {
@@ -260,6 +277,22 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             }
             let c = cfg.on(ranks).matmul::<T>(&sa, &sb)?;
             assert_eq!(c.is_some(), root, "rank 0 alone holds the product");
+            // Written to one file, each rank its block: the bits of the gathered product.
+            let path = out_dir().join(format!("matmul-{}.npy", name("m").replace([' ', '/'], "-")));
+            cfg.on(ranks).matmul_to_npy::<T>(&sa, &sb, &path)?;
+            if let Some(c) = &c {
+                let f = read_npy::<T>(&path)?;
+                print_case(
+                    &format!(
+                        "{}:{strategy}:matmul_to_npy:{m}x{k}x{n}/{b} exact",
+                        T::DTYPE.name()
+                    ),
+                    hash(&f),
+                    hash(c),
+                    0.0,
+                );
+                std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            }
             if let Some(c) = c {
                 let single = cfg.matmul(&wa, &wb)?;
                 // Relative to the entry's magnitude (all inputs are positive).
@@ -273,6 +306,22 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
         }
     }
     // An input that fails on the last rank fails the call on every rank, and the next call works.
+    // A file no rank can create: every rank fails, nothing is left behind.
+    let nowhere = out_dir().join("no-such-dir").join("g.npy");
+    let e = Config::new()
+        .on(ranks)
+        .gram_to_npy::<T>(
+            &Uniform {
+                rows: 30,
+                cols: 5,
+                seed: 1,
+            },
+            &nowhere,
+        )
+        .expect_err("no such directory");
+    if root {
+        println!("error {}:unwritable-output {e}", T::DTYPE.name());
+    }
     let failing = FailsOn {
         inner: Uniform {
             rows: 200,
@@ -322,6 +371,26 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
     Ok(())
 }
 
+/// A directory every rank of this job sees under the same name (the ranks of one machine share
+/// their parent, `mpirun`'s launcher), made by rank 0.
+fn out_dir() -> std::path::PathBuf {
+    // SAFETY: getppid has no preconditions and cannot fail.
+    let parent = unsafe { libc::getppid() };
+    std::env::temp_dir().join(format!("rayblas-mpi-check-{parent}"))
+}
+
+fn io(path: &std::path::Path, e: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A `.npy` file's matrix, read whole.
+fn read_npy<T: Element>(path: &std::path::Path) -> Result<Array2<T>> {
+    Ok(rayblas::mapped::NpyMap::<T>::open(path)?.view().to_owned())
+}
+
 fn print_case(name: &str, distributed: u64, single: u64, rel_err: f64) {
     println!("case {name} distributed {distributed:016x} single {single:016x} rel_err {rel_err:e}");
 }
@@ -335,6 +404,10 @@ fn main() {
         }
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if ranks.is_root() {
+        std::fs::create_dir_all(out_dir()).expect("a temporary directory");
+    }
+    ranks.barrier();
     let result = match args.first().map(String::as_str) {
         Some("die") => {
             let rank = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(1);
@@ -375,7 +448,9 @@ fn main() {
         eprintln!("rayblas-mpi-check: rank {}: {e}", ranks.rank());
         std::process::exit(1);
     }
+    ranks.barrier();
     if ranks.is_root() {
+        let _ = std::fs::remove_dir_all(out_dir());
         println!("done ranks {}", ranks.size());
     }
 }

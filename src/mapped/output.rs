@@ -373,6 +373,103 @@ fn reserve(file: &std::fs::File, len: usize) -> std::io::Result<()> {
     }
 }
 
+#[cfg(feature = "mpi")]
+/// A `.npy` file that several processes fill, each with positioned writes of its own blocks
+/// (MPI ranks on a file system they all see): created by one of them under a temporary name
+/// beside `path`, its room checked and its whole size reserved first, renamed to `path` by
+/// that one only when every writer is done ([`finish_shared_npy`]), removed otherwise. The
+/// header is the one [`header`] makes for the shape, so every writer knows where the data
+/// starts without being told.
+pub(crate) fn create_shared_npy<T: Element>(path: &Path, dim: (usize, usize)) -> Result<PathBuf> {
+    ensure_room(path, npy_bytes::<T>(dim))?;
+    let io = |e: std::io::Error| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let head = header(T::DTYPE, dim, native_order());
+    let total = dim
+        .0
+        .checked_mul(dim.1)
+        .and_then(|e| e.checked_mul(std::mem::size_of::<T>()))
+        .and_then(|d| d.checked_add(head.len()))
+        .filter(|&t| i64::try_from(t).is_ok())
+        .ok_or_else(|| Error::Io {
+            path: path.display().to_string(),
+            reason: format!(
+                "a {}x{} output is larger than a file can be here",
+                dim.0, dim.1
+            ),
+        })?;
+    let (tmp, file) = create_temporary(path)?;
+    let removal = Removal(Some(tmp.clone()));
+    std::os::unix::fs::FileExt::write_all_at(&file, &head, 0).map_err(io)?;
+    reserve(&file, total).map_err(io)?;
+    std::mem::forget(removal);
+    Ok(tmp)
+}
+
+#[cfg(feature = "mpi")]
+/// Gives a shared `.npy` file (see [`create_shared_npy`]) its final name once every writer has
+/// synced its writes, or removes it when one failed (`ok` false).
+pub(crate) fn finish_shared_npy(tmp: &Path, path: &Path, ok: bool) -> Result<()> {
+    if !ok {
+        let _ = std::fs::remove_file(tmp);
+        return Ok(());
+    }
+    let done = std::fs::File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| std::fs::rename(tmp, path));
+    if done.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    done.map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(feature = "mpi")]
+/// Writes `block` at rows `row0..` and columns `col0..` of the C-order `.npy` matrix of shape
+/// `dim` in `file` (made by [`create_shared_npy`]), one positioned write per row.
+pub(crate) fn write_block_at<T: Element>(
+    file: &std::fs::File,
+    path: &Path,
+    dim: (usize, usize),
+    (row0, col0): (usize, usize),
+    block: ArrayView2<'_, T>,
+) -> Result<()> {
+    let size = std::mem::size_of::<T>();
+    let data = header(T::DTYPE, dim, native_order()).len();
+    let mut bytes = Vec::with_capacity(block.ncols() * size);
+    for (i, row) in block.rows().into_iter().enumerate() {
+        bytes.clear();
+        for &v in row {
+            match T::DTYPE {
+                crate::Dtype::F32 => bytes.extend_from_slice(&(v.to_f64() as f32).to_ne_bytes()),
+                crate::Dtype::F64 => bytes.extend_from_slice(&v.to_f64().to_ne_bytes()),
+            }
+        }
+        let at = data + ((row0 + i) * dim.1 + col0) * size;
+        std::os::unix::fs::FileExt::write_all_at(file, &bytes, at as u64).map_err(|e| {
+            Error::Io {
+                path: path.display().to_string(),
+                reason: format!("writing {} bytes at {at}: {e}", bytes.len()),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "mpi")]
+/// The byte order of this machine, as a `.npy` header names it.
+fn native_order() -> char {
+    if cfg!(target_endian = "little") {
+        '<'
+    } else {
+        '>'
+    }
+}
+
 /// Rows of an off-diagonal Gram block copied to its mirror at a time: a strip of a few hundred
 /// KiB that stays in cache while it is written transposed.
 const MIRROR_STRIP: usize = 32;

@@ -17,24 +17,21 @@
 //! them. Results are therefore the same bits for any rank count, and the bits one process
 //! gives with `calls=tiles` and the same block and [`Config::balance_for`].
 
-use super::{gram_call, OnRanks, RowSource, Share};
+use super::{gram_call, overlap, OnRanks, RowSource, Share};
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::fused::gram_reduce_call;
+use crate::kernels::gram::gram_call_cost;
 use crate::kernels::reduce::Reduction;
 use crate::plan::TileSource;
 use crate::tiling::{Calls, Cut, Strip, Tiling};
 use mpi::traits::*;
 use ndarray::{s, ArrayView2, CowArray};
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Elements per message: MPI counts are `int`, so a panel larger than this goes as several.
 const MESSAGE_ELEMENTS: usize = 1 << 30;
-
-/// How often the thread that owns MPI asks it to progress the transfers while the step's
-/// products compute on other threads.
-const POLL: Duration = Duration::from_micros(200);
 
 /// The cut the ring runs: the configured block and balance, one call per tile.
 pub(super) fn ring_cut(cut: Cut) -> Cut {
@@ -239,26 +236,10 @@ impl OnRanks<'_> {
                         ));
                     }
                 }
-                let started = Instant::now();
-                let mut done = Ok(());
-                if error.is_none() {
-                    std::thread::scope(|s| {
-                        let job = s.spawn(|| work(&pair, t));
-                        while !job.is_finished() {
-                            requests = requests.drain(..).filter_map(|r| r.test().err()).collect();
-                            std::thread::sleep(POLL);
-                        }
-                        done = job
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    });
-                }
-                let compute = started.elapsed();
-                let started = Instant::now();
-                for r in requests {
-                    r.wait();
-                }
-                (done, compute, started.elapsed(), moved)
+                let skip = error.is_some();
+                let (done, compute, wait) =
+                    overlap(requests, || if skip { Ok(()) } else { work(&pair, t) });
+                (done, compute, wait, moved)
             });
             if let Err(e) = done {
                 error.get_or_insert(e);
@@ -304,9 +285,11 @@ impl OnRanks<'_> {
                 .filter(|(_, &c)| plan.step[c] == t)
                 .map(|(i, &c)| (i, &calls[c]))
                 .collect();
-            let got = exec.tiles(items, |(i, s), threads| {
-                gram_reduce_call(s, pair, r, exec.level, threads).map(|v| (i, v))
-            });
+            let got = exec.tiles_largest_first(
+                items,
+                |(_, s)| gram_call_cost(s),
+                |(i, s), threads| gram_reduce_call(s, pair, r, exec.level, threads).map(|v| (i, v)),
+            );
             for g in got {
                 let (i, v) = g?;
                 values[i] = v;
