@@ -161,15 +161,18 @@ fn documented_commands() -> Vec<(String, String)> {
     for page in pages {
         let text = std::fs::read_to_string(&page).unwrap();
         // Inside a fence, and whether it holds shell commands (not TOML or Rust).
-        let (mut fenced, mut shell) = (false, false);
+        // In a `text` block (a command's output), only the lines after a `$ ` prompt are
+        // commands: a printed row may begin with `rayblas` too.
+        let (mut fenced, mut shell, mut output) = (false, false, false);
         let mut joined = String::new();
         for line in text.lines() {
             if let Some(lang) = line.trim_start().strip_prefix("```") {
                 fenced = !fenced;
                 shell = fenced && !lang.starts_with("toml") && !lang.starts_with("rust");
+                output = lang.starts_with("text");
                 continue;
             }
-            if !fenced || !shell {
+            if !fenced || !shell || (output && joined.is_empty() && !line.starts_with("$ ")) {
                 continue;
             }
             // Continuation lines join the command before them.
