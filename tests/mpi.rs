@@ -226,3 +226,33 @@ fn a_rank_killed_mid_ring_ends_the_job_instead_of_leaving_the_others_waiting() {
     assert!(!status.success(), "a killed rank fails the job");
     assert!(started.elapsed() < LIMIT);
 }
+
+/// Each rank's resident memory above its own before a ring Gram reduction stays within 3/p of
+/// the input (its panel, the visiting one and the next one arriving) plus one tile row panel
+/// and a margin for the libraries' scratch, on 1, 2, 4 and 8 ranks (read from
+/// `/proc/self/status`: VmHWM after the call against VmRSS before it).
+#[test]
+fn each_rank_holds_about_three_pth_of_the_input() {
+    let input_kib = 3000 * 2000 * 8 / 1024;
+    let tile_row_kib = 250 * 2000 * 8 / 1024;
+    for np in [1, 2, 4, 8] {
+        let out = mpirun(np, &["memory"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{np} ranks: {stdout}");
+        let above: Vec<u64> = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("memory rank "))
+            .map(|l| l.split(' ').nth(2).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(above.len(), np, "{stdout}");
+        // One rank holds its panel only (no visiting copies): 1/p; more hold up to 3/p.
+        let share = if np == 1 { 1.0 } else { 3.0 / np as f64 };
+        let bound = (share * input_kib as f64) as u64 + tile_row_kib + 12 * 1024;
+        for (r, &kib) in above.iter().enumerate() {
+            assert!(
+                kib <= bound,
+                "{np} ranks: rank {r} held {kib} KiB above its start, bound {bound} KiB"
+            );
+        }
+    }
+}

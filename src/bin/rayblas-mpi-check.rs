@@ -386,6 +386,18 @@ fn io(path: &std::path::Path, e: std::io::Error) -> Error {
     }
 }
 
+/// A `/proc/self/status` figure in KiB (`VmRSS:`, `VmHWM:`), 0 if missing.
+fn status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// A `.npy` file's matrix, read whole.
 fn read_npy<T: Element>(path: &std::path::Path) -> Result<Array2<T>> {
     Ok(rayblas::mapped::NpyMap::<T>::open(path)?.view().to_owned())
@@ -425,6 +437,28 @@ fn main() {
                 .on(&ranks)
                 .gram_reduce::<f64>(&src, Reduction::Sum)
                 .map(|_| ())
+        }
+        Some("memory") => {
+            // Each rank's resident memory above its own before the call, for the test that
+            // bounds it: a 3000 × 2000 f64 X (45.8 MiB) on every rank count.
+            let src = Uniform {
+                rows: 3000,
+                cols: 2000,
+                seed: 8,
+            };
+            let before = status_kib("VmRSS:");
+            let r = Config::new()
+                .strategy(Strategy::Serial)
+                .block(BlockShape::square(250).expect("250 > 0"))
+                .on(&ranks)
+                .gram_reduce::<f64>(&src, Reduction::Sum);
+            let peak = status_kib("VmHWM:");
+            println!(
+                "memory rank {} above_kib {}",
+                ranks.rank(),
+                peak.saturating_sub(before)
+            );
+            r.map(|_| ())
         }
         Some("long-ring") => {
             // A ring long enough to be killed in the middle of: each rank says who it is
