@@ -1,13 +1,14 @@
 //! `.npy` files larger than memory: mapped, never read whole, streamed in bounded memory by
 //! the library's out-of-core operations. The dtype comes from the file's header.
 
-use crate::errors::{to_py, type_error};
-use crate::options::config;
+use crate::convert::scalar;
+use crate::errors::type_error;
+use crate::options::{self, config};
 use crate::products::released;
 use numpy::PyArray2;
 use pyo3::prelude::*;
 use rayblas::mapped::NpyMap;
-use rayblas::{Config, Element, Reduction};
+use rayblas::{Config, Element};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -138,14 +139,6 @@ pub fn matmul_npy<'py>(
     })
 }
 
-fn reduction(name: &str) -> PyResult<Reduction> {
-    name.parse().map_err(to_py)
-}
-
-fn as_scalar<'py, T: crate::convert::Elem>(py: Python<'py>, v: T) -> PyResult<Bound<'py, PyAny>> {
-    crate::convert::scalar(py, v)
-}
-
 /// `(x @ x.T)` of a `.npy` file reduced (`"sum"`, `"sumsq"`, `"max"`, `"min"`) in bounded memory.
 #[pyfunction]
 #[pyo3(signature = (path, reduction="sum", *, chunk_bytes=None, strategy=None, block=None, calls=None))]
@@ -158,13 +151,16 @@ pub fn gram_reduce_npy<'py>(
     block: Option<&Bound<'py, PyAny>>,
     calls: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (c, r): (Config, _) = (config(strategy, block, calls)?, self::reduction(reduction)?);
+    let (c, r): (Config, _) = (
+        config(strategy, block, calls)?,
+        options::reduction(reduction)?,
+    );
     by_dtype!(&path, |T| {
         let v = released(py, || {
             let map = NpyMap::<T>::open(&path)?;
             c.gram_reduce_mapped(chunked(map.matrix(), chunk_bytes), r)
         })?;
-        as_scalar(py, v)
+        scalar(py, v)
     })
 }
 
@@ -182,7 +178,10 @@ pub fn matmul_reduce_npy<'py>(
     block: Option<&Bound<'py, PyAny>>,
     calls: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (c, r): (Config, _) = (config(strategy, block, calls)?, self::reduction(reduction)?);
+    let (c, r): (Config, _) = (
+        config(strategy, block, calls)?,
+        options::reduction(reduction)?,
+    );
     by_dtype!(&a, |T| {
         let v = released(py, || {
             let (ma, mb) = (NpyMap::<T>::open(&a)?, NpyMap::<T>::open(&b)?);
@@ -192,7 +191,7 @@ pub fn matmul_reduce_npy<'py>(
             );
             c.matmul_reduce_mapped(x, y, r)
         })?;
-        as_scalar(py, v)
+        scalar(py, v)
     })
 }
 
@@ -213,7 +212,7 @@ pub fn reduce_npy<'py>(
     let r = if reduction == "norm" {
         None
     } else {
-        Some(self::reduction(reduction)?)
+        Some(options::reduction(reduction)?)
     };
     by_dtype!(&path, |T| {
         let v = released(py, || {
@@ -224,6 +223,6 @@ pub fn reduce_npy<'py>(
                 None => c.norm_mapped(x),
             }
         })?;
-        as_scalar(py, v)
+        scalar(py, v)
     })
 }

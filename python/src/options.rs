@@ -3,7 +3,7 @@
 
 use crate::errors::{to_py, type_error};
 use pyo3::prelude::*;
-use rayblas::{BlockShape, Calls, Config, Strategy};
+use rayblas::{BlockShape, Calls, Config, Reduction, Strategy};
 
 /// A `Config` from the keyword arguments: `strategy` as `"blocked:2"`, `"native"`, `"serial"`…
 /// (`None`: `RAYBLAS_STRATEGY` or the compiled default), `block` as an `int` (square), a
@@ -42,4 +42,9 @@ fn block_shape(b: &Bound<'_, PyAny>) -> PyResult<BlockShape> {
         b.repr()
             .map_or_else(|_| "that".to_string(), |r| r.to_string())
     )))
+}
+
+/// A `reduction=` argument: `"sum"`, `"sumsq"`, `"max"` or `"min"` (the library's names).
+pub fn reduction(name: &str) -> PyResult<Reduction> {
+    name.parse().map_err(to_py)
 }

@@ -4,12 +4,12 @@
 
 use crate::convert::{matrix, mixed, operand, scalar, Elem, Operand};
 use crate::errors::{to_py, type_error, value_error};
-use crate::options::config;
+use crate::options::{self, config};
 use ndarray::{Array2, Array3, ArrayView2, Ix3};
 use numpy::{PyArray2, PyArray3};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PySequence};
-use rayblas::{Config, Reduction};
+use rayblas::Config;
 
 /// Runs `f` with the GIL released, then raises `KeyboardInterrupt` (or whatever a signal
 /// handler raised) if a signal came meanwhile, else turns the library's error into Python's.
@@ -24,10 +24,6 @@ pub fn released<'py, R: Send>(
 
 fn array2<'py, T: Elem>(py: Python<'py>, a: Array2<T>) -> Bound<'py, PyAny> {
     PyArray2::from_owned_array(py, a).into_any()
-}
-
-fn reduction(name: &str) -> PyResult<Reduction> {
-    name.parse().map_err(to_py)
 }
 
 fn matmul_t<'py, T: Elem>(
@@ -122,7 +118,7 @@ pub fn gram_reduce<'py>(
     calls: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let c = config(strategy, block, calls)?;
-    let r = self::reduction(reduction)?;
+    let r = options::reduction(reduction)?;
     match operand(x, "x")? {
         Operand::F64(x) => {
             let x = matrix(&x, "x")?;
@@ -162,7 +158,7 @@ pub fn matmul_reduce<'py>(
     calls: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let c = config(strategy, block, calls)?;
-    let r = self::reduction(reduction)?;
+    let r = options::reduction(reduction)?;
     match (operand(a, "a")?, operand(b, "b")?) {
         (Operand::F64(a), Operand::F64(b)) => {
             let (a, b) = (matrix(&a, "a")?, matrix(&b, "b")?);

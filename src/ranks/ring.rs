@@ -190,19 +190,19 @@ impl OnRanks<'_> {
         }
         let own_slice = own.as_slice().expect("standard layout");
         let mut error: Option<Error> = None;
-        // The panel visiting at the current step: (its first row, which buffer, or the own
-        // panel at step 0).
-        let mut visiting: Option<usize> = None;
         for t in 0..plan.steps {
             let here = (me + t) % p;
             let here_rows = plan.panels[here].clone();
             let shifting = t + 1 < plan.steps;
+            // Step 0 visits the own panel; step t ≥ 1 the panel received into buffer
+            // (t − 1) mod 2, while the next one arrives in the other.
             let (current, next): (&[T], Option<&mut Vec<T>>) = {
                 let [b0, b1] = &mut buffers;
-                match visiting {
-                    None => (own_slice, shifting.then_some(b0)),
-                    Some(0) => (&b0[..here_rows.len() * k], shifting.then_some(b1)),
-                    Some(_) => (&b1[..here_rows.len() * k], shifting.then_some(b0)),
+                let (received, free) = if t % 2 == 1 { (b0, b1) } else { (b1, b0) };
+                if t == 0 {
+                    (own_slice, shifting.then_some(free))
+                } else {
+                    (&received[..here_rows.len() * k], shifting.then_some(free))
                 }
             };
             let pair = Pair {
@@ -247,12 +247,6 @@ impl OnRanks<'_> {
             traffic.compute += compute;
             traffic.communicate += communicate;
             traffic.bytes += moved as u64;
-            if shifting {
-                visiting = Some(match visiting {
-                    None | Some(1) => 0,
-                    Some(_) => 1,
-                });
-            }
         }
         self.ranks.traffic.set(traffic);
         Ok(match error {
