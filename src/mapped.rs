@@ -76,9 +76,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 mod output;
+mod reader;
 #[cfg(feature = "mpi")]
 pub(crate) use output::{create_shared_npy, finish_shared_npy, write_block_at};
 pub use output::{ensure_room, write_npy, write_npy_rows};
+pub use reader::NpyReader;
 
 /// Bytes of input one streamed step maps in and releases: 64 MiB, large enough that a step's
 /// product or reduction runs at full speed, small enough that a few of them fit anywhere.
@@ -107,13 +109,19 @@ pub const CHUNK_BYTES: usize = 64 << 20;
 pub struct NpyMap<T> {
     map: Mmap,
     /// The file, for [`Mapped::load`]'s positioned reads.
+    lines: FileLines,
+    _element: PhantomData<T>,
+}
+
+/// An open `.npy` file whose header was checked: where its data lies and in what order.
+struct FileLines {
     file: std::fs::File,
     path: PathBuf,
     /// Byte offset of the first element.
     offset: usize,
     dim: (usize, usize),
+    /// Fortran order, and more than one row and column (a vector is the same either way).
     fortran: bool,
-    _element: PhantomData<T>,
 }
 
 impl<T: Element> NpyMap<T> {
@@ -143,11 +151,13 @@ impl<T: Element> NpyMap<T> {
         let fortran = dim.0 > 1 && dim.1 > 1 && view.strides()[0] == 1;
         Ok(NpyMap {
             map,
-            file,
-            path,
-            offset,
-            dim,
-            fortran,
+            lines: FileLines {
+                file,
+                path,
+                offset,
+                dim,
+                fortran,
+            },
             _element: PhantomData,
         })
     }
@@ -173,12 +183,12 @@ impl<T: Element> NpyMap<T> {
 
     /// `(rows, cols)`.
     pub fn dim(&self) -> (usize, usize) {
-        self.dim
+        self.lines.dim
     }
 
     /// Whether the file is in Fortran (column-major) order.
     pub fn is_fortran(&self) -> bool {
-        self.fortran
+        self.lines.fortran
     }
 
     /// The file's size in bytes.
@@ -188,17 +198,23 @@ impl<T: Element> NpyMap<T> {
 
     /// The file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.lines.path
     }
 
     /// Drops the resident pages of file lines `lines` (rows in C order, columns in Fortran
     /// order). Always safe to call: the pages are read again from the file if used again.
     fn release_lines(&self, lines: Range<usize>) {
-        let line_len = if self.fortran { self.dim.0 } else { self.dim.1 };
+        let FileLines {
+            offset,
+            dim,
+            fortran,
+            ..
+        } = self.lines;
+        let line_len = if fortran { dim.0 } else { dim.1 };
         let line_bytes = line_len * std::mem::size_of::<T>();
         let (start, end) = (
-            self.offset + lines.start * line_bytes,
-            self.offset + lines.end * line_bytes,
+            offset + lines.start * line_bytes,
+            offset + lines.end * line_bytes,
         );
         // SAFETY: the range lies inside the mapping (callers pass line ranges of the matrix,
         // which `open` checked against the file's length). The mapping is read-only and shared,
@@ -251,7 +267,7 @@ impl<'a, T: Element> Mapped<'a, T> {
 
     /// `(rows, cols)` as used.
     pub fn dim(&self) -> (usize, usize) {
-        let (r, c) = self.map.dim;
+        let (r, c) = self.map.lines.dim;
         if self.transposed {
             (c, r)
         } else {
@@ -276,46 +292,58 @@ impl<'a, T: Element> Mapped<'a, T> {
     /// touch, so the resident set grew to the file). A read copies from the page cache with no
     /// mapping to undo, and a file truncated meanwhile is an error instead of a `SIGBUS`.
     fn load(&self, rows: Range<usize>, cols: Range<usize>) -> Result<Array2<T>> {
-        let mut out = crate::alloc::zeros::<T>("streamed chunk", rows.len(), cols.len())?;
-        let map = self.map;
-        let size = std::mem::size_of::<T>();
-        // In file coordinates: which lines, and which elements along each.
-        let by_rows = self.rows_contiguous();
-        let (lines, along) = if by_rows { (rows, cols) } else { (cols, rows) };
-        let line_len = if map.fortran { map.dim.0 } else { map.dim.1 };
-        let mut line = vec![T::zero(); along.len()];
-        for (i, l) in lines.enumerate() {
-            let at = map.offset + (l * line_len + along.start) * size;
-            if by_rows {
-                read_at(map, out.row_mut(i).as_slice_mut().expect("C order"), at)?;
-            } else {
-                read_at(map, &mut line, at)?;
-                out.column_mut(i)
-                    .assign(&ndarray::ArrayView1::from(&line[..]));
-            }
-        }
-        Ok(out)
+        read_block(&self.map.lines, self.transposed, rows, cols)
     }
 
     /// Whether the elements of one row lie next to each other in the file.
     fn rows_contiguous(&self) -> bool {
-        self.map.fortran == self.transposed
+        self.map.lines.fortran == self.transposed
     }
 }
 
+/// Block `rows × cols` of the file's matrix, transposed or not, read into memory in C order
+/// with one positioned read per file line (see [`Mapped::load`] for why a read, not the
+/// mapping). The ranges lie inside the matrix (the callers check them).
+fn read_block<T: Element>(
+    file: &FileLines,
+    transposed: bool,
+    rows: Range<usize>,
+    cols: Range<usize>,
+) -> Result<Array2<T>> {
+    let mut out = crate::alloc::zeros::<T>("block read from a file", rows.len(), cols.len())?;
+    let size = std::mem::size_of::<T>();
+    // In file coordinates: which lines, and which elements along each. The elements of one
+    // row lie next to each other in the file when its order and the transposition agree.
+    let by_rows = file.fortran == transposed;
+    let (lines, along) = if by_rows { (rows, cols) } else { (cols, rows) };
+    let line_len = if file.fortran { file.dim.0 } else { file.dim.1 };
+    let mut line = vec![T::zero(); if by_rows { 0 } else { along.len() }];
+    for (i, l) in lines.enumerate() {
+        let at = file.offset + (l * line_len + along.start) * size;
+        if by_rows {
+            read_at(file, out.row_mut(i).as_slice_mut().expect("C order"), at)?;
+        } else {
+            read_at(file, &mut line, at)?;
+            out.column_mut(i)
+                .assign(&ndarray::ArrayView1::from(&line[..]));
+        }
+    }
+    Ok(out)
+}
+
 /// Fills `dst` with the elements at byte `at` of the file.
-fn read_at<T: Element>(map: &NpyMap<T>, dst: &mut [T], at: usize) -> Result<()> {
+fn read_at<T: Element>(file: &FileLines, dst: &mut [T], at: usize) -> Result<()> {
     use std::os::unix::fs::FileExt;
     // SAFETY: `T` is `f32` or `f64` (sealed): no padding, and every byte pattern is a value, so
-    // the elements may be written as bytes. `open` checked that the file stores them in this
-    // machine's byte order.
+    // the elements may be written as bytes. The header check of `NpyMap::open` and
+    // `NpyReader::open` found them stored in this machine's byte order.
     let bytes = unsafe {
         std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(dst))
     };
-    map.file
+    file.file
         .read_exact_at(bytes, at as u64)
         .map_err(|e| Error::Io {
-            path: map.path.display().to_string(),
+            path: file.path.display().to_string(),
             reason: format!(
                 "reading {} bytes at {at}: {e} (did the file change during the run?)",
                 bytes.len()

@@ -262,6 +262,19 @@ impl<T: Element> RowSource<T> for crate::mapped::Mapped<'_, T> {
     }
 }
 
+/// A `.npy` file read by positioned reads: a rank reads only the rows it asks for, and maps
+/// nothing, so a file larger than a rank may map (`ulimit -v`) still runs when its share fits.
+#[cfg(feature = "npy")]
+impl<T: Element> RowSource<T> for crate::mapped::NpyReader<T> {
+    fn dim(&self) -> (usize, usize) {
+        crate::mapped::NpyReader::dim(self)
+    }
+    fn rows(&self, range: Range<usize>) -> Result<CowArray<'_, T, Ix2>> {
+        let cols = crate::mapped::NpyReader::dim(self).1;
+        Ok(self.read(range, 0..cols)?.into())
+    }
+}
+
 /// The owner of each item: items by cost, largest first (ties in item order), each to the rank
 /// with the least cost so far (ties to the lower rank).
 fn owners(costs: &[f64], ranks: usize) -> Vec<usize> {

@@ -256,3 +256,43 @@ fn each_rank_holds_about_three_pth_of_the_input() {
         }
     }
 }
+
+/// A file larger than each rank may map: on 8 ranks, each with its address space limited
+/// (`RLIMIT_AS`) to its start plus 3/8 of a 500 MiB file, the thread reserves of OpenBLAS and
+/// glibc and a margin, every rank fails to map the file (the limit binds) and the ring reads
+/// each rank's rows with `NpyReader`: the result equals one process's bits (`calls=tiles`).
+#[test]
+fn a_file_larger_than_a_rank_may_map_runs_on_ranks_that_read_their_rows() {
+    let out = mpirun(8, &["address-space"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let limits: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("limit rank "))
+        .collect();
+    assert_eq!(limits.len(), 8, "{stdout}");
+    for l in &limits {
+        let f: Vec<&str> = l.split(' ').collect();
+        let (above, file): (u64, u64) = (f[2].parse().unwrap(), f[4].parse().unwrap());
+        assert!(
+            above < file,
+            "rank {}: limit {above} KiB above its start, file {file} KiB",
+            f[0]
+        );
+        assert_eq!(
+            f[6], "false",
+            "rank {} could map the whole file: the limit does not bind",
+            f[0]
+        );
+    }
+    let case = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("case address-space:gram_reduce-sum exact distributed "))
+        .unwrap_or_else(|| panic!("no result: {stdout}"));
+    let f: Vec<&str> = case.split(' ').collect();
+    assert_eq!(f[0], f[2], "the ring's bits against one process's: {case}");
+}

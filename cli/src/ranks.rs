@@ -121,12 +121,6 @@ pub fn check(w: &WorkloadArgs, strategies: &[String]) -> Result<(), String> {
             names.join(", ")
         ));
     }
-    if w.output.is_some() {
-        return Err(format!(
-            "strategy `{s}`: --output is not written from ranks (rank 0 holds the product \
-             in memory)"
-        ));
-    }
     if in_world().is_some() {
         return Err(format!(
             "strategy `{s}` starts mpirun itself: run compare outside mpirun, or `rayblas run \
@@ -259,11 +253,14 @@ mod on_ranks {
     use crate::measure::{ChildResult, ChildSpec};
     use crate::sys;
     use crate::verify;
-    use crate::workload::{self, Op};
+    use crate::workload::Product;
+    use crate::workload::{self, Op, WorkloadArgs};
     use ndarray::{Array2, CowArray, Ix2};
+    use rayblas::mapped::{NpyMap, NpyReader};
     use rayblas::ranks::{Ranks, RowSource, Uniform};
     use rayblas::{Config, Element, Reduction, Strategy};
     use std::ops::Range;
+    use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
     use std::time::Instant;
@@ -288,13 +285,15 @@ mod on_ranks {
         }
     }
 
-    /// An operand on ranks: random rows made and kept, or a mapped file (maybe transposed).
-    enum Source<'a, T> {
+    /// An operand on ranks: random rows made and kept, or a file read by positioned reads
+    /// (maybe transposed), never mapped: a rank reads only its rows, and a file larger than a
+    /// rank may map (`ulimit -v`) runs as long as its share fits.
+    enum Source<T> {
         Held(Held<T>),
-        File(rayblas::mapped::Mapped<'a, T>),
+        File(NpyReader<T>),
     }
 
-    impl<T: Element> RowSource<T> for Source<'_, T> {
+    impl<T: Element> RowSource<T> for Source<T> {
         fn dim(&self) -> (usize, usize) {
             match self {
                 Source::Held(h) => h.dim(),
@@ -332,18 +331,19 @@ mod on_ranks {
         }
     }
 
-    /// What one run gives: the reported value and, for gram, rank 0's product.
+    /// What one run gives: the reported value and, for gram and matmul, rank 0's product (in
+    /// memory, or the `--output` file every rank wrote its blocks of).
     struct Answer<T> {
         result: f64,
-        product: Option<Array2<T>>,
+        product: Option<Product<T>>,
     }
 
     fn once<T: Element>(
         op: Op,
         cfg: &Config,
         ranks: &Ranks,
-        x: &impl RowSource<T>,
-        y: Option<&impl RowSource<T>>,
+        (x, y): (&impl RowSource<T>, Option<&impl RowSource<T>>),
+        output: Option<&Path>,
     ) -> Result<Answer<T>, String> {
         let y = || y.ok_or_else(|| "a product needs B".to_string());
         let on = cfg.on(ranks);
@@ -371,6 +371,31 @@ mod on_ranks {
                         .map(|s| s / T::from_f64((m * k) as f64)),
                 )
             }
+            Op::Gram | Op::Matmul if output.is_some() => {
+                let out = output.expect("matched");
+                if op == Op::Gram {
+                    on.gram_to_npy(x, out)
+                } else {
+                    on.matmul_to_npy(x, y()?, out)
+                }
+                .map_err(|e| e.to_string())?;
+                if !ranks.is_root() {
+                    return Ok(Answer {
+                        result: 0.0,
+                        product: None,
+                    });
+                }
+                // Rank 0 reports the sum of the file, read back in chunks, as `run` does.
+                let map = NpyMap::<T>::open(out).map_err(|e| e.to_string())?;
+                let sum: T = Config::new()
+                    .strategy(Strategy::Serial)
+                    .reduce_mapped(map.matrix(), Reduction::Sum)
+                    .map_err(|e| e.to_string())?;
+                Ok(Answer {
+                    result: sum.to_f64(),
+                    product: Some(Product::File(map)),
+                })
+            }
             Op::Gram | Op::Matmul => {
                 let g = if op == Op::Gram {
                     on.gram(x)
@@ -385,10 +410,42 @@ mod on_ranks {
                         .sum(g)
                         .map_or(f64::NAN, |s| s.to_f64())
                 });
-                Ok(Answer { result, product: g })
+                Ok(Answer {
+                    result,
+                    product: g.map(Product::Memory),
+                })
             }
             other => Err(format!("{} does not run on ranks", other.name())),
         }
+    }
+
+    /// The `--input` file (`b`: the `--input-b` file), opened for positioned reads.
+    fn reader<T: Element>(w: &WorkloadArgs, b: bool) -> Result<NpyReader<T>, String> {
+        let path = if b { &w.input_b } else { &w.input };
+        let path = path.as_ref().ok_or("no input file")?;
+        NpyReader::<T>::open(path).map_err(workload::npy_error::<T>)
+    }
+
+    /// A and, for the products, B, as one process makes them: the files, or random rows;
+    /// B is --input-b, else Aᵀ of the file, else random from seed + 1.
+    fn operands<T: Element>(
+        w: &WorkloadArgs,
+        shape: workload::Shape,
+    ) -> Result<(Source<T>, Option<Source<T>>), String> {
+        let held = |rows: usize, cols: usize, seed: u64| {
+            Source::Held(Held::<T>::new(Uniform { rows, cols, seed }))
+        };
+        let a = match &w.input {
+            Some(_) => Source::File(reader(w, false)?),
+            None => held(shape.m, shape.k, w.seed()),
+        };
+        let b = match (w.op.needs_b(), &w.input_b, &w.input) {
+            (false, _, _) => None,
+            (true, Some(_), _) => Some(Source::File(reader(w, true)?)),
+            (true, None, Some(_)) => Some(Source::File(reader(w, false)?.t())),
+            (true, None, None) => Some(held(shape.k, shape.n, w.seed() + 1)),
+        };
+        Ok((a, b))
     }
 
     pub(super) fn run<T: Element + ndarray_npy::ReadableElement>(
@@ -408,25 +465,9 @@ mod on_ranks {
         let strategy: Strategy = local.parse().map_err(|e: rayblas::Error| e.to_string())?;
         let (workers, blas_threads) = strategy.counts().map_err(|e| e.to_string())?;
         let cfg = Config::new().strategy(strategy).block(block).calls(calls);
-        // Each rank makes (or maps) only what its calls read.
-        let open = |p: &std::path::PathBuf| {
-            rayblas::mapped::NpyMap::<T>::open(p).map_err(|e| e.to_string())
-        };
-        let file = w.input.as_ref().map(open).transpose()?;
-        let file_b = w.input_b.as_ref().map(open).transpose()?;
-        let held = |rows, cols, seed| Source::Held(Held::<T>::new(Uniform { rows, cols, seed }));
-        let a = match &file {
-            Some(f) => Source::File(f.matrix()),
-            None => held(shape.m, shape.k, w.seed()),
-        };
-        // As one process makes B: --input-b, else Aᵀ of the file, else random from seed + 1.
-        let b = match (w.op.needs_b(), &file_b, &file) {
-            (false, _, _) => None,
-            (true, Some(fb), _) => Some(Source::File(fb.matrix())),
-            (true, None, Some(f)) => Some(Source::File(f.matrix().t())),
-            (true, None, None) => Some(held(shape.k, shape.n, w.seed() + 1)),
-        };
-        let run = || once::<T>(w.op, &cfg, ranks, &a, b.as_ref());
+        // Each rank makes (or reads) only what its calls read.
+        let (a, b) = operands::<T>(w, shape)?;
+        let run = || once::<T>(w.op, &cfg, ranks, (&a, b.as_ref()), w.output.as_deref());
         let (m, k) = a.dim();
         let n = w.op.reported_n(m, k, b.as_ref().map(|b| b.dim().1));
         let input_rss = sys::current_rss();
@@ -474,11 +515,32 @@ mod on_ranks {
             _ => None,
         };
         let answer = last.ok_or("no run")?;
-        // The independent check needs the whole input: made (or mapped) on rank 0 after the
-        // timing, outside the memory reported above.
-        let inp = workload::inputs::<T>(w, shape)?;
-        let verdict = verify::check(w.op, &inp, answer.product.as_ref().map(|p| p.view()));
-        let work = workload::work(w.op, &cfg, &inp).map_err(|e| e.to_string())?;
+        // The independent check, on rank 0 after the timing, outside the memory reported
+        // above: a file is read again by bands (it may not fit a rank whole), random inputs
+        // are made whole.
+        let product = answer.product.as_ref().map(|p| p.view());
+        let verdict = if w.input.is_some() {
+            let (fa, fb) = operands::<T>(w, shape)?;
+            let bands = |s: Source<T>| {
+                let dim = s.dim();
+                verify::Bands::read_by(dim, move |r| {
+                    s.rows(r)
+                        .map(|rows| rows.into_owned().into())
+                        .map_err(|e| e.to_string())
+                })
+            };
+            // B is Xᵀ for a Gram product.
+            let fb = match (w.op, fb) {
+                (Op::Gram | Op::GramSum, _) => Some(Source::File(reader::<T>(w, false)?.t())),
+                (_, fb) => fb,
+            };
+            verify::check_bands(w.op, &bands(fa), fb.map(bands).as_ref(), product)?
+        } else {
+            let inp = workload::inputs::<T>(w, shape)?;
+            verify::check(w.op, &inp, product)
+        };
+        let work = workload::work_of_shapes::<T>(w.op, &cfg, (m, k), b.as_ref().map(|b| b.dim()))
+            .map_err(|e| e.to_string())?;
         Ok(Some(ChildResult {
             wall_s,
             cpu_s,

@@ -200,9 +200,15 @@ pub fn header(first: &Row) -> String {
         None => String::new(),
     };
     let files = match first.input_file_bytes {
+        // On ranks each rank reads its own rows (positioned reads); one process maps it.
         Some(b) => format!(
-            " | input files {} (memory-mapped)",
-            rayblas::human_bytes(b.into())
+            " | input files {} ({})",
+            rayblas::human_bytes(b.into()),
+            if first.ranks.is_some() {
+                "each rank reads its rows"
+            } else {
+                "memory-mapped"
+            }
         ),
         None => String::new(),
     };

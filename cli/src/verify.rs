@@ -15,10 +15,11 @@
 //! for safety, plus f64 rounding of the reference itself.
 
 use crate::workload::{Inputs, Op};
-use ndarray::{ArrayView2, ArrayView3};
+use ndarray::{ArrayView2, ArrayView3, CowArray, Ix2};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use rayblas::simd::LEAF;
 use rayblas::Element;
+use std::ops::Range;
 
 /// What a check found, for one run of one strategy.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
@@ -68,13 +69,19 @@ fn matvec<T: Element>(x: &ArrayView2<'_, T>, v: &[f64]) -> (Vec<f64>, Vec<f64>) 
 /// Column sums of `x` and of `|x|` in f64, without copying `x`.
 fn column_sums<T: Element>(x: &ArrayView2<'_, T>) -> (Vec<f64>, Vec<f64>) {
     let (mut s, mut m) = (vec![0.0; x.ncols()], vec![0.0; x.ncols()]);
+    add_column_sums(x, &mut s, &mut m);
+    (s, m)
+}
+
+/// Adds `x`'s rows, in order, to running column sums `s` and `m` (of `|x|`): by bands of rows
+/// or whole, the same additions in the same order.
+fn add_column_sums<T: Element>(x: &ArrayView2<'_, T>, s: &mut [f64], m: &mut [f64]) {
     for row in x.rows() {
         for ((s, m), &e) in s.iter_mut().zip(m.iter_mut()).zip(row.iter()) {
             *s += e.to_f64();
             *m += e.to_f64().abs();
         }
     }
-    (s, m)
 }
 
 fn dot(x: &[f64], y: &[f64]) -> f64 {
@@ -98,44 +105,27 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) 
     let f64_round = |terms: usize| 4.0 * terms as f64 * f64::EPSILON;
     let elements = || a.iter().map(|v| v.to_f64());
     match op {
-        Op::Matmul | Op::Gram | Op::MatmulSum | Op::GramSum => {
-            let n = b.ncols();
-            // Σ(A·B) = (1ᵀA)(B1), and its magnitude from |A| and |B|.
-            let (col_a, col_abs_a) = column_sums(&a);
-            let (row_b, row_abs_b) = column_sums(&b.t());
-            let magnitude = dot(&col_abs_a, &row_abs_b);
-            // Each entry: k terms; then m·n entries summed in a tree. Doubled, plus f64.
-            let bound =
-                (2.0 * (k as f64 + tree_depth(m * n)) * eps + f64_round(m + n + k)) * magnitude;
-            Verdict {
-                reference: dot(&col_a, &row_b),
-                bound,
-                freivalds_ok: c.map(|c| freivalds(&a, &b, &c, eps)),
-            }
+        Op::Matmul
+        | Op::Gram
+        | Op::MatmulSum
+        | Op::GramSum
+        | Op::Sum
+        | Op::Mean
+        | Op::Max
+        | Op::Min => {
+            // In memory the reads cannot fail: one band, the view itself.
+            check_bands(op, &Bands::whole(a), Some(&Bands::whole(b)), c)
+                .expect("reading a matrix in memory does not fail")
         }
-        Op::Sum | Op::Dot | Op::Mean => {
-            let (reference, magnitude) = if op == Op::Dot {
+        Op::Dot => {
+            let (reference, magnitude) =
                 b.iter()
                     .zip(elements())
                     .fold((0.0, 0.0), |(s, mg), (&y, x)| {
                         let t = x * y.to_f64();
                         (s + t, mg + t.abs())
-                    })
-            } else {
-                elements().fold((0.0, 0.0), |(s, mg), x| (s + x, mg + x.abs()))
-            };
-            // The mean is the sum divided once more (one more rounding of T).
-            let scale = if op == Op::Mean {
-                len.max(1) as f64
-            } else {
-                1.0
-            };
-            let depth = tree_depth(len) + f64::from(u8::from(op == Op::Mean));
-            Verdict {
-                reference: reference / scale,
-                bound: (2.0 * depth * eps + f64_round(len)) * magnitude / scale,
-                freivalds_ok: None,
-            }
+                    });
+            sum_verdict(op, len, eps, reference, magnitude)
         }
         Op::Norm => {
             let norm = elements().map(|x| x * x).sum::<f64>().sqrt();
@@ -145,32 +135,172 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) 
                 freivalds_ok: None,
             }
         }
-        Op::Max | Op::Min => Verdict {
-            // NaN anywhere makes the result NaN, as numpy does.
-            reference: elements().fold(
-                if op == Op::Max {
-                    f64::NEG_INFINITY
-                } else {
-                    f64::INFINITY
-                },
-                |x, v| {
-                    if x.is_nan() || v.is_nan() {
-                        f64::NAN
-                    } else if op == Op::Max {
-                        x.max(v)
-                    } else {
-                        x.min(v)
-                    }
-                },
-            ),
-            bound: 0.0,
-            freivalds_ok: None,
-        },
         Op::Argmax | Op::Argmin => Verdict {
             reference: first_extreme(elements(), op == Op::Argmax) as f64,
             bound: 0.0,
             freivalds_ok: None,
         },
+    }
+}
+
+/// An operand read in bands of rows, in order: one band for a matrix in memory, or bands of
+/// about [`BAND_BYTES`] read from a file a rank must not map whole (`ranks`).
+pub struct Bands<'a, T> {
+    /// `(rows, cols)` of the whole operand.
+    pub dim: (usize, usize),
+    /// Rows per band.
+    pub rows_per_band: usize,
+    /// Reads one band.
+    #[allow(clippy::type_complexity)]
+    pub read: Box<dyn Fn(Range<usize>) -> Result<CowArray<'a, T, Ix2>, String> + 'a>,
+}
+
+/// Bytes per band of an operand read from a file.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+pub const BAND_BYTES: usize = 32 << 20;
+
+impl<'a, T: Element> Bands<'a, T> {
+    /// A matrix in memory: one band, borrowed.
+    fn whole(x: ArrayView2<'a, T>) -> Self {
+        Bands {
+            dim: x.dim(),
+            rows_per_band: x.nrows().max(1),
+            read: Box::new(move |r| Ok(x.slice_move(ndarray::s![r, ..]).into())),
+        }
+    }
+
+    /// Rows read `rows_per_band` at a time, each band about [`BAND_BYTES`].
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub fn read_by(
+        dim: (usize, usize),
+        read: impl Fn(Range<usize>) -> Result<CowArray<'a, T, Ix2>, String> + 'a,
+    ) -> Self {
+        let row_bytes = dim.1.max(1) * std::mem::size_of::<T>();
+        Bands {
+            dim,
+            rows_per_band: (BAND_BYTES / row_bytes).max(1),
+            read: Box::new(read),
+        }
+    }
+
+    /// `f` on each band in order.
+    fn each(&self, mut f: impl FnMut(ArrayView2<'_, T>)) -> Result<(), String> {
+        let rows = self.dim.0;
+        for start in (0..rows).step_by(self.rows_per_band) {
+            let band = (self.read)(start..(start + self.rows_per_band).min(rows))?;
+            f(band.view());
+        }
+        Ok(())
+    }
+
+    /// `x·v` and `|x|·|v|`, band by band.
+    fn matvec(&self, v: &[f64]) -> Result<(Vec<f64>, Vec<f64>), String> {
+        let (mut xv, mut mag) = (Vec::new(), Vec::new());
+        self.each(|band| {
+            let (s, m) = matvec(&band, v);
+            xv.extend(s);
+            mag.extend(m);
+        })?;
+        Ok((xv, mag))
+    }
+}
+
+/// The check of `op` for operands read by bands: the sums of products and the full products
+/// (`b` is B, so Xᵀ for a Gram product), and `sum`, `mean`, `max` and `min` of `a`. The same
+/// arithmetic, in the same order, as on the whole matrices: [`check`] runs through it.
+///
+/// # Errors
+/// A band that cannot be read, or an op it does not check.
+pub fn check_bands<T: Element>(
+    op: Op,
+    a: &Bands<'_, T>,
+    b: Option<&Bands<'_, T>>,
+    c: Option<ArrayView2<'_, T>>,
+) -> Result<Verdict, String> {
+    let eps = T::EPSILON.to_f64();
+    let (m, k) = a.dim;
+    let len = m * k;
+    let f64_round = |terms: usize| 4.0 * terms as f64 * f64::EPSILON;
+    Ok(match op {
+        Op::Matmul | Op::Gram | Op::MatmulSum | Op::GramSum => {
+            let b = b.ok_or("a product needs B")?;
+            let n = b.dim.1;
+            // Σ(A·B) = (1ᵀA)(B1), and its magnitude from |A| and |B|.
+            let (mut col_a, mut col_abs_a) = (vec![0.0; k], vec![0.0; k]);
+            a.each(|band| add_column_sums(&band, &mut col_a, &mut col_abs_a))?;
+            let (mut row_b, mut row_abs_b) = (Vec::new(), Vec::new());
+            b.each(|band| {
+                let (s, mg) = column_sums(&band.t());
+                row_b.extend(s);
+                row_abs_b.extend(mg);
+            })?;
+            let magnitude = dot(&col_abs_a, &row_abs_b);
+            // Each entry: k terms; then m·n entries summed in a tree. Doubled, plus f64.
+            let bound =
+                (2.0 * (k as f64 + tree_depth(m * n)) * eps + f64_round(m + n + k)) * magnitude;
+            Verdict {
+                reference: dot(&col_a, &row_b),
+                bound,
+                freivalds_ok: c.map(|c| freivalds(a, b, &c, eps)).transpose()?,
+            }
+        }
+        Op::Sum | Op::Mean => {
+            let (mut reference, mut magnitude) = (0.0, 0.0);
+            a.each(|band| {
+                for x in band.iter().map(|v| v.to_f64()) {
+                    reference += x;
+                    magnitude += x.abs();
+                }
+            })?;
+            sum_verdict(op, len, eps, reference, magnitude)
+        }
+        Op::Max | Op::Min => {
+            let mut extreme = if op == Op::Max {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
+            a.each(|band| {
+                extreme = band
+                    .iter()
+                    .map(|v| v.to_f64())
+                    .fold(extreme, |x, v| fold_extreme(op, x, v));
+            })?;
+            Verdict {
+                reference: extreme,
+                bound: 0.0,
+                freivalds_ok: None,
+            }
+        }
+        other => return Err(format!("{} is not checked by bands", other.name())),
+    })
+}
+
+/// The verdict of a sum (`sum`, `mean`, `dot`) from its reference and Σ|terms|.
+fn sum_verdict(op: Op, len: usize, eps: f64, reference: f64, magnitude: f64) -> Verdict {
+    let f64_round = |terms: usize| 4.0 * terms as f64 * f64::EPSILON;
+    // The mean is the sum divided once more (one more rounding of T).
+    let scale = if op == Op::Mean {
+        len.max(1) as f64
+    } else {
+        1.0
+    };
+    let depth = tree_depth(len) + f64::from(u8::from(op == Op::Mean));
+    Verdict {
+        reference: reference / scale,
+        bound: (2.0 * depth * eps + f64_round(len)) * magnitude / scale,
+        freivalds_ok: None,
+    }
+}
+
+/// One step of max or min in f64: NaN anywhere makes the result NaN, as numpy does.
+fn fold_extreme(op: Op, x: f64, v: f64) -> f64 {
+    if x.is_nan() || v.is_nan() {
+        f64::NAN
+    } else if op == Op::Max {
+        x.max(v)
+    } else {
+        x.min(v)
     }
 }
 
@@ -195,7 +325,8 @@ fn check_batch<T: Element>(
         if let (Some(ok), Some(c)) = (freivalds_ok.as_mut(), c) {
             if *ok {
                 let ci = c.slice(ndarray::s![i * m..(i + 1) * m, ..]);
-                *ok = freivalds(&ai, &bi, &ci, eps);
+                *ok = freivalds(&Bands::whole(ai), &Bands::whole(bi), &ci, eps)
+                    .expect("reading a matrix in memory does not fail");
             }
         }
     }
@@ -233,32 +364,33 @@ fn first_extreme(values: impl Iterator<Item = f64>, max: bool) -> usize {
 /// within the rounding of computing C in type T, γₖ·(|A|·|B|·|r|)ᵢ, doubled, plus the f64
 /// rounding of both sides. A wrong entry c changes (C·r)ᵢ by (c − c')·rⱼ.
 fn freivalds<T: Element>(
-    a: &ArrayView2<'_, T>,
-    b: &ArrayView2<'_, T>,
+    a: &Bands<'_, T>,
+    b: &Bands<'_, T>,
     c: &ArrayView2<'_, T>,
     eps: f64,
-) -> bool {
-    let (m, k) = a.dim();
-    let n = b.ncols();
+) -> Result<bool, String> {
+    let (m, k) = a.dim;
+    let n = b.dim.1;
     if c.dim() != (m, n) {
-        return false;
+        return Ok(false);
     }
     let mut rng = SmallRng::seed_from_u64(0xF4EE_D0A5);
     let r: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
-    let (br, br_mag) = matvec(b, &r);
-    let (abr, _) = matvec(a, &br);
+    let (br, br_mag) = b.matvec(&r)?;
+    let (abr, _) = a.matvec(&br)?;
     // With a non-negative vector, the magnitude output is |A|·(|B|·|r|).
-    let (_, mag) = matvec(a, &br_mag);
+    let (_, mag) = a.matvec(&br_mag)?;
     let (cr, c_mag) = matvec(&c.view(), &r);
     let gamma = 2.0 * (k as f64 + 2.0) * eps;
     let f64_round = 4.0 * (n + k) as f64 * f64::EPSILON;
-    cr.iter()
+    Ok(cr
+        .iter()
         .zip(&abr)
         .zip(mag.iter().zip(&c_mag))
         .all(|((x, y), (mg, cm))| {
             let tol = gamma * mg + f64_round * (mg + cm) + f64::MIN_POSITIVE;
             (x - y).abs() <= tol || (x.is_nan() && y.is_nan())
-        })
+        }))
 }
 
 #[cfg(test)]
@@ -299,6 +431,62 @@ mod tests {
         assert_eq!(
             check(Op::Matmul, &inp, Some(swapped.view())).freivalds_ok,
             Some(false)
+        );
+    }
+
+    /// Read by bands of 7 rows (as a rank reads a file), every op gives the verdict the whole
+    /// matrices give, to the bit, and a wrong product is still caught.
+    #[test]
+    fn a_check_by_bands_equals_the_check_of_the_whole_matrices() {
+        let inp = inputs(40, 30, 40);
+        let (a, b) = (inp.a.view(), inp.b.as_ref().unwrap().view());
+        fn by7(x: ArrayView2<'_, f64>) -> Bands<'_, f64> {
+            Bands {
+                dim: x.dim(),
+                rows_per_band: 7,
+                read: Box::new(move |r| Ok(x.slice_move(ndarray::s![r, ..]).to_owned().into())),
+            }
+        }
+        let c = a.dot(&b);
+        let g = a.dot(&a.t());
+        for (op, bb, prod) in [
+            (Op::MatmulSum, Some(by7(b)), None),
+            (Op::GramSum, Some(by7(a.reversed_axes())), None),
+            (Op::Matmul, Some(by7(b)), Some(c.view())),
+            (Op::Gram, Some(by7(a.reversed_axes())), Some(g.view())),
+            (Op::Sum, None, None),
+            (Op::Mean, None, None),
+            (Op::Max, None, None),
+            (Op::Min, None, None),
+        ] {
+            let whole = check(op, &inp, prod);
+            let banded = check_bands(op, &by7(a), bb.as_ref(), prod).unwrap();
+            assert_eq!(
+                (
+                    whole.reference.to_bits(),
+                    whole.bound.to_bits(),
+                    whole.freivalds_ok
+                ),
+                (
+                    banded.reference.to_bits(),
+                    banded.bound.to_bits(),
+                    banded.freivalds_ok
+                ),
+                "{op:?}"
+            );
+        }
+        let mut bad = c.clone();
+        bad[[3, 4]] += 1e-3;
+        let caught = check_bands(Op::Matmul, &by7(a), Some(&by7(b)), Some(bad.view())).unwrap();
+        assert_eq!(caught.freivalds_ok, Some(false));
+        let failing = Bands::<f64> {
+            dim: (3, 3),
+            rows_per_band: 1,
+            read: Box::new(|_| Err("cannot read".into())),
+        };
+        assert_eq!(
+            check_bands(Op::Sum, &failing, None, None).unwrap_err(),
+            "cannot read"
         );
     }
 

@@ -606,7 +606,16 @@ impl<T: Element> Matrix<T> {
 
 /// Maps a .npy file (nothing is read until used).
 fn open_npy<T: Element>(path: &PathBuf) -> Result<Matrix<T>, String> {
-    let map = NpyMap::<T>::open(path).map_err(|e| match e {
+    let map = NpyMap::<T>::open(path).map_err(npy_error::<T>)?;
+    Ok(Matrix::File {
+        map: Arc::new(map),
+        transposed: false,
+    })
+}
+
+/// An input file's error, with what to do about a dtype or a vector.
+pub fn npy_error<T: Element>(e: rayblas::Error) -> String {
+    match e {
         rayblas::Error::Io { path, reason } if reason.contains("holds elements of type") => {
             format!(
                 "{path}: {reason}: pass --dtype to match the file, or convert it to {} \
@@ -623,11 +632,7 @@ fn open_npy<T: Element>(path: &PathBuf) -> Result<Matrix<T>, String> {
             "{path}: {reason} (in numpy, x.reshape(1, -1) makes a row, x.reshape(-1, 1) a column)"
         ),
         other => other.to_string(),
-    })?;
-    Ok(Matrix::File {
-        map: Arc::new(map),
-        transposed: false,
-    })
+    }
 }
 
 /// Builds (or reads) the inputs. Never inside the timing.
@@ -699,9 +704,18 @@ pub struct Work {
 
 /// The work one run does under `cfg`.
 pub fn work<T: Element>(op: Op, cfg: &Config, inp: &Inputs<T>) -> Result<Work, rayblas::Error> {
-    let (m, k) = inp.a.dim();
+    work_of_shapes::<T>(op, cfg, inp.a.dim(), inp.b.as_ref().map(|b| b.dim()))
+}
+
+/// [`work`] from the operands' shapes: `a` is A's `(rows, cols)`, `b` B's if the op has one.
+pub fn work_of_shapes<T: Element>(
+    op: Op,
+    cfg: &Config,
+    (m, k): (usize, usize),
+    b: Option<(usize, usize)>,
+) -> Result<Work, rayblas::Error> {
     let sz = std::mem::size_of::<T>() as f64;
-    let (b_rows, n) = inp.b.as_ref().map(|b| b.dim()).unwrap_or((0, 0));
+    let (b_rows, n) = b.unwrap_or((0, 0));
     let (mf, kf, nf) = (m as f64, k as f64, n as f64);
     Ok(match op {
         // A batch stacks its items' rows: B·m rows of A, B·k rows of B, B·m rows of output.

@@ -187,3 +187,91 @@ fn a_killed_rank_ends_the_command_with_one_line_and_no_hang() {
         "{stderr}"
     );
 }
+
+/// `--input` on ranks: each rank reads its rows of the file (the header says so), every row is
+/// checked against the file read by bands on rank 0 (`agrees`), and the results equal one
+/// process's on the same file; `--output` is written by every rank into one file; a file of
+/// the other dtype is one line naming it.
+#[test]
+fn an_input_file_on_ranks_is_read_by_rows_and_checked() {
+    let dir = std::env::temp_dir().join(format!("rayblas-ranks-input-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("x.npy");
+    let path = file.to_str().unwrap();
+    let gen = rayblas(&["gen", "--m", "300", "--n", "170", "--out", path]);
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    for op in ["gram-sum", "gram", "matmul-sum", "matmul", "sum", "max"] {
+        let mut common = vec![
+            "--op", op, "--input", path, "--repeat", "1", "--warmup", "0",
+        ];
+        common.extend(["--format", "json"]);
+        if op.starts_with("gram") || op.starts_with("matmul") {
+            common.extend(["--peak", "1", "--block", "64"]);
+        }
+        let mut args = vec!["compare", "--strategies", "serial", "--ranks", "1,3"];
+        args.extend(&common);
+        let ranked = rows(&rayblas(&args));
+        let mut args = vec!["run", "--strategy", "serial"];
+        args.extend(&common);
+        let single = rows(&rayblas(&args));
+        assert_eq!(ranked.len(), 2, "{op}");
+        for r in &ranked {
+            assert_eq!(r["agrees"], true, "{op} {r}");
+            assert_eq!(r["input_file_bytes"], single[0]["input_file_bytes"], "{op}");
+            let (got, one) = (
+                r["result"].as_f64().unwrap(),
+                single[0]["result"].as_f64().unwrap(),
+            );
+            assert!(
+                (got - one).abs() <= 1e-12 * one.abs(),
+                "{op}: {got} against {one}"
+            );
+        }
+    }
+    let text = rayblas(&[
+        "compare",
+        "--op",
+        "gram-sum",
+        "--input",
+        path,
+        "--strategies",
+        "mpi:2+serial",
+        "--peak",
+        "1",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    assert!(text.status.success());
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("each rank reads its rows"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let wrong = rayblas(&[
+        "compare",
+        "--op",
+        "gram-sum",
+        "--input",
+        path,
+        "--dtype",
+        "f32",
+        "--strategies",
+        "mpi:2+serial",
+        "--peak",
+        "1",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("x.npy") && err.contains("--dtype"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -12,7 +12,9 @@
 //! `rayblas-mpi-check die <rank>` makes that rank exit in the middle of a call, for the test that
 //! a lost rank ends the job instead of hanging it; `rayblas-mpi-check long-ring` runs a Gram
 //! reduction of several seconds after each rank prints `rank R pid P` on stderr, for the test
-//! that kills one in the middle of the ring.
+//! that kills one in the middle of the ring; `memory` prints each rank's resident memory above
+//! its start, and `address-space` runs a file larger than each rank may map (see
+//! [`address_space`]).
 
 use ndarray::{Array2, CowArray, Ix2};
 use rayblas::bench::uniform;
@@ -216,6 +218,32 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                     rel_err(d.to_f64(), single.to_f64()),
                 );
             }
+            // From a file that each rank reads its rows of (positioned reads, no mapping).
+            let file = out_dir().join(format!("x-{}.npy", name("x").replace([' ', '/'], "-")));
+            if root {
+                rayblas::mapped::write_npy(&file, &whole.view())?;
+            }
+            ranks.barrier();
+            let reader = rayblas::mapped::NpyReader::<T>::open(&file)?;
+            let d = cfg.on(ranks).gram_reduce::<T>(&reader, Reduction::Sum)?;
+            let g = cfg.on(ranks).gram::<T>(&reader)?;
+            if let Some(g) = g {
+                let single = cfg
+                    .calls(Calls::Tiles)
+                    .gram_reduce(&whole, Reduction::Sum)?;
+                print_case(
+                    &name("gram_reduce-sum-file"),
+                    bits(d),
+                    bits(single),
+                    rel_err(d.to_f64(), single.to_f64()),
+                );
+                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
+                print_case(&name("gram-file"), hash(&g), hash(&single), 0.0);
+            }
+            ranks.barrier();
+            if root {
+                std::fs::remove_file(&file).map_err(|e| io(&file, e))?;
+            }
         }
     }
     // Products by SUMMA: A m×k and B k×n, with ragged, 1-row, empty and thin shapes.
@@ -277,6 +305,38 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             }
             let c = cfg.on(ranks).matmul::<T>(&sa, &sb)?;
             assert_eq!(c.is_some(), root, "rank 0 alone holds the product");
+            // The same operands from files each rank reads its panels of: the same bits.
+            let stem = name("file").replace([' ', '/'], "-");
+            let (fa, fb) = (
+                out_dir().join(format!("a-{stem}.npy")),
+                out_dir().join(format!("b-{stem}.npy")),
+            );
+            if root {
+                rayblas::mapped::write_npy(&fa, &wa.view())?;
+                rayblas::mapped::write_npy(&fb, &wb.view())?;
+            }
+            ranks.barrier();
+            let (ra, rb) = (
+                rayblas::mapped::NpyReader::<T>::open(&fa)?,
+                rayblas::mapped::NpyReader::<T>::open(&fb)?,
+            );
+            let from_files = cfg.on(ranks).matmul::<T>(&ra, &rb)?;
+            if let (Some(f), Some(c)) = (&from_files, &c) {
+                print_case(
+                    &format!(
+                        "{}:{strategy}:matmul-file:{m}x{k}x{n}/{b} exact",
+                        T::DTYPE.name()
+                    ),
+                    hash(f),
+                    hash(c),
+                    0.0,
+                );
+            }
+            ranks.barrier();
+            if root {
+                std::fs::remove_file(&fa).map_err(|e| io(&fa, e))?;
+                std::fs::remove_file(&fb).map_err(|e| io(&fb, e))?;
+            }
             // Written to one file, each rank its block: the bits of the gathered product.
             let path = out_dir().join(format!("matmul-{}.npy", name("m").replace([' ', '/'], "-")));
             cfg.on(ranks).matmul_to_npy::<T>(&sa, &sb, &path)?;
@@ -398,6 +458,59 @@ fn status_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A Gram reduction of a 1000 × 65536 f64 `.npy` file (500 MiB) with each rank's address space
+/// limited (`RLIMIT_AS`) to what it had plus 3/p of the file, what the thread that computes
+/// during the ring reserves (OpenBLAS's buffer of 128 MiB and glibc's arena of 64 MiB, address
+/// space that is mostly never touched) and an eighth of the file for slack: less than the file
+/// on 8 ranks. Each rank shows that it cannot map the
+/// file, then reads its rows with `NpyReader`; rank 0 prints the result beside one process's
+/// with `calls=tiles` (computed before the limit) and each rank its limit.
+fn address_space(ranks: &Ranks) -> Result<()> {
+    const THREAD_RESERVES: u64 = (128 + 64) << 20;
+    let (rows, cols, block) = (1000, 65536, 125);
+    let path = out_dir().join("address-space.npy");
+    let cfg = Config::new()
+        .strategy(Strategy::Serial)
+        .block(BlockShape::square(block)?);
+    let mut single = 0.0;
+    if ranks.is_root() {
+        let x = uniform::<f64>(rows, cols, 9);
+        rayblas::mapped::write_npy(&path, &x.view())?;
+        single = cfg.calls(Calls::Tiles).gram_reduce(&x, Reduction::Sum)?;
+    }
+    ranks.barrier();
+    let file = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();
+    let budget = 3 * file / ranks.size() as u64 + THREAD_RESERVES + file / 8;
+    let limit = status_kib("VmSize:") * 1024 + budget;
+    let rlimit = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit reads the struct it is given; lowering the soft limit of this process
+    // is always allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlimit) } != 0 {
+        return Err(io(&path, std::io::Error::last_os_error()));
+    }
+    let mapped = rayblas::mapped::NpyMap::<f64>::open(&path).is_ok();
+    let reader = rayblas::mapped::NpyReader::<f64>::open(&path)?;
+    let d = cfg.on(ranks).gram_reduce(&reader, Reduction::Sum)?;
+    println!(
+        "limit rank {} limit_above_kib {} file_kib {} mapped {mapped}",
+        ranks.rank(),
+        budget / 1024,
+        file / 1024
+    );
+    if ranks.is_root() {
+        print_case(
+            "address-space:gram_reduce-sum exact",
+            bits(d),
+            bits(single),
+            rel_err(d, single),
+        );
+    }
+    Ok(())
+}
+
 /// A `.npy` file's matrix, read whole.
 fn read_npy<T: Element>(path: &std::path::Path) -> Result<Array2<T>> {
     Ok(rayblas::mapped::NpyMap::<T>::open(path)?.view().to_owned())
@@ -460,6 +573,7 @@ fn main() {
             );
             r.map(|_| ())
         }
+        Some("address-space") => address_space(&ranks),
         Some("long-ring") => {
             // A ring long enough to be killed in the middle of: each rank says who it is
             // first, for the test that kills one.

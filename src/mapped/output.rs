@@ -642,6 +642,7 @@ fn not_an_input<T>(out: &Path, inputs: &[&NpyMap<T>]) -> Result<()> {
     };
     for input in inputs {
         if input
+            .lines
             .file
             .metadata()
             .is_ok_and(|i| i.dev() == o.dev() && i.ino() == o.ino())

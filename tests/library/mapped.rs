@@ -490,3 +490,130 @@ fn an_input_that_changes_during_a_written_product_leaves_no_output() {
     }
     std::fs::remove_file(&input).ok();
 }
+
+/// `NpyReader` (positioned reads, no mapping) reads the same blocks as the mapping shows, for
+/// both dtypes and storage orders, transposed or not, and thin and empty shapes.
+fn check_reader<T: Element>() {
+    use rayblas::mapped::NpyReader;
+    for (m, n) in [(7, 13), (1, 9), (9, 1), (0, 5), (33, 40)] {
+        let x = random::<T>(m, n, 5);
+        for fortran in [false, true] {
+            let path = temp(&format!("reader-{}-{m}-{n}-{fortran}.npy", T::DTYPE.name()));
+            if fortran {
+                write_fortran(&path, &x);
+            } else {
+                write_npy(&path, &x.view()).unwrap();
+            }
+            let r = NpyReader::<T>::open(&path).unwrap();
+            assert_eq!(r.dim(), (m, n));
+            assert_eq!(
+                r.is_fortran(),
+                NpyMap::<T>::open(&path).unwrap().is_fortran()
+            );
+            let t = NpyReader::<T>::open(&path).unwrap().t();
+            assert_eq!(t.dim(), (n, m));
+            for (rows, cols) in [(0..m, 0..n), (m / 3..m, n / 2..n), (m / 2..m / 2, 0..n)] {
+                assert_eq!(
+                    r.read(rows.clone(), cols.clone()).unwrap(),
+                    x.slice(ndarray::s![rows.clone(), cols.clone()])
+                );
+                assert_eq!(
+                    t.read(cols.clone(), rows.clone()).unwrap(),
+                    x.t().slice(ndarray::s![cols, rows])
+                );
+            }
+            assert!(matches!(
+                r.read(0..m + 1, 0..n),
+                Err(Error::ShapeMismatch { .. })
+            ));
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_reader_reads_the_blocks_the_mapping_shows_f64() {
+    check_reader::<f64>();
+}
+
+#[test]
+fn the_reader_reads_the_blocks_the_mapping_shows_f32() {
+    check_reader::<f32>();
+}
+
+/// The reader refuses every file the mapping refuses, with the same reason, and a file cut
+/// short after opening is an error at the read, not a fault.
+#[test]
+fn the_reader_refuses_what_the_mapping_refuses() {
+    use rayblas::mapped::NpyReader;
+    let path = temp("reader-bad.npy");
+    write_npy(&path, &random::<f64>(20, 30, 1).view()).unwrap();
+    let good = std::fs::read(&path).unwrap();
+    let with_header = |dict: &str| {
+        let mut text = dict.to_string();
+        while (10 + text.len() + 1) % 64 != 0 {
+            text.push(' ');
+        }
+        text.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((text.len() as u16).to_le_bytes());
+        b.extend(text.as_bytes());
+        b.extend([0u8; 48]);
+        b
+    };
+    let replaced = |from: &[u8], to: &[u8]| {
+        let mut b = good.clone();
+        let at = b.windows(from.len()).position(|w| w == from).unwrap();
+        b.splice(at..at + from.len(), to.iter().copied());
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", good[..good.len() - 8].to_vec()),
+        ("more rows claimed", replaced(b"(20, 30)", b"(21, 30)")),
+        ("fewer rows claimed", replaced(b"(20, 30)", b"(19, 30)")),
+        ("not npy", b"hello, world".to_vec()),
+        ("empty", Vec::new()),
+        ("f32 data", replaced(b"<f8", b"<f4")),
+        ("big-endian", replaced(b"<f8", b">f8")),
+        ("integers", replaced(b"<f8", b"<i8")),
+        (
+            "3-D",
+            with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3, 1), }"),
+        ),
+        (
+            "1-D",
+            with_header("{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }"),
+        ),
+        (
+            "nested",
+            with_header("{{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }}"),
+        ),
+    ];
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let (map, read) = (NpyMap::<f64>::open(&path), NpyReader::<f64>::open(&path));
+        let (Err(Error::Io { reason: m, .. }), Err(e @ Error::Io { .. })) = (map, read) else {
+            panic!("{what}: both must refuse it with an I/O error");
+        };
+        let key = |s: &str| s.split([':', '(']).next().unwrap_or("").trim().to_string();
+        assert!(
+            e.to_string().contains(&key(&m)),
+            "{what}: the map says {m:?}, the reader {e}"
+        );
+        assert!(e.to_string().contains("reader-bad.npy"), "{e}");
+    }
+    // Cut short after opening: the read is an error naming the file.
+    std::fs::write(&path, &good).unwrap();
+    let r = NpyReader::<f64>::open(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let e = r.read(0..20, 0..30).unwrap_err().to_string();
+    assert!(
+        e.contains("reader-bad.npy") && e.contains("did the file change"),
+        "{e}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    assert!(matches!(
+        NpyReader::<f64>::open(&path),
+        Err(Error::Io { .. })
+    ));
+}
