@@ -258,10 +258,60 @@ impl Config {
             .outer_iter()
             .zip(b.outer_iter())
             .zip(c.outer_iter_mut())
-            .map(|((a, b), c)| batch::Item { a, b, c })
+            .map(|((a, b), c)| batch::Item { a, b: Some(b), c })
             .collect();
         batch::items(&plan, items)?;
         Ok(c)
+    }
+
+    /// The Gram products of a batch, `G[i] = X[i]·X[i]ᵀ`, for a count×n×k array of any strides:
+    /// a count×n×n array. Under `blocked` (and `hybrid`) the items are dealt to the workers and
+    /// under `serial` run in order, each item one `syrk` of its lower triangle, mirrored: the
+    /// bits of [`Config::gram`] on that item whenever it is one call there (under 2 MFLOP with
+    /// the automatic block), and the same bits for any worker count. Under `native`, one call
+    /// of the library's batched GEMM on `X[i]` and `X[i]ᵀ` where it has one (there is no
+    /// batched `syrk`), else [`Error::UnsupportedStrategy`].
+    ///
+    /// ```
+    /// use ndarray::Array3;
+    /// use rayblas::Config;
+    /// let x = Array3::from_shape_fn((3, 2, 4), |(i, j, p)| (i + j * p) as f64);
+    /// let g = Config::new().gram_batch(&x)?;
+    /// assert_eq!(g.dim(), (3, 2, 2));
+    /// for (gi, xi) in g.outer_iter().zip(x.outer_iter()) {
+    ///     assert_eq!(gi, Config::new().gram(xi)?);
+    /// }
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`] for an output beyond memory, [`Error::UnsupportedStrategy`] as
+    /// above, [`Error::DimensionTooLarge`], and the configuration errors listed on [`Config`].
+    pub fn gram_batch<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix3>) -> Result<Array3<T>> {
+        let x: ArrayView3<'a, T> = x.into();
+        let (count, n, _) = x.dim();
+        let plan = self.execution()?;
+        let len = n.saturating_mul(n);
+        let g = crate::alloc::zeros::<T>("batch output", count, len)?;
+        let mut g =
+            g.into_shape_with_order((count, n, n))
+                .map_err(|_| Error::DimensionTooLarge {
+                    what: "batch output n·n",
+                    value: len,
+                    limit: usize::MAX,
+                })?;
+        if plan.strategy.kind == Kind::Native {
+            let xt = x.permuted_axes([0, 2, 1]);
+            batch::strided(&plan, self.strategy_name()?, x, xt, g.view_mut())?;
+            return Ok(g);
+        }
+        let items = x
+            .outer_iter()
+            .zip(g.outer_iter_mut())
+            .map(|(a, c)| batch::Item { a, b: None, c })
+            .collect();
+        batch::items(&plan, items)?;
+        Ok(g)
     }
 
     /// [`Config::matmul_batch`] over items given as slices of views, each item of its own shape
@@ -309,7 +359,7 @@ impl Config {
             .zip(out.iter_mut())
             .map(|((a, b), c)| batch::Item {
                 a: a.view(),
-                b: b.view(),
+                b: Some(b.view()),
                 c: c.view_mut(),
             })
             .collect();

@@ -1,7 +1,7 @@
 """rayblas for numpy: blocked dense linear algebra on CPUs.
 
 Products (``matmul``, ``gram``, ``gram_t``, the fused ``gram_sum``/``matmul_sum``/
-``gram_reduce``/``matmul_reduce``, ``matmul_batch``) and SIMD reductions (``sum``,
+``gram_reduce``/``matmul_reduce``, ``matmul_batch``, ``gram_batch``) and SIMD reductions (``sum``,
 ``sum_of_squares``, ``norm``, ``max``, ``min``, ``mean``, ``argmax``, ``argmin``, ``dot``) on
 float32 and float64 arrays of any layout, without copying them; ``*_npy`` functions for files
 larger than memory. The GIL is released for the whole computation, so Python threads calling
@@ -39,6 +39,7 @@ from ._rayblas import (
     gram_npy,
     gram_reduce,
     gram_reduce_npy,
+    gram_batch,
     gram_sum,
     gram_t,
     matmul,
@@ -63,6 +64,7 @@ __all__ = [
     "compare",
     "dot",
     "gram",
+    "gram_batch",
     "gram_npy",
     "gram_reduce",
     "gram_reduce_npy",

@@ -29,6 +29,7 @@ fn _rayblas(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(products::matmul_sum, m)?)?;
     m.add_function(wrap_pyfunction!(products::matmul_reduce, m)?)?;
     m.add_function(wrap_pyfunction!(products::matmul_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(products::gram_batch, m)?)?;
     m.add_function(wrap_pyfunction!(reductions::sum, m)?)?;
     m.add_function(wrap_pyfunction!(reductions::sum_of_squares, m)?)?;
     m.add_function(wrap_pyfunction!(reductions::norm, m)?)?;

@@ -304,3 +304,37 @@ pub fn matmul_batch<'py>(
         )),
     }
 }
+
+fn gram3<'py, T: Elem>(
+    py: Python<'py>,
+    c: Config,
+    x: &numpy::PyReadonlyArrayDyn<'_, T>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let Ok(x) = x.as_array().into_dimensionality::<Ix3>() else {
+        return Err(value_error(
+            "gram_batch takes a 3-D array (items × rows × cols)".into(),
+        ));
+    };
+    let out: Array3<T> = released(py, || c.gram_batch(x))?;
+    Ok(PyArray3::from_owned_array(py, out).into_any())
+}
+
+/// `x[i] @ x[i].T` for every item of a 3-D array: a 3-D array of the items' Gram matrices.
+/// `blocked` runs the items in parallel with BLAS at one thread, each item one `syrk` mirrored
+/// (the bits of `gram` on a small item, for any worker count); `native` makes the library's
+/// batched GEMM call where it has one; `serial` loops on the calling thread.
+#[pyfunction]
+#[pyo3(signature = (x, *, strategy=None, block=None, calls=None))]
+pub fn gram_batch<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    strategy: Option<&str>,
+    block: Option<&Bound<'py, PyAny>>,
+    calls: Option<&str>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let c = config(strategy, block, calls)?;
+    match operand(x, "x")? {
+        Operand::F64(x) => gram3(py, c, &x),
+        Operand::F32(x) => gram3(py, c, &x),
+    }
+}

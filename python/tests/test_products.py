@@ -105,6 +105,27 @@ def test_batch_bad_shapes_name_the_item(dtype):
         rayblas.matmul_batch([np.ones((2, 2))], [np.ones((2, 2), np.float32)])
 
 
+def test_gram_batch_is_gram_per_item(dtype):
+    rng = np.random.default_rng(9)
+    x = rng.random((7, 5, 6)).astype(dtype)
+    want = x @ x.transpose(0, 2, 1)
+    for s in (None, "blocked", "blocked:1", "serial"):
+        got = rayblas.gram_batch(x, strategy=s)
+        assert got.dtype == dtype and got.shape == (7, 5, 5)
+        close(got, want, dtype, 6)
+        # Each item the bits of gram on it, whatever the strategy's workers.
+        for g, xi in zip(got, x):
+            np.testing.assert_array_equal(g, rayblas.gram(xi, strategy="serial"))
+    # Transposed and strided items, reversed order.
+    y = rng.random((14, 6, 10)).astype(dtype).transpose(0, 2, 1)[::-2, ::2]
+    close(rayblas.gram_batch(y), y @ y.transpose(0, 2, 1), dtype, 6)
+    assert rayblas.gram_batch(x[:0]).shape == (0, 5, 5)
+    with pytest.raises(ValueError, match="3-D"):
+        rayblas.gram_batch(x[0])
+    with pytest.raises(TypeError):
+        rayblas.gram_batch([x[0], x[1]])
+
+
 def test_native_batch_where_the_library_has_one():
     a = np.ones((3, 4, 4))
     b = np.ones((3, 4, 4))

@@ -1,6 +1,6 @@
-//! Batched products: `C[i] = A[i]·B[i]` for many independent items, the mission's pattern
-//! applied to many small GEMMs (what OpenBLAS's users do by hand: BLAS at one thread, a parallel
-//! loop over the batch).
+//! Batched products: `C[i] = A[i]·B[i]` (or the Gram products `G[i] = X[i]·X[i]ᵀ`) for many
+//! independent items, the mission's pattern applied to many small GEMMs (what OpenBLAS's users
+//! do by hand: BLAS at one thread, a parallel loop over the batch).
 //!
 //! - `blocked` (and `hybrid`): the items are dealt to the workers, each item one BLAS call at
 //!   the strategy's BLAS threads. Consecutive small items are grouped so that each task the
@@ -8,8 +8,8 @@
 //!   small to share runs on the calling thread (as any product, `Plan::for_product`).
 //! - `serial`: the items in order on the calling thread, one call each.
 //! - `native`: one call of the library's own batched GEMM (`cblas_?gemm_batch_strided`),
-//!   threaded by the library, where the linked library has one; elsewhere
-//!   [`Error::UnsupportedStrategy`].
+//!   threaded by the library, where the linked library has one (a Gram batch as the GEMMs
+//!   `X[i]·X[i]ᵀ`: there is no batched `syrk`); elsewhere [`Error::UnsupportedStrategy`].
 //!
 //! Every item is one call whatever the strategy's worker count or the grouping, so `blocked`
 //! and `serial` give the same bits for any worker count.
@@ -31,16 +31,35 @@ use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
 /// thread.
 pub(crate) const GROUP_FLOPS: f64 = 2.5e5;
 
-/// One item of a batch: its operands and its output.
+/// One item of a batch: its operands and its output. Without `b` the item is the Gram product
+/// `A·Aᵀ`: the lower triangle by one `syrk` and mirrored, as [`Config::gram`](crate::Config::gram)
+/// makes a product small enough to be one call.
 pub(crate) struct Item<'a, 'c, T> {
     pub a: ArrayView2<'a, T>,
-    pub b: ArrayView2<'a, T>,
+    pub b: Option<ArrayView2<'a, T>>,
     pub c: ArrayViewMut2<'c, T>,
 }
 
-impl<T> Item<'_, '_, T> {
+impl<T: Element> Item<'_, '_, T> {
     fn flops(&self) -> f64 {
-        2.0 * self.a.nrows() as f64 * self.a.ncols() as f64 * self.b.ncols() as f64
+        let (m, k) = (self.a.nrows() as f64, self.a.ncols() as f64);
+        match &self.b {
+            Some(b) => 2.0 * m * k * b.ncols() as f64,
+            None => m * m * k,
+        }
+    }
+
+    /// The item's one BLAS call (and a Gram product's mirror copy).
+    fn run(self, threads: usize) -> Result<()> {
+        match self.b {
+            Some(b) => blas::gemm(T::one(), self.a, b, T::zero(), self.c, threads),
+            None => {
+                let mut c = self.c;
+                blas::gram_lower(self.a, c.view_mut(), threads)?;
+                super::gram::mirror_diagonal(&mut c);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -77,23 +96,18 @@ pub(crate) fn check_counts(op: &'static str, a: usize, b: usize) -> Result<()> {
 pub(crate) fn items<T: Element>(plan: &Plan, items: Vec<Item<'_, '_, T>>) -> Result<()> {
     let total: f64 = items.iter().map(Item::flops).sum();
     let plan = &plan.for_product(total);
-    let run = |item: Item<'_, '_, T>, threads: usize| {
-        blas::gemm(T::one(), item.a, item.b, T::zero(), item.c, threads)
-    };
     if plan.inline && !plan.strategy.pin && plan.strategy.kind != Kind::Hybrid {
-        return plan.call_here(None, |t| {
-            items.into_iter().try_for_each(|item| run(item, t))
-        });
+        return plan.call_here(None, |t| items.into_iter().try_for_each(|item| item.run(t)));
     }
     let groups = group(items);
     collect(plan.tiles(groups, |group, threads| {
-        group.into_iter().try_for_each(|item| run(item, threads))
+        group.into_iter().try_for_each(|item| item.run(threads))
     }))
     .map(|_| ())
 }
 
 /// Consecutive items in groups of at least [`GROUP_FLOPS`] (the last may be smaller).
-fn group<'a, 'c, T>(items: Vec<Item<'a, 'c, T>>) -> Vec<Vec<Item<'a, 'c, T>>> {
+fn group<'a, 'c, T: Element>(items: Vec<Item<'a, 'c, T>>) -> Vec<Vec<Item<'a, 'c, T>>> {
     let mut groups = Vec::new();
     let mut current = Vec::new();
     let mut flops = 0.0;

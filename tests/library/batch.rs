@@ -266,3 +266,85 @@ fn native_batches_use_the_librarys_call_or_say_why_not() {
         Err(Error::UnsupportedStrategy { .. })
     ));
 }
+
+/// `gram_batch` under every strategy: each item the bits of `Config::gram` on it (a small item
+/// is one syrk there too), whatever the worker count; against the naive product; for every
+/// layout, both dtypes, and thin and empty shapes.
+fn check_gram<T: Element>(x: ArrayView3<'_, T>, what: &str) {
+    let bits = |x: ArrayView2<'_, T>| x.iter().map(|v| v.to_f64().to_bits()).collect::<Vec<_>>();
+    for cfg in strategies() {
+        let g = cfg.gram_batch(x).unwrap();
+        assert_eq!(g.dim(), (x.dim().0, x.dim().1, x.dim().1), "{what}");
+        for (i, (gi, xi)) in g.outer_iter().zip(x.outer_iter()).enumerate() {
+            let ctx = format!("{what} item {i} under {cfg:?}");
+            assert_product(&gi, &xi, &xi.t(), &ctx);
+            let one = Config::new()
+                .strategy("serial".parse().unwrap())
+                .gram(xi)
+                .unwrap();
+            assert_eq!(bits(gi), bits(one.view()), "{ctx}: not the bits of gram");
+        }
+    }
+}
+
+fn gram_layouts<T: Element>() {
+    let name = T::DTYPE.name();
+    for (i, &(count, n, k)) in [
+        (5, 4, 3),
+        (300, 8, 8),
+        (40, 33, 17),
+        (3, 1, 9),
+        (3, 9, 1),
+        (0, 4, 4),
+        (4, 0, 3),
+        (4, 3, 0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 400 + 3 * i as u64;
+        let x = batch::<T>(count, n, k, seed);
+        check_gram(x.view(), &format!("{name} gram {count}x{n}x{k} standard"));
+        let xt = batch::<T>(count, k, n, seed + 1);
+        check_gram(
+            xt.view().permuted_axes([0, 2, 1]),
+            &format!("{name} gram {count}x{n}x{k} transposed items"),
+        );
+        let wide = batch::<T>(2 * count, 2 * n, k, seed + 2);
+        check_gram(
+            wide.slice(s![..;-2, ..;2, ..]),
+            &format!("{name} gram {count}x{n}x{k} strided, reversed"),
+        );
+    }
+}
+
+#[test]
+fn gram_batches_are_the_bits_of_gram_per_item_f64() {
+    gram_layouts::<f64>();
+}
+
+#[test]
+fn gram_batches_are_the_bits_of_gram_per_item_f32() {
+    gram_layouts::<f32>();
+}
+
+/// A Gram batch under `native`: the library's batched GEMM where it has one, else the reason.
+#[test]
+fn native_gram_batches_use_the_librarys_call_or_say_why_not() {
+    let native = Config::new().strategy("native".parse().unwrap());
+    let has = cfg!(feature = "openblas-scipy");
+    let x = batch::<f64>(4, 110, 90, 21);
+    match native.gram_batch(&x) {
+        Ok(g) => {
+            assert!(has, "native ran without a batched GEMM");
+            for (i, (gi, xi)) in g.outer_iter().zip(x.outer_iter()).enumerate() {
+                assert_product(&gi, &xi, &xi.t(), &format!("native gram item {i}"));
+            }
+        }
+        Err(Error::UnsupportedStrategy { reason, .. }) => {
+            assert!(!has, "{reason}");
+            assert!(reason.contains("batched GEMM"), "{reason}");
+        }
+        Err(e) => panic!("native gram batch: {e}"),
+    }
+}
