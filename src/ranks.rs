@@ -195,6 +195,42 @@ impl Ranks {
             .all_reduce_into(&value, &mut out, mpi::collective::SystemOperation::max());
         out
     }
+
+    /// Every rank's `values` (any length each), concatenated in rank order, on every rank: for
+    /// results each rank makes of its own share (a check's partial sums, its rows' products).
+    ///
+    /// # Errors
+    /// [`Error::DimensionTooLarge`] on every rank alike if a rank gives more values than one
+    /// MPI call takes (2³¹ − 1).
+    pub fn all_concat(&self, values: &[f64]) -> Result<Vec<f64>> {
+        let p = self.size();
+        let mut lens = vec![0u64; p];
+        self.world
+            .all_gather_into(&(values.len() as u64), &mut lens[..]);
+        let limit = mpi::Count::MAX as u64;
+        if let Some(&too_many) = lens.iter().find(|&&l| l > limit) {
+            return Err(Error::DimensionTooLarge {
+                what: "values one rank gives all_concat",
+                value: usize::try_from(too_many).unwrap_or(usize::MAX),
+                limit: limit as usize,
+            });
+        }
+        // Each below 2³¹: the conversions hold.
+        let counts: Vec<mpi::Count> = lens.iter().map(|&l| l as mpi::Count).collect();
+        let displs: Vec<mpi::Count> = counts
+            .iter()
+            .scan(0 as mpi::Count, |at, &c| {
+                let d = *at;
+                *at = at.saturating_add(c);
+                Some(d)
+            })
+            .collect();
+        let total = lens.iter().map(|&l| l as usize).sum();
+        let mut all = vec![0.0; total];
+        let mut partition = PartitionMut::new(&mut all[..], counts, displs);
+        self.world.all_gather_varcount_into(values, &mut partition);
+        Ok(all)
+    }
 }
 
 /// Where a rank gets the rows of an operand it needs: the seam that keeps the input from ever

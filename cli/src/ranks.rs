@@ -448,6 +448,55 @@ mod on_ranks {
         Ok((a, b))
     }
 
+    /// The ranks checking one result together: each reads its share of the rows.
+    struct Together<'r>(&'r Ranks);
+
+    impl verify::Gather for Together<'_> {
+        fn concat(&self, values: Vec<f64>) -> Result<Vec<f64>, String> {
+            self.0.all_concat(&values).map_err(|e| e.to_string())
+        }
+        fn all_ok(&self, ok: bool) -> bool {
+            self.0.max_over_ranks(f64::from(u8::from(!ok))) == 0.0
+        }
+    }
+
+    /// The check of a run on input files, every rank reading its share of each operand's rows
+    /// by bands: the verdict on every rank (Freivalds' test where the product is, rank 0).
+    fn check_files<T: Element>(
+        w: &WorkloadArgs,
+        shape: workload::Shape,
+        ranks: &Ranks,
+        product: Option<ndarray::ArrayView2<'_, T>>,
+    ) -> Result<verify::Verdict, String> {
+        use verify::Gather;
+        let together = Together(ranks);
+        let opened = operands::<T>(w, shape).and_then(|(fa, fb)| {
+            // B is Xᵀ for a Gram product.
+            let fb = match w.op {
+                Op::Gram | Op::GramSum => Some(Source::File(reader::<T>(w, false)?.t())),
+                _ => fb,
+            };
+            Ok((fa, fb))
+        });
+        if !together.all_ok(opened.is_ok()) {
+            return Err(opened
+                .err()
+                .unwrap_or_else(|| "another rank could not open the input files".into()));
+        }
+        let (fa, fb) = opened?;
+        let (r, p) = (ranks.rank(), ranks.size());
+        let bands = |s: Source<T>| {
+            let dim = s.dim();
+            let share = dim.0 * r / p..dim.0 * (r + 1) / p;
+            verify::Bands::read_by(dim, share, move |rows| {
+                s.rows(rows)
+                    .map(|x| x.into_owned().into())
+                    .map_err(|e| e.to_string())
+            })
+        };
+        verify::check_bands(w.op, &bands(fa), fb.map(bands).as_ref(), product, &together)
+    }
+
     pub(super) fn run<T: Element + ndarray_npy::ReadableElement>(
         ranks: &Ranks,
         spec: &ChildSpec,
@@ -507,37 +556,28 @@ mod on_ranks {
         let rank_peak_rss_max_bytes =
             ranks.max_over_ranks(peak_rss.saturating_sub(input_rss) as f64) as u64;
         let input_rss_bytes = ranks.sum_over_ranks(input_rss as f64) as u64;
+        let answer = last.ok_or("no run")?;
+        let product = answer.product.as_ref().map(|p| p.view());
+        // The independent check, after the timing and outside the memory reported above: a
+        // file is read again by every rank, each its share of the rows in bands (no rank reads
+        // it whole); random inputs are made whole on rank 0.
+        let on_files = w
+            .input
+            .is_some()
+            .then(|| check_files::<T>(w, shape, ranks, product));
         if !ranks.is_root() {
-            return Ok(None);
+            return on_files.transpose().map(|_| None);
         }
         let foreign_cpu_s = match (busy0, sys::busy_cpu_seconds(cpus)) {
             (Some(b0), Some(b1)) => Some((b1 - b0 - own).max(0.0)),
             _ => None,
         };
-        let answer = last.ok_or("no run")?;
-        // The independent check, on rank 0 after the timing, outside the memory reported
-        // above: a file is read again by bands (it may not fit a rank whole), random inputs
-        // are made whole.
-        let product = answer.product.as_ref().map(|p| p.view());
-        let verdict = if w.input.is_some() {
-            let (fa, fb) = operands::<T>(w, shape)?;
-            let bands = |s: Source<T>| {
-                let dim = s.dim();
-                verify::Bands::read_by(dim, move |r| {
-                    s.rows(r)
-                        .map(|rows| rows.into_owned().into())
-                        .map_err(|e| e.to_string())
-                })
-            };
-            // B is Xᵀ for a Gram product.
-            let fb = match (w.op, fb) {
-                (Op::Gram | Op::GramSum, _) => Some(Source::File(reader::<T>(w, false)?.t())),
-                (_, fb) => fb,
-            };
-            verify::check_bands(w.op, &bands(fa), fb.map(bands).as_ref(), product)?
-        } else {
-            let inp = workload::inputs::<T>(w, shape)?;
-            verify::check(w.op, &inp, product)
+        let verdict = match on_files {
+            Some(v) => v?,
+            None => {
+                let inp = workload::inputs::<T>(w, shape)?;
+                verify::check(w.op, &inp, product)
+            }
         };
         let work = workload::work_of_shapes::<T>(w.op, &cfg, (m, k), b.as_ref().map(|b| b.dim()))
             .map_err(|e| e.to_string())?;

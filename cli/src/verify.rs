@@ -114,7 +114,7 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) 
         | Op::Max
         | Op::Min => {
             // In memory the reads cannot fail: one band, the view itself.
-            check_bands(op, &Bands::whole(a), Some(&Bands::whole(b)), c)
+            check_bands(op, &Bands::whole(a), Some(&Bands::whole(b)), c, &Alone)
                 .expect("reading a matrix in memory does not fail")
         }
         Op::Dot => {
@@ -144,10 +144,13 @@ pub fn check<T: Element>(op: Op, inp: &Inputs<T>, c: Option<ArrayView2<'_, T>>) 
 }
 
 /// An operand read in bands of rows, in order: one band for a matrix in memory, or bands of
-/// about [`BAND_BYTES`] read from a file a rank must not map whole (`ranks`).
+/// about [`BAND_BYTES`] read from a file a rank must not map whole (`ranks`), each rank
+/// reading only its share of the rows.
 pub struct Bands<'a, T> {
     /// `(rows, cols)` of the whole operand.
     pub dim: (usize, usize),
+    /// The rows this process reads: all of them, or its share when several check together.
+    pub share: Range<usize>,
     /// Rows per band.
     pub rows_per_band: usize,
     /// Reads one band.
@@ -164,36 +167,40 @@ impl<'a, T: Element> Bands<'a, T> {
     fn whole(x: ArrayView2<'a, T>) -> Self {
         Bands {
             dim: x.dim(),
+            share: 0..x.nrows(),
             rows_per_band: x.nrows().max(1),
             read: Box::new(move |r| Ok(x.slice_move(ndarray::s![r, ..]).into())),
         }
     }
 
-    /// Rows read `rows_per_band` at a time, each band about [`BAND_BYTES`].
+    /// Rows `share` of an operand of shape `dim`, read `rows_per_band` at a time, each band
+    /// about [`BAND_BYTES`].
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     pub fn read_by(
         dim: (usize, usize),
+        share: Range<usize>,
         read: impl Fn(Range<usize>) -> Result<CowArray<'a, T, Ix2>, String> + 'a,
     ) -> Self {
         let row_bytes = dim.1.max(1) * std::mem::size_of::<T>();
         Bands {
             dim,
+            share,
             rows_per_band: (BAND_BYTES / row_bytes).max(1),
             read: Box::new(read),
         }
     }
 
-    /// `f` on each band in order.
+    /// `f` on each band of the share, in order.
     fn each(&self, mut f: impl FnMut(ArrayView2<'_, T>)) -> Result<(), String> {
-        let rows = self.dim.0;
-        for start in (0..rows).step_by(self.rows_per_band) {
-            let band = (self.read)(start..(start + self.rows_per_band).min(rows))?;
+        let Range { start, end } = self.share;
+        for from in (start..end).step_by(self.rows_per_band) {
+            let band = (self.read)(from..(from + self.rows_per_band).min(end))?;
             f(band.view());
         }
         Ok(())
     }
 
-    /// `x·v` and `|x|·|v|`, band by band.
+    /// `x·v` and `|x|·|v|` for the share's rows, band by band.
     fn matvec(&self, v: &[f64]) -> Result<(Vec<f64>, Vec<f64>), String> {
         let (mut xv, mut mag) = (Vec::new(), Vec::new());
         self.each(|band| {
@@ -205,17 +212,65 @@ impl<'a, T: Element> Bands<'a, T> {
     }
 }
 
+/// How the processes that check one result together (each reading its share of the rows) put
+/// their partial results together. Alone, one process reads every row.
+pub trait Gather {
+    /// Every process's `values`, concatenated in process order (an error on every process
+    /// alike).
+    fn concat(&self, values: Vec<f64>) -> Result<Vec<f64>, String>;
+    /// Whether every process got `ok` (so none is left waiting in the next `concat`).
+    fn all_ok(&self, ok: bool) -> bool;
+}
+
+/// One process reading every row.
+pub struct Alone;
+
+impl Gather for Alone {
+    fn concat(&self, values: Vec<f64>) -> Result<Vec<f64>, String> {
+        Ok(values)
+    }
+    fn all_ok(&self, ok: bool) -> bool {
+        ok
+    }
+}
+
+/// `f`'s result where every process succeeded; the first error (this process's own, or that
+/// another one failed), on every process alike.
+fn agreed<R>(gather: &dyn Gather, f: impl FnOnce() -> Result<R, String>) -> Result<R, String> {
+    let r = f();
+    if gather.all_ok(r.is_ok()) {
+        r
+    } else {
+        Err(r
+            .err()
+            .unwrap_or_else(|| "another process of the check failed to read".into()))
+    }
+}
+
+/// Per-process vectors of one length, concatenated, added up in process order.
+fn add_up(all: &[f64], len: usize) -> Vec<f64> {
+    let mut sum = vec![0.0; len];
+    for part in all.chunks(len.max(1)) {
+        sum.iter_mut().zip(part).for_each(|(s, x)| *s += x);
+    }
+    sum
+}
+
 /// The check of `op` for operands read by bands: the sums of products and the full products
-/// (`b` is B, so Xᵀ for a Gram product), and `sum`, `mean`, `max` and `min` of `a`. The same
-/// arithmetic, in the same order, as on the whole matrices: [`check`] runs through it.
+/// (`b` is B, so Xᵀ for a Gram product), and `sum`, `mean`, `max` and `min` of `a`. Each
+/// process reads its share of the rows and `gather` puts the parts together, so no process
+/// reads a whole operand; `c`, the full product, is wherever it is (rank 0), and there the
+/// verdict includes Freivalds' test. [`check`] runs through it ([`Alone`], every row): the
+/// same arithmetic. Every process must call it alike.
 ///
 /// # Errors
-/// A band that cannot be read, or an op it does not check.
+/// A band that cannot be read (on every process), or an op it does not check.
 pub fn check_bands<T: Element>(
     op: Op,
     a: &Bands<'_, T>,
     b: Option<&Bands<'_, T>>,
     c: Option<ArrayView2<'_, T>>,
+    gather: &dyn Gather,
 ) -> Result<Verdict, String> {
     let eps = T::EPSILON.to_f64();
     let (m, k) = a.dim;
@@ -225,49 +280,89 @@ pub fn check_bands<T: Element>(
         Op::Matmul | Op::Gram | Op::MatmulSum | Op::GramSum => {
             let b = b.ok_or("a product needs B")?;
             let n = b.dim.1;
-            // Σ(A·B) = (1ᵀA)(B1), and its magnitude from |A| and |B|.
-            let (mut col_a, mut col_abs_a) = (vec![0.0; k], vec![0.0; k]);
-            a.each(|band| add_column_sums(&band, &mut col_a, &mut col_abs_a))?;
-            let (mut row_b, mut row_abs_b) = (Vec::new(), Vec::new());
-            b.each(|band| {
-                let (s, mg) = column_sums(&band.t());
-                row_b.extend(s);
-                row_abs_b.extend(mg);
+            let full = matches!(op, Op::Matmul | Op::Gram);
+            let mut rng = SmallRng::seed_from_u64(0xF4EE_D0A5);
+            let r: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
+            // Σ(A·B) = (1ᵀA)(B1), and its magnitude from |A| and |B|; for a full product
+            // also B·r, for Freivalds' test.
+            let (sums_a, row_b, row_abs_b, br, br_mag) = agreed(gather, || {
+                let mut sums_a = vec![0.0; 2 * k];
+                let (col_a, col_abs_a) = sums_a.split_at_mut(k);
+                a.each(|band| add_column_sums(&band, col_a, col_abs_a))?;
+                let (mut row_b, mut row_abs_b) = (Vec::new(), Vec::new());
+                b.each(|band| {
+                    let (s, mg) = column_sums(&band.t());
+                    row_b.extend(s);
+                    row_abs_b.extend(mg);
+                })?;
+                let (br, br_mag) = if full {
+                    b.matvec(&r)?
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                Ok((sums_a, row_b, row_abs_b, br, br_mag))
             })?;
-            let magnitude = dot(&col_abs_a, &row_abs_b);
+            let sums_a = add_up(&gather.concat(sums_a)?, 2 * k);
+            let (col_a, col_abs_a) = sums_a.split_at(k);
+            let (row_b, row_abs_b) = (gather.concat(row_b)?, gather.concat(row_abs_b)?);
+            let magnitude = dot(col_abs_a, &row_abs_b);
             // Each entry: k terms; then m·n entries summed in a tree. Doubled, plus f64.
             let bound =
                 (2.0 * (k as f64 + tree_depth(m * n)) * eps + f64_round(m + n + k)) * magnitude;
+            let freivalds_ok = if full {
+                let (br, br_mag) = (gather.concat(br)?, gather.concat(br_mag)?);
+                let (abr, mag) = agreed(gather, || {
+                    let (abr, _) = a.matvec(&br)?;
+                    // With a non-negative vector, the magnitude output is |A|·(|B|·|r|).
+                    let (_, mag) = a.matvec(&br_mag)?;
+                    Ok((abr, mag))
+                })?;
+                let (abr, mag) = (gather.concat(abr)?, gather.concat(mag)?);
+                c.map(|c| freivalds(&abr, &mag, &c, &r, (k, n), eps))
+            } else {
+                None
+            };
             Verdict {
-                reference: dot(&col_a, &row_b),
+                reference: dot(col_a, &row_b),
                 bound,
-                freivalds_ok: c.map(|c| freivalds(a, b, &c, eps)).transpose()?,
+                freivalds_ok,
             }
         }
         Op::Sum | Op::Mean => {
-            let (mut reference, mut magnitude) = (0.0, 0.0);
-            a.each(|band| {
-                for x in band.iter().map(|v| v.to_f64()) {
-                    reference += x;
-                    magnitude += x.abs();
-                }
+            let local = agreed(gather, || {
+                let (mut reference, mut magnitude) = (0.0, 0.0);
+                a.each(|band| {
+                    for x in band.iter().map(|v| v.to_f64()) {
+                        reference += x;
+                        magnitude += x.abs();
+                    }
+                })?;
+                Ok(vec![reference, magnitude])
             })?;
-            sum_verdict(op, len, eps, reference, magnitude)
+            let sums = add_up(&gather.concat(local)?, 2);
+            sum_verdict(op, len, eps, sums[0], sums[1])
         }
         Op::Max | Op::Min => {
-            let mut extreme = if op == Op::Max {
+            let start = if op == Op::Max {
                 f64::NEG_INFINITY
             } else {
                 f64::INFINITY
             };
-            a.each(|band| {
-                extreme = band
-                    .iter()
-                    .map(|v| v.to_f64())
-                    .fold(extreme, |x, v| fold_extreme(op, x, v));
+            let local = agreed(gather, || {
+                let mut extreme = start;
+                a.each(|band| {
+                    extreme = band
+                        .iter()
+                        .map(|v| v.to_f64())
+                        .fold(extreme, |x, v| fold_extreme(op, x, v));
+                })?;
+                Ok(vec![extreme])
             })?;
             Verdict {
-                reference: extreme,
+                reference: gather
+                    .concat(local)?
+                    .into_iter()
+                    .fold(start, |x, v| fold_extreme(op, x, v)),
                 bound: 0.0,
                 freivalds_ok: None,
             }
@@ -325,8 +420,16 @@ fn check_batch<T: Element>(
         if let (Some(ok), Some(c)) = (freivalds_ok.as_mut(), c) {
             if *ok {
                 let ci = c.slice(ndarray::s![i * m..(i + 1) * m, ..]);
-                *ok = freivalds(&Bands::whole(ai), &Bands::whole(bi), &ci, eps)
-                    .expect("reading a matrix in memory does not fail");
+                *ok = check_bands(
+                    Op::Matmul,
+                    &Bands::whole(ai),
+                    Some(&Bands::whole(bi)),
+                    Some(ci),
+                    &Alone,
+                )
+                .expect("reading a matrix in memory does not fail")
+                .freivalds_ok
+                .unwrap_or(false);
             }
         }
     }
@@ -364,33 +467,26 @@ fn first_extreme(values: impl Iterator<Item = f64>, max: bool) -> usize {
 /// within the rounding of computing C in type T, γₖ·(|A|·|B|·|r|)ᵢ, doubled, plus the f64
 /// rounding of both sides. A wrong entry c changes (C·r)ᵢ by (c − c')·rⱼ.
 fn freivalds<T: Element>(
-    a: &Bands<'_, T>,
-    b: &Bands<'_, T>,
+    abr: &[f64],
+    mag: &[f64],
     c: &ArrayView2<'_, T>,
+    r: &[f64],
+    (k, n): (usize, usize),
     eps: f64,
-) -> Result<bool, String> {
-    let (m, k) = a.dim;
-    let n = b.dim.1;
-    if c.dim() != (m, n) {
-        return Ok(false);
+) -> bool {
+    if c.dim() != (abr.len(), n) {
+        return false;
     }
-    let mut rng = SmallRng::seed_from_u64(0xF4EE_D0A5);
-    let r: Vec<f64> = (0..n).map(|_| rng.random::<f64>() * 2.0 - 1.0).collect();
-    let (br, br_mag) = b.matvec(&r)?;
-    let (abr, _) = a.matvec(&br)?;
-    // With a non-negative vector, the magnitude output is |A|·(|B|·|r|).
-    let (_, mag) = a.matvec(&br_mag)?;
-    let (cr, c_mag) = matvec(&c.view(), &r);
+    let (cr, c_mag) = matvec(&c.view(), r);
     let gamma = 2.0 * (k as f64 + 2.0) * eps;
     let f64_round = 4.0 * (n + k) as f64 * f64::EPSILON;
-    Ok(cr
-        .iter()
-        .zip(&abr)
+    cr.iter()
+        .zip(abr)
         .zip(mag.iter().zip(&c_mag))
         .all(|((x, y), (mg, cm))| {
             let tol = gamma * mg + f64_round * (mg + cm) + f64::MIN_POSITIVE;
             (x - y).abs() <= tol || (x.is_nan() && y.is_nan())
-        }))
+        })
 }
 
 #[cfg(test)]
@@ -443,6 +539,7 @@ mod tests {
         fn by7(x: ArrayView2<'_, f64>) -> Bands<'_, f64> {
             Bands {
                 dim: x.dim(),
+                share: 0..x.nrows(),
                 rows_per_band: 7,
                 read: Box::new(move |r| Ok(x.slice_move(ndarray::s![r, ..]).to_owned().into())),
             }
@@ -460,7 +557,7 @@ mod tests {
             (Op::Min, None, None),
         ] {
             let whole = check(op, &inp, prod);
-            let banded = check_bands(op, &by7(a), bb.as_ref(), prod).unwrap();
+            let banded = check_bands(op, &by7(a), bb.as_ref(), prod, &Alone).unwrap();
             assert_eq!(
                 (
                     whole.reference.to_bits(),
@@ -477,15 +574,17 @@ mod tests {
         }
         let mut bad = c.clone();
         bad[[3, 4]] += 1e-3;
-        let caught = check_bands(Op::Matmul, &by7(a), Some(&by7(b)), Some(bad.view())).unwrap();
+        let caught =
+            check_bands(Op::Matmul, &by7(a), Some(&by7(b)), Some(bad.view()), &Alone).unwrap();
         assert_eq!(caught.freivalds_ok, Some(false));
         let failing = Bands::<f64> {
             dim: (3, 3),
+            share: 0..3,
             rows_per_band: 1,
             read: Box::new(|_| Err("cannot read".into())),
         };
         assert_eq!(
-            check_bands(Op::Sum, &failing, None, None).unwrap_err(),
+            check_bands(Op::Sum, &failing, None, None, &Alone).unwrap_err(),
             "cannot read"
         );
     }

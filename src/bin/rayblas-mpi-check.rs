@@ -511,6 +511,25 @@ fn address_space(ranks: &Ranks) -> Result<()> {
     Ok(())
 }
 
+/// `Ranks::all_concat`: rank r gives r + 1 copies of r; every rank gets them all in rank
+/// order (an empty share from rank 0 when it gives none).
+fn all_concat(ranks: &Ranks) -> Result<()> {
+    let r = ranks.rank();
+    let mine = vec![r as f64; r + 1];
+    let all = ranks.all_concat(&mine)?;
+    let want: Vec<f64> = (0..ranks.size())
+        .flat_map(|q| std::iter::repeat_n(q as f64, q + 1))
+        .collect();
+    if all != want {
+        return Err(Error::Mpi(format!("all_concat gave {all:?}, not {want:?}")));
+    }
+    let none = ranks.all_concat(&[])?;
+    if !none.is_empty() {
+        return Err(Error::Mpi(format!("all_concat of nothing gave {none:?}")));
+    }
+    Ok(())
+}
+
 /// A `.npy` file's matrix, read whole.
 fn read_npy<T: Element>(path: &std::path::Path) -> Result<Array2<T>> {
     Ok(rayblas::mapped::NpyMap::<T>::open(path)?.view().to_owned())
@@ -590,7 +609,9 @@ fn main() {
                 .gram_reduce::<f64>(&src, Reduction::Sum)
                 .map(|_| ())
         }
-        _ => cases::<f64>(&ranks).and_then(|()| cases::<f32>(&ranks)),
+        _ => all_concat(&ranks)
+            .and_then(|()| cases::<f64>(&ranks))
+            .and_then(|()| cases::<f32>(&ranks)),
     };
     if let Err(e) = result {
         eprintln!("rayblas-mpi-check: rank {}: {e}", ranks.rank());
