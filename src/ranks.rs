@@ -10,11 +10,13 @@
 //!
 //! - **Data:** every rank makes or reads only the rows its calls need, from a [`RowSource`]:
 //!   [`Uniform`] (the seeded random matrix, the same numbers for any rank count), an in-memory
-//!   view, or a memory-mapped `.npy` file (feature `npy`) read by row range. The input is never
-//!   gathered.
-//! - **Shares:** calls go to ranks by cost, largest first, each to the rank with the least work
-//!   so far (ties to the lower rank): every rank gets the same work within one call's cost. The
-//!   owner of each call depends on the call list and the rank count only.
+//!   view, a `.npy` file read by positioned reads ([`NpyReader`](crate::mapped::NpyReader),
+//!   feature `npy`: nothing mapped, so a file larger than a rank may map runs when its share
+//!   fits) or a memory-mapped one read by row range. The input is never gathered.
+//! - **Gram products** (`gram_reduce`, `gram`, `gram_to_npy`) run a ring of row panels, one per
+//!   rank, so that each rank holds about 3/p of X (see [`OnRanks::gram_reduce`] and
+//!   `docs/mpi.md`); **reductions** (`reduce`) deal bands of rows to the ranks by cost, largest
+//!   first, each to the rank with the least work so far (ties to the lower rank).
 //! - **Products of two matrices** (`matmul`, `matmul_reduce`) run SUMMA instead: the product's
 //!   tiles in contiguous blocks on a 2-D grid of ranks, the inner dimension in panels of the
 //!   block's width, each panel of A broadcast along a grid row and each panel of B down a grid
@@ -24,7 +26,8 @@
 //!   `matmul`) is held by rank 0 alone: it returns `Some(matrix)`, the other ranks `None`.
 //! - **Reproducible:** for a given rank count a result is bitwise the same run after run. The
 //!   Gram products and the reductions are bitwise the same for every rank count and every
-//!   local worker count too (same cut, same calls, combined in the same order); SUMMA's blocks,
+//!   local worker count too (same cut, same calls, combined in the same order); the Gram
+//!   products equal one process's with `calls=tiles` (the ring makes one call per tile); SUMMA's blocks,
 //!   and so the shapes of its BLAS calls, change with the grid, so the products of two matrices
 //!   agree across rank counts within rounding (the tests hold them to 1e-12 relative in f64,
 //!   2e-5 in f32, each entry against one process). With the default cut,
