@@ -259,7 +259,8 @@ fn nested_calls_inside_user_pools_and_scopes() {
 }
 
 /// A user's own BLAS calls (CBLAS `dgemm` straight into the linked library) on one thread while
-/// rayblas runs mixed strategies on others: both must stay right. rayblas never changes the
+/// rayblas runs mixed strategies on others: both must stay right (the user's calls only where
+/// the library is reentrant). rayblas never changes the
 /// library's thread count while its own calls run and restores each thread's OpenMP setting
 /// after its calls, so the user's calls see what they would see without rayblas.
 #[cfg(not(feature = "pure-rust"))]
@@ -267,10 +268,14 @@ fn nested_calls_inside_user_pools_and_scopes() {
 fn direct_blas_calls_beside_rayblas() {
     let _one = one_at_a_time();
     with_watchdog(Duration::from_secs(300), || {
-        let user = std::thread::spawn(|| {
+        // On a library that is not reentrant (OpenBLAS's single-threaded build) a user's
+        // unserialised calls race with any other call, rayblas's or not: rayblas serialises
+        // only the calls it makes (docs/thread-pools.md). Its own calls are still checked.
+        let reentrant = blas::reentrant();
+        let user = std::thread::spawn(move || {
             let case = Case::new(99);
             let mut wrong = 0;
-            for _ in 0..60 {
+            for _ in 0..if reentrant { 60 } else { 0 } {
                 let c = common::user_dgemm(&case.x, &case.y);
                 let off = c
                     .iter()
