@@ -203,32 +203,27 @@ impl Ranks {
     /// results each rank makes of its own share (a check's partial sums, its rows' products).
     ///
     /// # Errors
-    /// [`Error::DimensionTooLarge`] on every rank alike if a rank gives more values than one
-    /// MPI call takes (2³¹ − 1).
+    /// [`Error::DimensionTooLarge`] on every rank alike if the ranks give more values in all
+    /// than one MPI call places (2³¹ − 1).
     pub fn all_concat(&self, values: &[f64]) -> Result<Vec<f64>> {
         let p = self.size();
         let mut lens = vec![0u64; p];
         self.world
             .all_gather_into(&(values.len() as u64), &mut lens[..]);
         let limit = mpi::Count::MAX as u64;
-        if let Some(&too_many) = lens.iter().find(|&&l| l > limit) {
+        let total = lens.iter().fold(0u64, |t, &l| t.saturating_add(l));
+        if total > limit {
             return Err(Error::DimensionTooLarge {
-                what: "values one rank gives all_concat",
-                value: usize::try_from(too_many).unwrap_or(usize::MAX),
+                what: "values all ranks give all_concat",
+                value: usize::try_from(total).unwrap_or(usize::MAX),
                 limit: limit as usize,
             });
         }
-        // Each below 2³¹: the conversions hold.
+        // The total below 2³¹: every count and displacement fits an MPI count.
+        let lens: Vec<usize> = lens.iter().map(|&l| l as usize).collect();
         let counts: Vec<mpi::Count> = lens.iter().map(|&l| l as mpi::Count).collect();
-        let displs: Vec<mpi::Count> = counts
-            .iter()
-            .scan(0 as mpi::Count, |at, &c| {
-                let d = *at;
-                *at = at.saturating_add(c);
-                Some(d)
-            })
-            .collect();
-        let total = lens.iter().map(|&l| l as usize).sum();
+        let displs: Vec<mpi::Count> = offsets(&lens).iter().map(|&o| o as mpi::Count).collect();
+        let total = total as usize;
         let mut all = vec![0.0; total];
         let mut partition = PartitionMut::new(&mut all[..], counts, displs);
         self.world.all_gather_varcount_into(values, &mut partition);
