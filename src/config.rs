@@ -240,16 +240,7 @@ impl Config {
         batch::check_counts(OP, count, count_b)?;
         batch::check_item(OP, 0, (m, k), (k2, n))?;
         let plan = self.execution()?;
-        // m·n saturates: the allocation of count × usize::MAX elements then fails as too large.
-        let len = m.saturating_mul(n);
-        let c = crate::alloc::zeros::<T>("batch output", count, len)?;
-        let mut c =
-            c.into_shape_with_order((count, m, n))
-                .map_err(|_| Error::DimensionTooLarge {
-                    what: "batch output m·n",
-                    value: len,
-                    limit: usize::MAX,
-                })?;
+        let mut c = batch::output::<T>(count, m, n)?;
         if plan.strategy.kind == Kind::Native {
             batch::strided(&plan, self.strategy_name()?, a, b, c.view_mut())?;
             return Ok(c);
@@ -291,15 +282,7 @@ impl Config {
         let x: ArrayView3<'a, T> = x.into();
         let (count, n, _) = x.dim();
         let plan = self.execution()?;
-        let len = n.saturating_mul(n);
-        let g = crate::alloc::zeros::<T>("batch output", count, len)?;
-        let mut g =
-            g.into_shape_with_order((count, n, n))
-                .map_err(|_| Error::DimensionTooLarge {
-                    what: "batch output n·n",
-                    value: len,
-                    limit: usize::MAX,
-                })?;
+        let mut g = batch::output::<T>(count, n, n)?;
         if plan.strategy.kind == Kind::Native {
             let xt = x.permuted_axes([0, 2, 1]);
             batch::strided(&plan, self.strategy_name()?, x, xt, g.view_mut())?;

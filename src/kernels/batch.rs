@@ -20,7 +20,7 @@ use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::strategy::Kind;
-use ndarray::{ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
+use ndarray::{Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3};
 
 /// Items are grouped into tasks of at least this many flops (about 5 µs of one core): a
 /// worker takes the next task from the work queue with one uncontended lock, which a task this
@@ -61,6 +61,19 @@ impl<T: Element> Item<'_, '_, T> {
             }
         }
     }
+}
+
+/// A batch's zeroed output of `count` items of `m × n`. `m·n` saturates: the allocation of
+/// count × `usize::MAX` elements then fails as too large.
+pub(crate) fn output<T: Element>(count: usize, m: usize, n: usize) -> Result<Array3<T>> {
+    let len = m.saturating_mul(n);
+    crate::alloc::zeros::<T>("batch output", count, len)?
+        .into_shape_with_order((count, m, n))
+        .map_err(|_| Error::DimensionTooLarge {
+            what: "batch output m·n",
+            value: len,
+            limit: usize::MAX,
+        })
 }
 
 /// Checks that item `index` of a batch can be multiplied, naming the item in the error.
