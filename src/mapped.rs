@@ -388,23 +388,50 @@ fn flat_header(bytes: &[u8]) -> std::result::Result<(), String> {
 fn describe(e: &ndarray_npy::ViewNpyError, dtype: &str) -> String {
     use ndarray_npy::ViewNpyError as E;
     match e {
-        E::WrongNdim(_, ndim) => format!("holds a {ndim}-D array; rayblas needs a 2-D matrix"),
-        E::WrongDescriptor(d) => format!("holds elements of type {d}, not {dtype}"),
+        E::WrongNdim(_, ndim) => not_a_matrix(*ndim),
+        E::WrongDescriptor(d) => wrong_type(&d.to_string(), dtype),
         E::ParseHeader(h) => format!("is not a valid .npy file ({h})"),
-        E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "is not a valid .npy file (too short for a header)".into()
-        }
-        E::MissingBytes(n) => format!(
-            "is shorter than its header says: {n} bytes of data missing (truncated, or the header lies about the shape)"
-        ),
-        E::ExtraBytes(n) => format!(
-            "has {n} bytes after the data its header describes (the header lies about the shape)"
-        ),
-        E::LengthOverflow => "has a header whose shape overflows the address space".into(),
+        E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => TOO_SHORT.into(),
+        E::MissingBytes(n) => missing_data(*n as u128),
+        E::ExtraBytes(n) => extra_data(*n as u128),
+        E::LengthOverflow => SHAPE_OVERFLOWS.into(),
         E::MisalignedData => {
             "has its data misaligned for the element type (not written by numpy?)".into()
         }
         other => other.to_string(),
+    }
+}
+
+// What is wrong with a `.npy` file, in the same words from `NpyMap` and `NpyReader`.
+const TOO_SHORT: &str = "is not a valid .npy file (too short for a header)";
+const SHAPE_OVERFLOWS: &str = "has a header whose shape overflows the address space";
+
+fn not_a_matrix(ndim: usize) -> String {
+    format!("holds a {ndim}-D array; rayblas needs a 2-D matrix")
+}
+
+fn wrong_type(descr: &str, dtype: &str) -> String {
+    format!("holds elements of type {descr}, not {dtype}")
+}
+
+fn missing_data(bytes: u128) -> String {
+    format!(
+        "is shorter than its header says: {bytes} bytes of data missing (truncated, or the \
+         header lies about the shape)"
+    )
+}
+
+fn extra_data(bytes: u128) -> String {
+    format!(
+        "has {bytes} bytes after the data its header describes (the header lies about the shape)"
+    )
+}
+
+/// The type code of `dtype` in a `.npy` header, without the byte order (`f8`, `f4`).
+fn npy_kind(dtype: crate::Dtype) -> &'static str {
+    match dtype {
+        crate::Dtype::F32 => "f4",
+        crate::Dtype::F64 => "f8",
     }
 }
 

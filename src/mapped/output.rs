@@ -172,10 +172,7 @@ fn write_atomically(
 /// The `.npy` 1.0 header of a C-order 2-D array of `dtype` in byte order `order` (`<` or `>`),
 /// padded so the data starts 64-byte aligned.
 fn header(dtype: crate::Dtype, (m, n): (usize, usize), order: char) -> Vec<u8> {
-    let kind = match dtype {
-        crate::Dtype::F32 => "f4",
-        crate::Dtype::F64 => "f8",
-    };
+    let kind = super::npy_kind(dtype);
     let mut dict =
         format!("{{'descr': '{order}{kind}', 'fortran_order': False, 'shape': ({m}, {n}), }}");
     // magic (6) + version (2) + length (2) + dict + '\n', a multiple of 64.

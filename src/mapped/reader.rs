@@ -1,7 +1,10 @@
 //! [`NpyReader`]: a `.npy` file read by positioned reads, never mapped, for inputs larger than
 //! a process may map (a rank's address-space limit, `ulimit -v`).
 
-use super::{flat_header, read_block, FileLines};
+use super::{
+    extra_data, flat_header, missing_data, not_a_matrix, npy_kind, read_block, wrong_type,
+    FileLines, SHAPE_OVERFLOWS, TOO_SHORT,
+};
 use crate::error::{Error, Result};
 use crate::Element;
 use ndarray::Array2;
@@ -74,23 +77,13 @@ impl<T: Element> NpyReader<T> {
         let data = (dim.0 as u128) * (dim.1 as u128) * std::mem::size_of::<T>() as u128;
         let have = u128::from(meta.len()).saturating_sub(offset as u128);
         if data > isize::MAX as u128 {
-            return Err(io(
-                "has a header whose shape overflows the address space".into()
-            ));
+            return Err(io(SHAPE_OVERFLOWS.into()));
         }
         if have < data {
-            return Err(io(format!(
-                "is shorter than its header says: {} bytes of data missing (truncated, or the \
-                 header lies about the shape)",
-                data - have
-            )));
+            return Err(io(missing_data(data - have)));
         }
         if have > data {
-            return Err(io(format!(
-                "has {} bytes after the data its header describes (the header lies about the \
-                 shape)",
-                have - data
-            )));
+            return Err(io(extra_data(have - data)));
         }
         Ok(NpyReader {
             lines: FileLines {
@@ -172,7 +165,7 @@ fn read_header<T: Element>(
     let got = read_up_to(file, &mut prefix).map_err(|e| io(e.to_string()))?;
     if got < 10 || &prefix[..6] != b"\x93NUMPY" {
         return Err(if got < 10 {
-            io("is not a valid .npy file (too short for a header)".into())
+            io(TOO_SHORT.into())
         } else {
             invalid("no .npy magic string at its start")
         });
@@ -200,9 +193,7 @@ fn read_header<T: Element>(
     file.seek(SeekFrom::Start(start as u64))
         .map_err(|e| io(e.to_string()))?;
     if read_up_to(file, &mut bytes[start..]).map_err(|e| io(e.to_string()))? < len {
-        return Err(io(
-            "is not a valid .npy file (too short for a header)".into()
-        ));
+        return Err(io(TOO_SHORT.into()));
     }
     flat_header(&bytes).map_err(io)?;
     let text =
@@ -211,10 +202,7 @@ fn read_header<T: Element>(
         return Err(invalid("its header is not ASCII"));
     }
     let header = parse_dict(text).map_err(|e| invalid(&e))?;
-    let kind = match T::DTYPE {
-        crate::Dtype::F32 => "f4",
-        crate::Dtype::F64 => "f8",
-    };
+    let kind = npy_kind(T::DTYPE);
     let native = if cfg!(target_endian = "little") {
         '<'
     } else {
@@ -230,20 +218,12 @@ fn read_header<T: Element>(
         )));
     }
     if header.descr != wanted {
-        return Err(io(format!(
-            "holds elements of type '{}', not {}",
-            header.descr,
-            T::DTYPE.name()
-        )));
+        let quoted = format!("'{}'", header.descr);
+        return Err(io(wrong_type(&quoted, T::DTYPE.name())));
     }
     let dim = match header.shape[..] {
         [r, c] => (r, c),
-        _ => {
-            return Err(io(format!(
-                "holds a {}-D array; rayblas needs a 2-D matrix",
-                header.shape.len()
-            )))
-        }
+        _ => return Err(io(not_a_matrix(header.shape.len()))),
     };
     Ok((start + len, dim, header.fortran_order))
 }
