@@ -464,37 +464,35 @@ mod on_ranks {
     /// by bands: the verdict on every rank (Freivalds' test where the product is, rank 0).
     fn check_files<T: Element>(
         w: &WorkloadArgs,
-        shape: workload::Shape,
         ranks: &Ranks,
+        (a, b): (&Source<T>, Option<&Source<T>>),
         product: Option<ndarray::ArrayView2<'_, T>>,
     ) -> Result<verify::Verdict, String> {
         use verify::Gather;
         let together = Together(ranks);
-        let opened = operands::<T>(w, shape).and_then(|(fa, fb)| {
-            // B is Xᵀ for a Gram product.
-            let fb = match w.op {
-                Op::Gram | Op::GramSum => Some(Source::File(reader::<T>(w, false)?.t())),
-                _ => fb,
-            };
-            Ok((fa, fb))
-        });
-        if !together.all_ok(opened.is_ok()) {
-            return Err(opened
-                .err()
-                .unwrap_or_else(|| "another rank could not open the input files".into()));
-        }
-        let (fa, fb) = opened?;
-        let (r, p) = (ranks.rank(), ranks.size());
-        let bands = |s: Source<T>| {
-            let dim = s.dim();
+        // B is Xᵀ for a Gram product: the file again, read transposed.
+        let xt = match w.op {
+            Op::Gram | Op::GramSum => {
+                let opened = reader::<T>(w, false).map(|r| Source::File(r.t()));
+                if !together.all_ok(opened.is_ok()) {
+                    return Err(opened
+                        .err()
+                        .unwrap_or_else(|| "another rank could not open the input file".into()));
+                }
+                Some(opened?)
+            }
+            _ => None,
+        };
+        // This rank's share of an operand's rows, read by bands.
+        fn bands<'s, T: Element>(s: &'s Source<T>, ranks: &Ranks) -> verify::Bands<'s, T> {
+            let (dim, r, p) = (s.dim(), ranks.rank(), ranks.size());
             let share = dim.0 * r / p..dim.0 * (r + 1) / p;
             verify::Bands::read_by(dim, share, move |rows| {
-                s.rows(rows)
-                    .map(|x| x.into_owned().into())
-                    .map_err(|e| e.to_string())
+                s.rows(rows).map_err(|e| e.to_string())
             })
-        };
-        verify::check_bands(w.op, &bands(fa), fb.map(bands).as_ref(), product, &together)
+        }
+        let b = xt.as_ref().or(b).map(|b| bands(b, ranks));
+        verify::check_bands(w.op, &bands(a, ranks), b.as_ref(), product, &together)
     }
 
     pub(super) fn run<T: Element + ndarray_npy::ReadableElement>(
@@ -564,7 +562,7 @@ mod on_ranks {
         let on_files = w
             .input
             .is_some()
-            .then(|| check_files::<T>(w, shape, ranks, product));
+            .then(|| check_files::<T>(w, ranks, (&a, b.as_ref()), product));
         if !ranks.is_root() {
             return on_files.transpose().map(|_| None);
         }
