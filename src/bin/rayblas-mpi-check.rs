@@ -177,16 +177,41 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                     }
                 }
             }
+            // One process's Gram matrix and its sum (calls=tiles), which every form below is
+            // held to: rank 0 prints each beside them.
+            let single = if root {
+                let tiles = cfg.calls(Calls::Tiles);
+                Some((
+                    tiles.gram(&whole)?,
+                    tiles.gram_reduce(&whole, Reduction::Sum)?,
+                ))
+            } else {
+                None
+            };
+            let gram_case = |op: &str, g: &Array2<T>| {
+                if let Some((single, _)) = &single {
+                    let worst = g
+                        .iter()
+                        .zip(single.iter())
+                        .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
+                        .fold(0.0, f64::max);
+                    print_case(&name(op), hash(g), hash(single), worst);
+                }
+            };
+            let sum_case = |op: &str, d: T| {
+                if let Some((_, single)) = single {
+                    print_case(
+                        &name(op),
+                        bits(d),
+                        bits(single),
+                        rel_err(d.to_f64(), single.to_f64()),
+                    );
+                }
+            };
             let g = cfg.on(ranks).gram::<T>(&src)?;
             assert_eq!(g.is_some(), root, "rank 0 alone holds the Gram matrix");
             if let Some(g) = g {
-                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
-                let worst = g
-                    .iter()
-                    .zip(single.iter())
-                    .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
-                    .fold(0.0, f64::max);
-                print_case(&name("gram"), hash(&g), hash(&single), worst);
+                gram_case("gram", &g);
             }
             // The same product written to one file by every rank.
             let path = out_dir().join(format!(
@@ -195,29 +220,14 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             ));
             cfg.on(ranks).gram_to_npy::<T>(&src, &path)?;
             if root {
-                let g = read_npy::<T>(&path)?;
-                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
-                let worst = g
-                    .iter()
-                    .zip(single.iter())
-                    .map(|(a, b)| rel_err(a.to_f64(), b.to_f64()))
-                    .fold(0.0, f64::max);
-                print_case(&name("gram_to_npy"), hash(&g), hash(&single), worst);
+                gram_case("gram_to_npy", &read_npy::<T>(&path)?);
                 std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
             }
             let view = whole.view();
-            let d = cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?;
-            if root {
-                let single = cfg
-                    .calls(Calls::Tiles)
-                    .gram_reduce(&whole, Reduction::Sum)?;
-                print_case(
-                    &name("gram_reduce-sum-view"),
-                    bits(d),
-                    bits(single),
-                    rel_err(d.to_f64(), single.to_f64()),
-                );
-            }
+            sum_case(
+                "gram_reduce-sum-view",
+                cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?,
+            );
             // From a file that each rank reads its rows of (positioned reads, no mapping).
             let file = out_dir().join(format!("x-{}.npy", name("x").replace([' ', '/'], "-")));
             if root {
@@ -225,20 +235,12 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             }
             ranks.barrier();
             let reader = rayblas::mapped::NpyReader::<T>::open(&file)?;
-            let d = cfg.on(ranks).gram_reduce::<T>(&reader, Reduction::Sum)?;
-            let g = cfg.on(ranks).gram::<T>(&reader)?;
-            if let Some(g) = g {
-                let single = cfg
-                    .calls(Calls::Tiles)
-                    .gram_reduce(&whole, Reduction::Sum)?;
-                print_case(
-                    &name("gram_reduce-sum-file"),
-                    bits(d),
-                    bits(single),
-                    rel_err(d.to_f64(), single.to_f64()),
-                );
-                let single = cfg.calls(Calls::Tiles).gram(&whole)?;
-                print_case(&name("gram-file"), hash(&g), hash(&single), 0.0);
+            sum_case(
+                "gram_reduce-sum-file",
+                cfg.on(ranks).gram_reduce::<T>(&reader, Reduction::Sum)?,
+            );
+            if let Some(g) = cfg.on(ranks).gram::<T>(&reader)? {
+                gram_case("gram-file", &g);
             }
             ranks.barrier();
             if root {
