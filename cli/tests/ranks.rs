@@ -232,44 +232,25 @@ fn an_input_file_on_ranks_is_read_by_rows_and_checked() {
             );
         }
     }
-    let text = rayblas(&[
-        "compare",
-        "--op",
-        "gram-sum",
-        "--input",
-        path,
+    let mut table = vec!["compare", "--op", "gram-sum", "--input", path];
+    table.extend([
         "--strategies",
         "mpi:2+serial",
         "--peak",
         "1",
         "--repeat",
         "1",
-        "--warmup",
-        "0",
     ]);
+    table.extend(["--warmup", "0"]);
+    let text = rayblas(&table);
     assert!(text.status.success());
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("each rank reads its rows"),
         "{}",
         String::from_utf8_lossy(&text.stdout)
     );
-    let wrong = rayblas(&[
-        "compare",
-        "--op",
-        "gram-sum",
-        "--input",
-        path,
-        "--dtype",
-        "f32",
-        "--strategies",
-        "mpi:2+serial",
-        "--peak",
-        "1",
-        "--repeat",
-        "1",
-        "--warmup",
-        "0",
-    ]);
+    table.extend(["--dtype", "f32"]);
+    let wrong = rayblas(&table);
     assert!(!wrong.status.success());
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(err.contains("x.npy") && err.contains("--dtype"), "{err}");
