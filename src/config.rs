@@ -4,7 +4,7 @@
 use crate::element::Element;
 use crate::error::{Error, Result};
 use crate::kernels::reduce::{self, Reduction};
-use crate::kernels::{batch, fused, gram, matmul};
+use crate::kernels::{batch, fused, gram, matmul, small};
 use crate::plan::Plan;
 use crate::simd::{self, Level};
 use crate::strategy::{Kind, Resolved, Strategy};
@@ -148,6 +148,26 @@ impl Config {
         }
     }
 
+    /// Whether a call too small to share runs on the calling thread at one BLAS thread under
+    /// this configuration with nothing left to resolve that could fail: the strategy (given, or
+    /// the default in force) `blocked` unpinned or `serial`, the block rayblas's to choose, and
+    /// the SIMD level in force (returned) one this CPU has. The small-call path
+    /// ([`crate::kernels::small`]) then skips the plan; anything else, an error to report
+    /// included, takes the general path.
+    pub(crate) fn small_calls_here(&self) -> Option<Level> {
+        let strategy = match &self.strategy {
+            Some(s) => s,
+            None => Strategy::env_strategy().as_ref().ok()?,
+        };
+        if self.block.is_some() || !strategy.runs_small_here() {
+            return None;
+        }
+        match self.simd {
+            Some(l) => l.available().then_some(l),
+            None => simd::level_in_force().as_ref().ok().copied(),
+        }
+    }
+
     /// The SIMD level in force.
     ///
     /// # Errors
@@ -171,6 +191,9 @@ impl Config {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
         crate::kernels::check_product("matmul", a.dim(), b.dim())?;
         let mut c = crate::alloc::zeros::<T>("matmul output", a.nrows(), b.ncols())?;
+        if small::matmul(self, &a, &b, &mut c.view_mut()) {
+            return Ok(c);
+        }
         matmul::matmul_into(
             &self.execution()?,
             self.cut(),
@@ -257,7 +280,8 @@ impl Config {
 
     /// The Gram products of a batch, `G[i] = X[i]·X[i]ᵀ`, for a count×n×k array of any strides:
     /// a count×n×n array. Under `blocked` (and `hybrid`) the items are dealt to the workers and
-    /// under `serial` run in order, each item one `syrk` of its lower triangle, mirrored: the
+    /// under `serial` run in order, each item one call of its lower triangle (a `syrk`, or a GEMM
+    /// where the item is small enough for the library's small-matrix kernels), mirrored: the
     /// bits of [`Config::gram`] on that item whenever it is one call there (under 2 MFLOP with
     /// the automatic block), and the same bits for any worker count. Under `native`, one call
     /// of the library's batched GEMM on `X[i]` and `X[i]ᵀ` where it has one (there is no
@@ -363,7 +387,11 @@ impl Config {
     /// # Errors
     /// [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range, and the configuration errors listed on [`Config`].
     pub fn gram<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
-        gram::gram(&self.execution()?, self.cut(), &x.into())
+        let x: ArrayView2<'a, T> = x.into();
+        if let Some(g) = small::gram(self, &x) {
+            return g;
+        }
+        gram::gram(&self.execution()?, self.cut(), &x)
     }
 
     /// `Xᵀ·X`, computing only tiles on and below the diagonal.
@@ -372,6 +400,9 @@ impl Config {
     /// [`Error::DimensionTooLarge`] for a dimension beyond the BLAS integer range, and the configuration errors listed on [`Config`].
     pub fn gram_t<'a, T: Element>(&self, x: impl AsArray<'a, T, Ix2>) -> Result<Array2<T>> {
         let x: ArrayView2<'a, T> = x.into();
+        if let Some(g) = small::gram(self, &x.t()) {
+            return g;
+        }
         gram::gram(&self.execution()?, self.cut(), &x.t())
     }
 
@@ -386,6 +417,9 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let (a, b): (ArrayView2<'a, T>, ArrayView2<'b, T>) = (a.into(), b.into());
+        if let Some(v) = small::matmul_reduce(self, &a, &b, r) {
+            return Ok(v);
+        }
         fused::matmul_reduce(&self.execution()?, self.cut(), &a, &b, r)
     }
 
@@ -399,6 +433,9 @@ impl Config {
         r: Reduction,
     ) -> Result<T> {
         let x: ArrayView2<'a, T> = x.into();
+        if let Some(v) = small::gram_reduce(self, &x, r) {
+            return Ok(v);
+        }
         fused::gram_reduce(&self.execution()?, self.cut(), &x, r)
     }
 

@@ -223,20 +223,40 @@ impl Strategy {
     /// # Errors
     /// [`Error::Environment`] if `RAYBLAS_STRATEGY` does not parse.
     pub fn from_env() -> Result<Strategy> {
+        Self::env_strategy().clone()
+    }
+
+    /// Whether this strategy runs a call too small to share on the calling thread at one BLAS
+    /// thread, with nothing left to resolve that could fail: `serial`, or `blocked` unpinned with
+    /// a valid worker count. The small-call path takes it ([`crate::kernels::small`]).
+    pub(crate) fn runs_small_here(&self) -> bool {
+        match *self {
+            Strategy::Serial => true,
+            Strategy::Blocked { workers, pin } => {
+                !pin && match workers {
+                    Some(w) => w > 0,
+                    None => set_workers().is_some() || workers_default().is_ok(),
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// [`Strategy::from_env`]'s value, read once; borrowed, so the small-call path copies
+    /// nothing.
+    pub(crate) fn env_strategy() -> &'static Result<Strategy> {
         static FROM_ENV: std::sync::OnceLock<Result<Strategy>> = std::sync::OnceLock::new();
-        FROM_ENV
-            .get_or_init(|| match std::env::var(STRATEGY_ENV) {
-                Ok(s) if !s.trim().is_empty() => s.parse().map_err(|e| match e {
-                    Error::Parse { reason, .. } => Error::Environment {
-                        var: STRATEGY_ENV,
-                        value: s.clone(),
-                        reason,
-                    },
-                    other => other,
-                }),
-                _ => Ok(Self::compiled_default()),
-            })
-            .clone()
+        FROM_ENV.get_or_init(|| match std::env::var(STRATEGY_ENV) {
+            Ok(s) if !s.trim().is_empty() => s.parse().map_err(|e| match e {
+                Error::Parse { reason, .. } => Error::Environment {
+                    var: STRATEGY_ENV,
+                    value: s.clone(),
+                    reason,
+                },
+                other => other,
+            }),
+            _ => Ok(Strategy::compiled_default()),
+        })
     }
 
     /// The worker count of `blocked` when none is given: the count set with

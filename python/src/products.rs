@@ -320,7 +320,7 @@ fn gram3<'py, T: Elem>(
 }
 
 /// `x[i] @ x[i].T` for every item of a 3-D array: a 3-D array of the items' Gram matrices.
-/// `blocked` runs the items in parallel with BLAS at one thread, each item one `syrk` mirrored
+/// `blocked` runs the items in parallel with BLAS at one thread, each item one call mirrored
 /// (the bits of `gram` on a small item, for any worker count); `native` makes the library's
 /// batched GEMM call where it has one; `serial` loops on the calling thread.
 #[pyfunction]

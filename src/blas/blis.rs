@@ -174,16 +174,19 @@ impl Library for Linked {
     const INT_MAX: usize = i64::MAX as usize;
 
     /// BLIS takes any positive strides; a dimension of length 1 may have any stride.
+    #[inline]
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
         (rows <= 1 || rs > 0) && (cols <= 1 || cs > 0)
     }
 
     /// Calls may run from several threads at once.
+    #[inline]
     fn reentrant() -> bool {
         true
     }
 
     /// Whether this BLIS has the 0.9 `rntm_t` layout and 64-bit `dim_t`.
+    #[inline]
     fn per_call_threads() -> bool {
         static OK: OnceLock<bool> = OnceLock::new();
         // SAFETY: a plain query.

@@ -71,6 +71,7 @@ macro_rules! cblas_functions {
 }
 
 /// Whether CBLAS can take this operand without a copy.
+#[inline]
 pub(crate) fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
     layout(rows, cols, rs, cs).is_some()
 }
@@ -79,6 +80,7 @@ pub(crate) fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
 /// row-major matrix, possibly transposed. Returns `(transposed, leading dimension)`.
 ///
 /// Dimensions of length ≤ 1 place no constraint on their stride.
+#[inline]
 pub(crate) fn layout(rows: usize, cols: usize, rs: isize, cs: isize) -> Option<(bool, usize)> {
     let unit = |len: usize, s: isize| len <= 1 || s == 1;
     let ld_ok = |len_outer: usize, s: isize, len_inner: usize| {

@@ -160,6 +160,9 @@ pub(crate) trait Library {
     /// GEMMs of at most this many m·n·k run on one thread whatever the library's count: a
     /// call this small needs no thread lease (0: none is known to).
     const GEMM_ONE_THREAD_MNK: f64 = 0.0;
+    /// Gram products of at most this many n·n·k are one GEMM of `X·Xᵀ`, not a `syrk`, where
+    /// the library has small-matrix GEMM kernels and no small `syrk` (0: always `syrk`).
+    const GRAM_BY_GEMM_MNK: f64 = 0.0;
     /// Whether an operand `rows × cols` with strides `rs`, `cs` can be passed without a copy.
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool;
     /// Whether calls may run from several threads at once.
@@ -213,6 +216,7 @@ struct CallGuard {
 ///   setting, sets that to `threads` (`openblas.rs` explains the wrong results this prevents).
 ///   The thread's own value comes back when the guard drops, so a user's later direct BLAS
 ///   calls on this thread see what they set.
+#[inline]
 fn enter_call(threads: usize) -> CallGuard {
     let serial = (!Linked::reentrant()).then(|| {
         static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -225,6 +229,7 @@ fn enter_call(threads: usize) -> CallGuard {
 }
 
 impl Drop for CallGuard {
+    #[inline]
     fn drop(&mut self) {
         if let Some(before) = self.openmp_before {
             Linked::set_calling_thread_threads(before);
@@ -332,6 +337,16 @@ pub fn has_syrk() -> bool {
     Linked::HAS_SYRK
 }
 
+/// Whether the Gram product of an n×k `X` is one `syrk` ([`has_syrk`]) rather than a full
+/// GEMM: not for a product so small that the library's small-matrix GEMM kernels beat its
+/// `syrk`, which has none, at twice the flops (OpenBLAS: up to 36³ multiply-adds, measured in
+/// `openblas.rs`); such a GEMM also runs on one thread whatever the library's count, so it
+/// needs no thread lease. The rule reads the shape only, so a result is the same bits on every
+/// path and for any worker count.
+pub(crate) fn gram_by_syrk(n: usize, k: usize) -> bool {
+    has_syrk() && (n as f64) * (n as f64) * (k as f64) > Linked::GRAM_BY_GEMM_MNK
+}
+
 /// Whether per-call threads come from the caller's rayon pool (pure-rust: `gemm` runs its
 /// `Parallelism::Rayon(t)` there), so a strategy must give the call a pool with room for them.
 pub(crate) const CALL_THREADS_FROM_RAYON: bool = Linked::CALL_THREADS_FROM_RAYON;
@@ -403,8 +418,39 @@ pub(crate) fn gemm<T: Element>(
 /// Whether a one-thread GEMM of m×k·k×n needs the BLAS thread lease: not where the library
 /// runs a call this small on one thread whatever its count (OpenBLAS below 64³, a serial
 /// library always), so a small product neither waits for nor changes the process's count.
+#[inline]
 pub(crate) fn gemm_needs_lease(m: usize, n: usize, k: usize) -> bool {
     !per_call_threads() && (m as f64) * (n as f64) * (k as f64) > Linked::GEMM_ONE_THREAD_MNK
+}
+
+/// `C ← A·B` (`c` overwritten, any layout BLAS takes) in one call at one thread on the calling thread, for
+/// a product so small that the library runs it on one thread whatever its count (no lease,
+/// [`gemm_needs_lease`]); `false`, with nothing done, where an operand needs a copy first or a
+/// dimension or stride is beyond the library's integers (the caller then takes [`gemm`], which
+/// copies or reports). The same call as [`gemm`] makes for these operands, so the same bits,
+/// without its copy-on-write operands and second checks: the small-call path (issue 38).
+pub(crate) fn gemm_small<T: Element>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut ArrayViewMut2<'_, T>,
+) -> bool {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
+    let takes = Linked::accepts(m, k, sa[0], sa[1])
+        && Linked::accepts(k, n, sb[0], sb[1])
+        && Linked::accepts(m, n, sc[0], sc[1]);
+    let fits = [m, n, k, leading(sa), leading(sb), leading(sc)]
+        .iter()
+        .all(|&v| v <= INT_MAX);
+    if !takes || !fits || gemm_needs_lease(m, n, k) {
+        return false;
+    }
+    if k == 0 {
+        c.fill(T::zero());
+    } else if m > 0 && n > 0 {
+        run_raw(T::one(), a, b, T::zero(), c, 1);
+    }
+    true
 }
 
 /// Why the linked library's own batched GEMM cannot run a batch of m×k·k×n items of `T`, or
@@ -530,6 +576,7 @@ pub(crate) fn gemm_batch<T: Element>(
     }
 }
 
+#[inline]
 fn run_raw<T: Element>(
     alpha: T,
     a: &ArrayView2<'_, T>,
@@ -574,6 +621,7 @@ fn for_backend<T: Element>(v: ArrayView2<'_, T>) -> CowArray<'_, T, Ix2> {
 }
 
 /// The largest stride of a matrix: its leading dimension as BLAS sees it.
+#[inline]
 fn leading(strides: &[isize]) -> usize {
     strides.iter().map(|s| s.unsigned_abs()).max().unwrap_or(0)
 }
@@ -590,15 +638,16 @@ fn check_int(what: &'static str, value: usize) -> Result<()> {
     }
 }
 
-/// The lower triangle of `X·Xᵀ` into the row-major n×n `g` in one call: `syrk` where the
-/// backend has it through CBLAS with a process-wide thread count (OpenBLAS, netlib: half the
-/// flops, as numpy does), else a full GEMM. The caller mirrors the lower triangle upwards.
+/// The lower triangle of `X·Xᵀ` into the row-major n×n `g` in one call: `syrk` where
+/// [`gram_by_syrk`] (OpenBLAS, netlib: half the flops, as numpy does), else a full GEMM. The
+/// caller mirrors the lower triangle upwards.
 pub(crate) fn gram_lower<T: Element>(
     x: ArrayView2<'_, T>,
     mut g: ArrayViewMut2<'_, T>,
     threads: usize,
 ) -> Result<()> {
-    if syrk_lower(&x, &mut g, threads)? {
+    let (n, k) = x.dim();
+    if gram_by_syrk(n, k) && syrk_lower(&x, &mut g, threads)? {
         return Ok(());
     }
     gemm(T::one(), x.view(), x.t(), T::zero(), g, threads)

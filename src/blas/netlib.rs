@@ -27,15 +27,18 @@ impl Library for Linked {
     /// The reference BLAS has no threads.
     const GEMM_ONE_THREAD_MNK: f64 = f64::INFINITY;
 
+    #[inline]
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
         cblas::accepts(rows, cols, rs, cs)
     }
 
     /// Calls may run from several threads at once.
+    #[inline]
     fn reentrant() -> bool {
         true
     }
 
+    #[inline]
     fn per_call_threads() -> bool {
         false
     }

@@ -166,7 +166,13 @@ impl Library for Linked {
     /// GEMM_MULTITHREAD_THRESHOLD) args.nthreads = 1`, 65536 × 4. Measured here: at 64³ one
     /// call takes 9.6 µs at counts 1 and 2 alike; at 128³ 88 and 56 µs.
     const GEMM_ONE_THREAD_MNK: f64 = 65536.0 * 4.0;
+    /// Its GEMM has small-matrix kernels (0.3.21 and 0.3.34, x86-64) and its `syrk` none: one
+    /// call at one thread of a square Gram product on the Zen 4 (0.3.21, Cooperlake kernels),
+    /// µs by GEMM mirrored against `syrk`: n=16 0.55 / 0.68, 32 2.04 / 2.69, 36 3.11 / 3.33,
+    /// 40 4.28 / 4.00, 48 6.47 / 5.86, 64 14.2 / 11.7. So up to 36³.
+    const GRAM_BY_GEMM_MNK: f64 = 36.0 * 36.0 * 36.0;
 
+    #[inline]
     fn accepts(rows: usize, cols: usize, rs: isize, cs: isize) -> bool {
         cblas::accepts(rows, cols, rs, cs)
     }
@@ -174,10 +180,12 @@ impl Library for Linked {
     /// Whether calls may run from several threads at once. Not for the single-threaded build
     /// (Debian's `openblas-serial`): its buffer allocator has no locks, and concurrent calls were
     /// seen to return wrong results here (`tests/library/matmul.rs` nested test, 5 runs in 8).
+    #[inline]
     fn reentrant() -> bool {
         threading() != Threading::Serial
     }
 
+    #[inline]
     fn per_call_threads() -> bool {
         false
     }
@@ -257,6 +265,7 @@ impl Library for Linked {
 
     /// On the OpenMP build, sets the calling thread's OpenMP thread count to `n` and returns the
     /// value it had (to put back the same way); `None` elsewhere (nothing to do).
+    #[inline]
     fn set_calling_thread_threads(n: usize) -> Option<usize> {
         let omp = openmp()?;
         // SAFETY: plain OpenMP API calls on the calling thread's own setting; n ≤ MAX_THREADS.

@@ -60,15 +60,18 @@ impl Library for Linked {
     const CALL_THREADS_FROM_RAYON: bool = true;
 
     /// The `gemm` crate takes any strides, negative ones included.
+    #[inline]
     fn accepts(_rows: usize, _cols: usize, _rs: isize, _cs: isize) -> bool {
         true
     }
 
     /// Calls may run from several threads at once.
+    #[inline]
     fn reentrant() -> bool {
         true
     }
 
+    #[inline]
     fn per_call_threads() -> bool {
         true
     }

@@ -70,6 +70,23 @@ fn tile_reduce<T: Element>(
     })
 }
 
+/// `r(A·B)` for the small-call path ([`super::small`]): the product in one GEMM at one thread
+/// into scratch ([`blas::gemm_small`]), reduced flat, as the general path's one call does
+/// ([`matmul_reduce`], [`gram_reduce`]), so the same bits; `None` where `gemm_small` declines.
+pub(crate) fn reduce_small<T: Element>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    r: Reduction,
+    level: Level,
+) -> Option<T> {
+    let (rows, cols) = (a.nrows(), b.ncols());
+    let v = with_scratch::<T, _>(rows * cols, |buf| {
+        let mut cv = ArrayViewMut2::from_shape((rows, cols), &mut *buf).expect("sized to it");
+        blas::gemm_small(a, b, &mut cv).then(|| r.slice(kernels_for::<T>(level), buf, false))
+    })?;
+    Some(combine_fixed(&[v], r))
+}
+
 /// Reduces a full product (under `Native`, or a thin one split over k), on the strategy's
 /// threads.
 fn reduce_native<T: Element>(plan: &Plan, c: &Array2<T>, r: Reduction) -> T {

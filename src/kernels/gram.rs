@@ -61,7 +61,9 @@ pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) ->
     let plan = &plan.for_product(n as f64 * n as f64 * x.dim().1 as f64);
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
     if plan.one_call(cut) {
-        plan.call_here(None, |t| blas::gram_lower(x.all(), g.view_mut(), t))?;
+        let (n, k) = x.dim();
+        let gemm = (!blas::gram_by_syrk(n, k)).then_some((n, n, k));
+        plan.call_here(gemm, |t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         mirror_diagonal(&mut g.view_mut());
         return Ok(g);
     }
@@ -170,26 +172,29 @@ pub(crate) fn mirror_diagonal<T: Element>(c: &mut ArrayViewMut2<'_, T>) {
 /// `syrk` (OpenBLAS, netlib) or `2r²k` with a full GEMM (BLIS, pure-rust); under `Native` the
 /// same for the whole matrix as one diagonal tile.
 pub(crate) fn gram_flops(plan: &Resolved, cut: Cut, n: usize, k: usize) -> f64 {
-    let diagonal = |r: f64| {
-        if blas::has_syrk() {
-            r * (r + 1.0)
+    // A diagonal call of side r over an inner length k.
+    let diagonal = |r: usize, k: usize| {
+        let (rf, kf) = (r as f64, k as f64);
+        if blas::gram_by_syrk(r, k) {
+            rf * (rf + 1.0) * kf
         } else {
-            2.0 * r * r
+            2.0 * rf * rf * kf
         }
     };
-    let k = k as f64;
-    if plan.kind == Kind::Native || thin::k_ranges(n, n, k as usize, cut).is_some() {
-        // One call, or one call per range of k over the whole (thin) matrix.
-        return k * diagonal(n as f64);
+    if plan.kind == Kind::Native {
+        return diagonal(n, k);
+    }
+    if let Some(ranges) = thin::k_ranges(n, n, k, cut) {
+        // One call per range of k over the whole (thin) matrix.
+        return ranges.iter().map(|r| diagonal(n, r.len())).sum();
     }
     gram_call_tiling(n, cut)
         .lower_tiles()
         .map(|t| {
-            let (r, c) = (t.rows as f64, t.cols as f64);
-            k * if t.ti == t.tj {
-                diagonal(r)
+            if t.ti == t.tj {
+                diagonal(t.rows, k)
             } else {
-                2.0 * r * c
+                2.0 * t.rows as f64 * t.cols as f64 * k as f64
             }
         })
         .sum()

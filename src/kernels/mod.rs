@@ -8,11 +8,13 @@ pub(crate) use gram::gram_flops;
 pub(crate) mod batch;
 pub(crate) mod matmul;
 pub(crate) mod reduce;
+pub(crate) mod small;
 pub(crate) mod thin;
 
 use crate::error::{Error, Result};
 
 /// Checks that `a` (m×k) and `b` (k×n), given by their shapes, can be multiplied.
+#[inline]
 pub(crate) fn check_product(
     op: &'static str,
     (m, k): (usize, usize),

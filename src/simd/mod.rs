@@ -133,24 +133,27 @@ pub fn check_level(level: Level) -> Result<Level> {
 /// # Errors
 /// [`Error::Environment`] if `RAYBLAS_SIMD` does not parse or names a level this CPU lacks (the same error every call, as the variable is read once).
 pub fn level() -> Result<Level> {
+    level_in_force().clone()
+}
+
+/// [`level`]'s value, read once; borrowed, so the small-call path copies nothing.
+pub(crate) fn level_in_force() -> &'static Result<Level> {
     static LEVEL: OnceLock<Result<Level>> = OnceLock::new();
-    LEVEL
-        .get_or_init(|| match std::env::var(SIMD_ENV) {
-            Ok(s) if !s.trim().is_empty() => {
-                s.parse()
-                    .and_then(check_level)
-                    .map_err(|e| Error::Environment {
-                        var: SIMD_ENV,
-                        value: s.clone(),
-                        reason: match e {
-                            Error::Parse { reason, .. } => reason,
-                            other => other.to_string(),
-                        },
-                    })
-            }
-            _ => Ok(Level::best()),
-        })
-        .clone()
+    LEVEL.get_or_init(|| match std::env::var(SIMD_ENV) {
+        Ok(s) if !s.trim().is_empty() => {
+            s.parse()
+                .and_then(check_level)
+                .map_err(|e| Error::Environment {
+                    var: SIMD_ENV,
+                    value: s.clone(),
+                    reason: match e {
+                        Error::Parse { reason, .. } => reason,
+                        other => other.to_string(),
+                    },
+                })
+        }
+        _ => Ok(Level::best()),
+    })
 }
 
 /// The per-type kernel tables. `pub` inside this private module so that `Element` can name

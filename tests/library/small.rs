@@ -10,11 +10,13 @@ use rayblas::{BlockShape, Config, Element, Reduction};
 /// Every result of the small-call path, as bits: products, fused reductions and reductions.
 fn results<T: Element>(cfg: &Config, a: &Array2<T>, layout: &str) -> Vec<u64> {
     let bits = |v: T| v.to_f64().to_bits();
-    // The layouts: as made, transposed, strided (every other row and column), Fortran order.
+    // The layouts: as made, transposed, strided (every other row and column), reversed
+    // (negative strides, which BLAS cannot take as they lie), Fortran order.
     let x: ndarray::ArrayView2<'_, T> = match layout {
         "c" => a.view(),
         "t" => a.t(),
         "strided" => a.slice(s![..;2, ..;2]),
+        "reversed" => a.slice(s![..;-1, ..;-1]),
         _ => a.view(),
     };
     let f;
@@ -55,6 +57,13 @@ fn check<T: Element>() {
     let inline = Config::new().strategy("blocked:2".parse().unwrap());
     let pooled = Config::new().strategy("blocked:2+pin".parse().unwrap());
     let serial = Config::new().strategy("serial".parse().unwrap());
+    // The default in force, where it runs small calls here (blocked unpinned, serial): the
+    // small-call path that skips the plan.
+    let default = Config::new();
+    let default_here = matches!(
+        rayblas::Strategy::from_env(),
+        Ok(rayblas::Strategy::Blocked { pin: false, .. } | rayblas::Strategy::Serial)
+    );
     // Small shapes, 1×N, N×1 and empty among them; a block of 3 cuts them into several tiles
     // (ragged at the edges), so the calling thread runs many items in order.
     for (i, &(m, k)) in [
@@ -72,7 +81,7 @@ fn check<T: Element>() {
     .enumerate()
     {
         let a = random::<T>(m, k, 90 + i as u64);
-        for layout in ["c", "t", "strided", "f"] {
+        for layout in ["c", "t", "strided", "reversed", "f"] {
             for block in [None, Some(3)] {
                 let with = |c: &Config| match block {
                     Some(b) => c.block(BlockShape::square(b).unwrap()),
@@ -82,6 +91,9 @@ fn check<T: Element>() {
                 let ctx = format!("{} {m}x{k} {layout} block {block:?}", T::DTYPE.name());
                 assert_eq!(results(&with(&inline), &a, layout), want, "{ctx}");
                 assert_eq!(results(&with(&serial), &a, layout), want, "{ctx} serial");
+                if default_here {
+                    assert_eq!(results(&with(&default), &a, layout), want, "{ctx} default");
+                }
             }
         }
     }
