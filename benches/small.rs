@@ -131,7 +131,7 @@ fn report() {
     for n in sizes {
         let (a, b) = (square(n, 1), square(n, 2));
         let calls = calls_for(n);
-        let mut cases: Vec<Box<dyn FnMut() -> f64>> = Vec::new();
+        let mut cases: Vec<Box<dyn FnMut() -> f64 + '_>> = Vec::new();
         for (_, cfg) in &configs {
             let (a, b, cfg) = (&a, &b, *cfg);
             cases.push(Box::new(move || {
@@ -151,19 +151,7 @@ fn report() {
                 black_box(a.dot(&b));
             })
         }));
-        let mut times = vec![Vec::new(); cases.len()];
-        let len = cases.len();
-        for round in 0..9 {
-            // Each round starts one case later, so no case always follows the same one.
-            for i in (0..len).map(|j| (j + round) % len) {
-                let f = &mut cases[i];
-                let t = f();
-                if round > 0 {
-                    times[i].push(t * 1e6);
-                }
-            }
-        }
-        let t: Vec<f64> = times.iter().map(|v| rayblas::bench::median(v)).collect();
+        let t = rounds(&mut cases);
         let direct_t = if has_direct { t[4] } else { f64::NAN };
         let best = [t[2], t[3], direct_t, t[5]]
             .into_iter()
@@ -180,6 +168,7 @@ fn report() {
             t[0] / best
         );
     }
+    other_ops(&configs);
     println!("\nbatched products, ms per batch (median of 7 interleaved rounds):");
     for (count, n) in [(10_000usize, 16usize), (1000, 64), (100, 256)] {
         let a = Array3::from_shape_fn((count, n, n), |(i, r, c)| ((i + r * 3 + c) % 7) as f64);
@@ -231,6 +220,98 @@ fn report() {
             );
         }
     }
+}
+
+/// The rule's other side for every op and dtype: at n = 64…1024 (`RAYBLAS_BENCH_OP_SIZES`),
+/// µs per call of `gram`, `gram_sum` and `matmul_sum` (f64) and `matmul` (f32) under the
+/// default, `blocked`, `native` and `serial`, against ndarray's own (`x.dot(&x.t())`, its
+/// `.sum()`, `a.dot(&b).sum()`, f32 `a.dot(&b)`) and, for `matmul_sum`, one direct `dgemm` and
+/// its sum. `default/best` is the default's time over the best of the others but `serial`.
+fn other_ops(configs: &[(&str, Config)]) {
+    let sizes: Vec<usize> = std::env::var("RAYBLAS_BENCH_OP_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![64, 128, 256, 512, 1024]);
+    println!("\nother ops, µs per call (median of 8 interleaved rounds, as above):");
+    println!(
+        "{:<12} {:>5} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  default/best",
+        "op", "n", "default", "blocked", "native", "serial", "ndarray", "direct"
+    );
+    // The configurations in the order of the columns.
+    let order = ["default", "blocked", "native", "serial"];
+    let cfgs: Vec<Config> = order
+        .iter()
+        .map(|o| configs.iter().find(|(n, _)| n == o).expect("configured").1)
+        .collect();
+    for op in ["gram", "gram_sum", "matmul_sum", "matmul f32"] {
+        for &n in &sizes {
+            let (a, b) = (square(n, 1), square(n, 2));
+            let (af, bf) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+            let calls = calls_for(n);
+            let mut cases: Vec<Box<dyn FnMut() -> f64 + '_>> = Vec::new();
+            for &cfg in &cfgs {
+                let (a, b, af, bf) = (&a, &b, &af, &bf);
+                cases.push(Box::new(move || {
+                    per_call(calls, &mut || match op {
+                        "gram" => drop(black_box(cfg.gram(a).unwrap())),
+                        "gram_sum" => drop(black_box(cfg.gram_sum(a).unwrap())),
+                        "matmul_sum" => drop(black_box(
+                            cfg.matmul_reduce(a, b, rayblas::Reduction::Sum).unwrap(),
+                        )),
+                        _ => drop(black_box(cfg.matmul(af, bf).unwrap())),
+                    })
+                }));
+            }
+            cases.push(Box::new(|| {
+                per_call(calls, &mut || match op {
+                    "gram" => drop(black_box(a.dot(&a.t()))),
+                    "gram_sum" => drop(black_box(a.dot(&a.t()).sum())),
+                    "matmul_sum" => drop(black_box(a.dot(&b).sum())),
+                    _ => drop(black_box(af.dot(&bf))),
+                })
+            }));
+            let has_direct = op == "matmul_sum" && direct(&a, &b).is_some();
+            if has_direct {
+                cases.push(Box::new(|| {
+                    per_call(calls, &mut || {
+                        black_box(direct(&a, &b).map(|c| c.sum()));
+                    })
+                }));
+            }
+            let t = rounds(&mut cases);
+            let direct_t = if has_direct { t[5] } else { f64::NAN };
+            let best = [t[1], t[2], t[4], direct_t]
+                .into_iter()
+                .filter(|v| v.is_finite())
+                .fold(f64::INFINITY, f64::min);
+            println!(
+                "{op:<12} {n:>5} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2} {:>10.2}  {:.2}",
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                t[4],
+                direct_t,
+                t[0] / best
+            );
+        }
+    }
+}
+
+/// µs per call of each case: 9 interleaved rounds, each starting one case later so no case
+/// always follows the same one, the first round a warm-up; the median of the other 8.
+fn rounds(cases: &mut [Box<dyn FnMut() -> f64 + '_>]) -> Vec<f64> {
+    let len = cases.len();
+    let mut times = vec![Vec::new(); len];
+    for round in 0..9 {
+        for i in (0..len).map(|j| (j + round) % len) {
+            let t = cases[i]();
+            if round > 0 {
+                times[i].push(t * 1e6);
+            }
+        }
+    }
+    times.iter().map(|v| rayblas::bench::median(v)).collect()
 }
 
 fn criterion_benches(c: &mut Criterion) {

@@ -156,11 +156,14 @@ pub(crate) fn gram_reduce<T: Element>(
     let (n, k) = x.dim();
     let plan = &plan.for_product(n as f64 * n as f64 * k as f64);
     let level = plan.level;
-    if plan.inline && cut.block.is_none() && plan.strategy.kind != Kind::Native {
-        // Too small to share, the block rayblas's to choose: the whole product in one GEMM,
+    let by_gemm = !blas::gram_by_syrk(n, k);
+    if plan.inline && by_gemm && cut.block.is_none() && plan.strategy.kind != Kind::Native {
+        // Too small to share, the block rayblas's to choose, small enough for the library's
+        // small-matrix GEMM kernels (`blas::gram_by_syrk`): the whole product in one GEMM,
         // reduced flat. `syrk` would halve the flops, but it has no small-matrix kernel and
         // its triangle is reduced row by row: at n=32 that took 3.4 µs, this 1.5 (ndarray's
-        // `x.dot(&x.t()).sum()` 2.0).
+        // `x.dot(&x.t()).sum()` 2.0). Past that rule, one diagonal tile by `syrk` below (at
+        // n=64, 11.9 µs against 12.9).
         let whole = |t: usize| {
             let xa = x.all();
             tile_reduce(xa.view(), xa.t(), r, level, t)

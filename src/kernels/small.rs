@@ -85,14 +85,15 @@ pub(crate) fn matmul_reduce<T: Element>(
 }
 
 /// `r(X·Xᵀ)` through the small-call path: the whole product in one GEMM, reduced flat, as the
-/// general path's one call; `None` where the general path must run it.
+/// general path's one call, where the product is no `syrk` ([`blas::gram_by_syrk`]); `None`
+/// where the general path must run it.
 pub(crate) fn gram_reduce<T: Element>(
     config: &Config,
     x: &ArrayView2<'_, T>,
     r: Reduction,
 ) -> Option<T> {
     let (n, k) = x.dim();
-    if !small_gram(n, k) || reduce::defined_over(r, n).is_err() {
+    if !small_gram(n, k) || blas::gram_by_syrk(n, k) || reduce::defined_over(r, n).is_err() {
         return None;
     }
     reduce_small(x, &x.t(), r, config.small_calls_here()?)

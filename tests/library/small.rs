@@ -71,6 +71,8 @@ fn check<T: Element>() {
         (8, 8),
         (16, 16),
         (32, 32),
+        // Past the size where a Gram product is one GEMM rather than a syrk on OpenBLAS.
+        (48, 48),
         (1, 17),
         (17, 1),
         (0, 5),
