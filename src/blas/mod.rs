@@ -423,34 +423,83 @@ pub(crate) fn gemm_needs_lease(m: usize, n: usize, k: usize) -> bool {
     !per_call_threads() && (m as f64) * (n as f64) * (k as f64) > Linked::GEMM_ONE_THREAD_MNK
 }
 
-/// `C ← A·B` (`c` overwritten, any layout BLAS takes) in one call at one thread on the calling thread, for
-/// a product so small that the library runs it on one thread whatever its count (no lease,
-/// [`gemm_needs_lease`]); `false`, with nothing done, where an operand needs a copy first or a
-/// dimension or stride is beyond the library's integers (the caller then takes [`gemm`], which
-/// copies or reports). The same call as [`gemm`] makes for these operands, so the same bits,
-/// without its copy-on-write operands and second checks: the small-call path (issue 38).
+/// `C ← A·B` into `out`, a row-major m×n buffer (overwritten), in one call at one thread on
+/// the calling thread, for a product so small that the library runs it on one thread whatever
+/// its count (no lease, [`gemm_needs_lease`]); `false`, with nothing done, where an operand
+/// needs a copy first or a dimension or stride is beyond the library's integers (the caller
+/// then takes [`gemm`], which copies or reports). The same call as [`gemm`] makes for these
+/// operands, so the same bits, without its copy-on-write operands, its views and its second
+/// round of checks: the small-call path (issue 38).
 pub(crate) fn gemm_small<T: Element>(
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
-    c: &mut ArrayViewMut2<'_, T>,
+    out: &mut [T],
 ) -> bool {
-    let ((m, k), n) = (a.dim(), b.ncols());
-    let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
-    let takes = Linked::accepts(m, k, sa[0], sa[1])
-        && Linked::accepts(k, n, sb[0], sb[1])
-        && Linked::accepts(m, n, sc[0], sc[1]);
-    let fits = [m, n, k, leading(sa), leading(sb), leading(sc)]
-        .iter()
-        .all(|&v| v <= INT_MAX);
-    if !takes || !fits || gemm_needs_lease(m, n, k) {
+    let (m, n) = (a.nrows(), b.ncols());
+    assert_eq!(out.len(), m * n, "a buffer of m×n elements");
+    if n > INT_MAX || !small_call_takes(a, b) {
         return false;
     }
-    if k == 0 {
-        c.fill(T::zero());
+    if a.ncols() == 0 {
+        out.fill(T::zero());
     } else if m > 0 && n > 0 {
-        run_raw(T::one(), a, b, T::zero(), c, 1);
+        // SAFETY: `out` holds m×n elements (asserted), row-major with leading dimension n, which
+        // every backend takes; it is exclusively borrowed, so it aliases neither operand.
+        unsafe { run_small(a, b, out.as_mut_ptr(), n as isize, 1) };
     }
     true
+}
+
+/// Whether the small-call path can multiply `a` by `b` as they lie: layouts the library takes,
+/// dimensions and strides within its integers, and a product small enough that the library
+/// runs it on one thread at any count.
+#[inline]
+fn small_call_takes<T: Element>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> bool {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (sa, sb) = (a.strides(), b.strides());
+    Linked::accepts(m, k, sa[0], sa[1])
+        && Linked::accepts(k, n, sb[0], sb[1])
+        && [m, n, k, leading(sa), leading(sb)]
+            .iter()
+            .all(|&v| v <= INT_MAX)
+        && !gemm_needs_lease(m, n, k)
+}
+
+/// The one call of [`gemm_small`]: `C ← A·B` at one thread into `c` with strides
+/// `rsc`, `csc`.
+///
+/// # Safety
+/// `c` must be valid for writes of an m×n matrix with those strides, in a layout the library
+/// takes, and alias neither operand; `a` and `b` must have passed [`small_call_takes`], with
+/// m, n, k > 0.
+#[inline]
+unsafe fn run_small<T: Element>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: *mut T,
+    rsc: isize,
+    csc: isize,
+) {
+    let raw = RawGemm {
+        m: a.nrows(),
+        n: b.ncols(),
+        k: a.ncols(),
+        alpha: T::one(),
+        a: a.as_ptr(),
+        rsa: a.strides()[0],
+        csa: a.strides()[1],
+        b: b.as_ptr(),
+        rsb: b.strides()[0],
+        csb: b.strides()[1],
+        beta: T::zero(),
+        c,
+        rsc,
+        csc,
+    };
+    let _call = enter_call(1);
+    // SAFETY: the operands are live views whose layouts and integers `small_call_takes`
+    // approved; the caller vouches for C.
+    unsafe { T::gemm(&raw, 1) }
 }
 
 /// Why the linked library's own batched GEMM cannot run a batch of m×k·k×n items of `T`, or

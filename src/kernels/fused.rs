@@ -81,8 +81,7 @@ pub(crate) fn reduce_small<T: Element>(
 ) -> Option<T> {
     let (rows, cols) = (a.nrows(), b.ncols());
     let v = with_scratch::<T, _>(rows * cols, |buf| {
-        let mut cv = ArrayViewMut2::from_shape((rows, cols), &mut *buf).expect("sized to it");
-        blas::gemm_small(a, b, &mut cv).then(|| r.slice(kernels_for::<T>(level), buf, false))
+        blas::gemm_small(a, b, buf).then(|| r.slice(kernels_for::<T>(level), buf, false))
     })?;
     Some(combine_fixed(&[v], r))
 }

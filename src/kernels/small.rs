@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::element::Element;
 use crate::error::Result;
 use crate::plan::INLINE_PRODUCT_FLOPS;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2};
 
 /// Whether an m×k·k×n product is small enough for this path: too small to share (the test of
 /// `Plan::for_product` in `matmul` and `matmul_reduce`).
@@ -34,16 +34,20 @@ fn small_gram(n: usize, k: usize) -> bool {
     n as f64 * n as f64 * (k as f64) < INLINE_PRODUCT_FLOPS
 }
 
-/// `C ← A·B` into the zeroed `c` (shapes checked by the caller) through the small-call path;
-/// `false`, with nothing done, where the general path must run it.
+/// `C ← A·B` into `c`, the new m×n output (shapes checked by the caller), through the
+/// small-call path; `false`, with nothing done, where the general path must run it.
 pub(crate) fn matmul<T: Element>(
     config: &Config,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
-    c: &mut ArrayViewMut2<'_, T>,
+    c: &mut Array2<T>,
 ) -> bool {
     let ((m, k), n) = (a.dim(), b.ncols());
-    small(m, n, k) && config.small_calls_here().is_some() && blas::gemm_small(a, b, c)
+    if !small(m, n, k) || config.small_calls_here().is_none() {
+        return false;
+    }
+    c.as_slice_mut()
+        .is_some_and(|out| blas::gemm_small(a, b, out))
 }
 
 /// `X·Xᵀ` through the small-call path: one GEMM (a Gram product this small is no `syrk`,
@@ -62,7 +66,10 @@ pub(crate) fn gram<T: Element>(
         Ok(g) => g,
         Err(e) => return Some(Err(e)),
     };
-    if !blas::gemm_small(x, &x.t(), &mut g.view_mut()) {
+    if !g
+        .as_slice_mut()
+        .is_some_and(|out| blas::gemm_small(x, &x.t(), out))
+    {
         return None;
     }
     mirror_diagonal(&mut g.view_mut());

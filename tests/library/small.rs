@@ -110,3 +110,35 @@ fn small_calls_on_the_calling_thread_give_the_pools_bits_f64() {
 fn small_calls_on_the_calling_thread_give_the_pools_bits_f32() {
     check::<f32>();
 }
+
+/// The fused small calls reuse a scratch buffer that the previous call may have left holding
+/// NaN: the product overwrites it (β = 0 is never read), so it cannot leak into the next sum.
+#[test]
+fn a_nan_left_in_scratch_does_not_reach_the_next_small_call() {
+    let cfg = Config::new();
+    for n in [3usize, 8, 20] {
+        let nan = Array2::<f64>::from_elem((n, n), f64::NAN);
+        assert!(cfg
+            .matmul_reduce(&nan, &nan, Reduction::Sum)
+            .unwrap()
+            .is_nan());
+        let a = random::<f64>(n, n, 7);
+        let want: f64 = a.dot(&a.t()).iter().sum();
+        let got = cfg.matmul_reduce(&a, &a.t(), Reduction::Sum).unwrap();
+        assert!(
+            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+            "{n}: {got} {want}"
+        );
+        let empty_k = Array2::<f64>::zeros((n, 0));
+        assert!(cfg
+            .matmul_reduce(&nan, &nan, Reduction::Sum)
+            .unwrap()
+            .is_nan());
+        assert_eq!(
+            cfg.matmul_reduce(&empty_k, &empty_k.t(), Reduction::Sum)
+                .unwrap(),
+            0.0
+        );
+        assert_eq!(cfg.gram_reduce(&empty_k, Reduction::Max).unwrap(), 0.0);
+    }
+}
