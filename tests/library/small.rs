@@ -124,7 +124,7 @@ fn a_nan_left_in_scratch_does_not_reach_the_next_small_call() {
             .is_nan());
         let a = random::<f64>(n, n, 7);
         let want: f64 = a.dot(&a.t()).iter().sum();
-        let got = cfg.matmul_reduce(&a, &a.t(), Reduction::Sum).unwrap();
+        let got = cfg.matmul_reduce(&a, a.t(), Reduction::Sum).unwrap();
         assert!(
             (got - want).abs() <= 1e-12 * want.abs().max(1.0),
             "{n}: {got} {want}"
@@ -135,7 +135,7 @@ fn a_nan_left_in_scratch_does_not_reach_the_next_small_call() {
             .unwrap()
             .is_nan());
         assert_eq!(
-            cfg.matmul_reduce(&empty_k, &empty_k.t(), Reduction::Sum)
+            cfg.matmul_reduce(&empty_k, empty_k.t(), Reduction::Sum)
                 .unwrap(),
             0.0
         );
