@@ -24,10 +24,13 @@
 //! - **Results:** scalar results (`gram_reduce`, `matmul_reduce`, `reduce`) are combined on
 //!   rank 0 and broadcast, so every rank returns the same value. A gathered output (`gram`,
 //!   `matmul`) is held by rank 0 alone: it returns `Some(matrix)`, the other ranks `None`.
-//! - **Reproducible:** for a given rank count a result is bitwise the same run after run. The
-//!   Gram products and the reductions are bitwise the same for every rank count and every
-//!   local worker count too (same cut, same calls, combined in the same order); the Gram
-//!   products equal one process's with `calls=tiles` (the ring makes one call per tile); SUMMA's blocks,
+//! - **Reproducible:** for a given rank count a result is bitwise the same run after run, and
+//!   the same for every local worker count. The Gram products make one process's calls and
+//!   combine them in its order, so they equal one process's with the same calls: `gram` makes
+//!   one per tile (`calls=tiles`, for every rank count), `gram_reduce` one process's default
+//!   strips where its panels can hold whole strips and one per tile beyond
+//!   ([`OnRanks::gram_reduce_calls`] says which), so the same bits for every rank count that
+//!   makes the same calls. SUMMA's blocks,
 //!   and so the shapes of its BLAS calls, change with the grid, so the products of two matrices
 //!   agree across rank counts within rounding (the tests hold them to 1e-12 relative in f64,
 //!   2e-5 in f32, each entry against one process). With the default cut,
@@ -66,7 +69,7 @@ use crate::kernels::gram::mirror_lower;
 use crate::kernels::matmul::{balanced_block, matmul_into};
 use crate::kernels::reduce::{self, combine_fixed, Reduction};
 use crate::plan::TileSource;
-use crate::tiling::{Strip, Tiling};
+use crate::tiling::{Calls, Strip, Tiling};
 use crate::Config;
 use mpi::datatype::PartitionMut;
 use mpi::topology::{Color, SimpleCommunicator};
@@ -396,15 +399,43 @@ struct Share<V> {
 impl OnRanks<'_> {
     /// The fused Gram product reduced, `r(X·Xᵀ)`, for an n×k X from `x`, with the product
     /// never stored, each rank holding about 3/p of X: row panels passed around a ring of
-    /// ranks (see the [module docs](self)), one call per tile, the values combined on rank 0
-    /// in call order. Every rank returns the value: the same bits for any rank count, and the
-    /// bits of [`Config::gram_reduce`] with [`Calls::Tiles`](crate::Calls) and the same block
-    /// and balance.
+    /// ranks (see the [module docs](self)), the values combined on rank 0 in call order. Every
+    /// rank returns the value: the bits of [`Config::gram_reduce`] with the calls
+    /// [`OnRanks::gram_reduce_calls`] names and the same block and balance, so the same bits
+    /// for any rank count that makes the same calls.
     ///
     /// # Errors
     /// As [`Config::gram_reduce`]; [`Error::Mpi`] when another rank failed; errors of `x`.
     pub fn gram_reduce<T: Element>(&self, x: &impl RowSource<T>, r: Reduction) -> Result<T> {
         self.ring_gram_reduce(x, r)
+    }
+
+    /// The calls [`OnRanks::gram_reduce`] makes for an X of `n` rows on these ranks: the
+    /// configured ones (by default strips of up to 1024 columns) when each rank's panel can be
+    /// whole groups of the tile rows one call spans, with a group for every rank; else
+    /// [`Calls::Tiles`](crate::Calls), one call per tile, which no panel boundary cuts. One
+    /// process with these calls (and the same block and balance) gives the same bits:
+    ///
+    /// ```no_run
+    /// use rayblas::ranks::{Ranks, Uniform};
+    /// use rayblas::{BlockShape, Config, Reduction};
+    ///
+    /// // Under `mpirun -np 2 ./program`:
+    /// let ranks = Ranks::init()?;
+    /// let cfg = Config::new().block(BlockShape::square(500)?);
+    /// let x = Uniform { rows: 4000, cols: 4000, seed: 7 };
+    /// let s: f64 = cfg.on(&ranks).gram_reduce(&x, Reduction::Sum)?;
+    /// if ranks.is_root() {
+    ///     let whole = rayblas::bench::uniform::<f64>(4000, 4000, 7);
+    ///     let one = cfg.calls(cfg.on(&ranks).gram_reduce_calls(4000));
+    ///     assert_eq!(s.to_bits(), one.gram_reduce(&whole, Reduction::Sum)?.to_bits());
+    /// }
+    /// # Ok::<(), rayblas::Error>(())
+    /// ```
+    pub fn gram_reduce_calls(&self, n: usize) -> Calls {
+        ring::reduce_ring_cut(self.config.cut(), n, self.ranks.size())
+            .0
+            .calls
     }
 
     /// The Gram matrix `X·Xᵀ` of an n×k X from `x`: its lower triangle's tiles computed by the

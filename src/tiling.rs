@@ -389,6 +389,25 @@ impl Tiling {
         self.strips_by(runs, |len| len.div_ceil(max_tiles))
     }
 
+    /// Cuts each run into strips of `max_tiles` tiles that start at tile columns which are
+    /// multiples of `max_tiles` (a run's first and last strips may be shorter), in the order of
+    /// the runs, left to right within each. A cut at any multiple of `max_tiles` tile columns
+    /// then falls between strips: the fused Gram product's calls, which the ranks' ring splits
+    /// into panels of whole groups of tile rows.
+    pub fn strips_aligned(&self, runs: &[(usize, Range<usize>)], max_tiles: usize) -> Vec<Strip> {
+        let w = max_tiles.max(1);
+        let mut out = Vec::new();
+        for (ti, tjs) in runs {
+            let mut start = tjs.start;
+            while start < tjs.end {
+                let end = ((start / w + 1) * w).min(tjs.end);
+                out.push(self.strip(*ti, start, end - start));
+                start = end;
+            }
+        }
+        out
+    }
+
     /// Cuts each run `(ti, tjs)` into `parts(tjs.len())` strips of near-equal tile counts.
     fn strips_by(
         &self,
@@ -406,18 +425,23 @@ impl Tiling {
                 // Near-equal parts: the first `len % p` strips get one tile more.
                 let start = tjs.start + q * (len / p) + q.min(len % p);
                 let count = len / p + usize::from(q < len % p);
-                let first = self.tile(*ti, start);
-                let last = self.tile(*ti, start + count - 1);
-                out.push(Strip {
-                    span: Tile {
-                        cols: last.col0 + last.cols - first.col0,
-                        ..first
-                    },
-                    tiles: count,
-                });
+                out.push(self.strip(*ti, start, count));
             }
         }
         out
+    }
+
+    /// The strip of `count` tiles of tile row `ti` from tile column `start`.
+    fn strip(&self, ti: usize, start: usize, count: usize) -> Strip {
+        let first = self.tile(ti, start);
+        let last = self.tile(ti, start + count - 1);
+        Strip {
+            span: Tile {
+                cols: last.col0 + last.cols - first.col0,
+                ..first
+            },
+            tiles: count,
+        }
     }
 
     /// Splits `m` (of this tiling's shape) into disjoint mutable views of `strips`, returned in
@@ -577,6 +601,28 @@ mod tests {
         assert!(s.iter().all(|s| s.tiles == 2 && s.span.cols == 2000));
         // `usize::MAX` wanted: one strip per tile.
         assert_eq!(t.strips(&rows, usize::MAX).len(), 16);
+    }
+
+    #[test]
+    fn aligned_strips_start_at_multiples_of_their_width() {
+        let t = Tiling::new(2000, 2000, BlockShape::square(250).unwrap());
+        let tiles = |run: std::ops::Range<usize>| -> Vec<(usize, usize)> {
+            t.strips_aligned(&[(7, run)], 4)
+                .iter()
+                .map(|s| (s.span.tj, s.tiles))
+                .collect()
+        };
+        assert_eq!(tiles(0..0), []);
+        assert_eq!(tiles(0..3), [(0, 3)]);
+        assert_eq!(tiles(0..7), [(0, 4), (4, 3)]);
+        assert_eq!(tiles(2..9), [(2, 2), (4, 4), (8, 1)]);
+        // Every strip covers its tiles' columns exactly, in a row of tile row 7.
+        for s in t.strips_aligned(&[(7, 0..7)], 4) {
+            assert_eq!(s.span.row0, 7 * 250);
+            assert_eq!((s.span.col0, s.span.cols), (s.span.tj * 250, s.tiles * 250));
+        }
+        // Width 1: one strip per tile.
+        assert_eq!(t.strips_aligned(&[(3, 0..3)], 1).len(), 3);
     }
 
     #[test]

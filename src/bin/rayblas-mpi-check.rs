@@ -4,8 +4,11 @@
 //! on the whole matrix. Rank 0 prints one line per case:
 //! `case <name> <exact|within> distributed <bits> single <bits> rel_err <e>`, where bits are the
 //! result's bits in hex (a hash of every element's bits for a matrix) and `exact` says the two
-//! must be bitwise equal: a tiled Gram product on ranks makes one call per tile (the ring), and
-//! combines them in the same order, as one process does with `calls=tiles`. `within` cases (a local `native`, a thin shape that one
+//! must be bitwise equal: a tiled Gram product on ranks (the ring) makes one process's calls and
+//! combines them in the same order: one call per tile for the stored product (`calls=tiles`),
+//! and for the fused reductions the calls `OnRanks::gram_reduce_calls` names, which the case's
+//! name carries (`@strips` or `@tiles`: cases of one name compare bit for bit across rank
+//! counts). `within` cases (a local `native`, a thin shape that one
 //! process splits over k, the reductions' bands) agree within rounding. `error <name> <message>`
 //! marks a case that must fail on every rank.
 //!
@@ -106,6 +109,8 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                 seed: 11,
             };
             let whole = uniform::<T>(n, k, 11);
+            // The calls of the fused reductions on these ranks, which one process makes too.
+            let reduce_calls = cfg.on(ranks).gram_reduce_calls(n);
             // One process splits a thin product over k (kernels/thin.rs: fewer than 128 output rows
             // per core, k at least 4n), and `native` makes one call: the tiles' bits differ.
             let tiled_alike = strategy != "native:1" && !(n < 256 && k >= 4 * n.max(1));
@@ -129,11 +134,11 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                 Reduction::Max,
                 Reduction::Min,
             ] {
-                let op = format!("gram_reduce-{}", r.name());
+                let op = format!("gram_reduce-{}@{reduce_calls}", r.name());
                 match cfg.on(ranks).gram_reduce::<T>(&src, r) {
                     Ok(d) => {
                         if root {
-                            let single = cfg.calls(Calls::Tiles).gram_reduce(&whole, r)?;
+                            let single = cfg.calls(reduce_calls).gram_reduce(&whole, r)?;
                             print_case(
                                 &name(&op),
                                 bits(d),
@@ -177,13 +182,13 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
                     }
                 }
             }
-            // One process's Gram matrix and its sum (calls=tiles), which every form below is
-            // held to: rank 0 prints each beside them.
+            // One process's Gram matrix (calls=tiles) and its sum (the ring's calls), which
+            // every form below is held to: rank 0 prints each beside them.
             let single = if root {
-                let tiles = cfg.calls(Calls::Tiles);
                 Some((
-                    tiles.gram(&whole)?,
-                    tiles.gram_reduce(&whole, Reduction::Sum)?,
+                    cfg.calls(Calls::Tiles).gram(&whole)?,
+                    cfg.calls(reduce_calls)
+                        .gram_reduce(&whole, Reduction::Sum)?,
                 ))
             } else {
                 None
@@ -225,7 +230,7 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             }
             let view = whole.view();
             sum_case(
-                "gram_reduce-sum-view",
+                &format!("gram_reduce-sum-view@{reduce_calls}"),
                 cfg.on(ranks).gram_reduce::<T>(&view, Reduction::Sum)?,
             );
             // From a file that each rank reads its rows of (positioned reads, no mapping).
@@ -236,7 +241,7 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             ranks.barrier();
             let reader = rayblas::mapped::NpyReader::<T>::open(&file)?;
             sum_case(
-                "gram_reduce-sum-file",
+                &format!("gram_reduce-sum-file@{reduce_calls}"),
                 cfg.on(ranks).gram_reduce::<T>(&reader, Reduction::Sum)?,
             );
             if let Some(g) = cfg.on(ranks).gram::<T>(&reader)? {
@@ -245,6 +250,39 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             ranks.barrier();
             if root {
                 std::fs::remove_file(&file).map_err(|e| io(&file, e))?;
+            }
+        }
+    }
+    // 16 tile rows in strips of 4: the fused reductions make one process's own calls (strips)
+    // on 1, 2 and 4 ranks, whose panels are whole groups of 4 tile rows, so the same bits on
+    // each; on 8 ranks one call per tile.
+    for strategy in ["serial", "blocked:2"] {
+        let cfg = Config::new()
+            .strategy(strategy.parse::<Strategy>()?)
+            .balance_for(two)
+            .block(BlockShape::square(256)?);
+        let (n, k) = (4096, 3);
+        let src = Uniform {
+            rows: n,
+            cols: k,
+            seed: 12,
+        };
+        let whole = uniform::<T>(n, k, 12);
+        let calls = cfg.on(ranks).gram_reduce_calls(n);
+        for r in [Reduction::Sum, Reduction::Max] {
+            let d = cfg.on(ranks).gram_reduce::<T>(&src, r)?;
+            if root {
+                let single = cfg.calls(calls).gram_reduce(&whole, r)?;
+                print_case(
+                    &format!(
+                        "{}:{strategy}:aligned-gram_reduce-{}@{calls}:{n}x{k}/256 exact",
+                        T::DTYPE.name(),
+                        r.name()
+                    ),
+                    bits(d),
+                    bits(single),
+                    rel_err(d.to_f64(), single.to_f64()),
+                );
             }
         }
     }
@@ -420,11 +458,12 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
         .on(ranks)
         .gram_reduce::<T>(&failing.inner, Reduction::Sum)?;
     if root {
+        let calls = cfg.on(ranks).gram_reduce_calls(200);
         let single = cfg
-            .calls(Calls::Tiles)
+            .calls(calls)
             .gram_reduce(&uniform::<T>(200, 50, 3), Reduction::Sum)?;
         print_case(
-            &format!("{}:after-failure exact", T::DTYPE.name()),
+            &format!("{}:after-failure@{calls} exact", T::DTYPE.name()),
             bits(after),
             bits(single),
             0.0,
@@ -466,7 +505,7 @@ fn status_kib(key: &str) -> u64 {
 /// space that is mostly never touched) and an eighth of the file for slack: less than the file
 /// on 8 ranks. Each rank shows that it cannot map the
 /// file, then reads its rows with `NpyReader`; rank 0 prints the result beside one process's
-/// with `calls=tiles` (computed before the limit) and each rank its limit.
+/// with the ring's calls (computed before the limit) and each rank its limit.
 fn address_space(ranks: &Ranks) -> Result<()> {
     const THREAD_RESERVES: u64 = (128 + 64) << 20;
     let (rows, cols, block) = (1000, 65536, 125);
@@ -478,7 +517,8 @@ fn address_space(ranks: &Ranks) -> Result<()> {
     if ranks.is_root() {
         let x = uniform::<f64>(rows, cols, 9);
         rayblas::mapped::write_npy(&path, &x.view())?;
-        single = cfg.calls(Calls::Tiles).gram_reduce(&x, Reduction::Sum)?;
+        let calls = cfg.on(ranks).gram_reduce_calls(rows);
+        single = cfg.calls(calls).gram_reduce(&x, Reduction::Sum)?;
     }
     ranks.barrier();
     let file = std::fs::metadata(&path).map_err(|e| io(&path, e))?.len();

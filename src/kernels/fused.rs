@@ -227,12 +227,14 @@ pub(crate) fn gram_reduce_call<T: Element>(
 }
 
 /// The calls of a fused Gram product in row-major order: in each tile row, the tiles left of
-/// the diagonal in strips of at most `per_call` tiles, then the diagonal tile on its own.
+/// the diagonal in strips of at most `per_call` tiles aligned to multiples of it (so a cut of
+/// the rows into panels of whole groups of `per_call` tile rows cuts no call, see
+/// `ranks/ring.rs`), then the diagonal tile on its own.
 fn lower_calls(tiling: &Tiling, per_call: usize) -> Vec<Strip> {
     let (rows, _) = tiling.grid();
     let mut out = Vec::new();
     for ti in 0..rows {
-        out.extend(tiling.strips_of_at_most(&[(ti, 0..ti)], per_call));
+        out.extend(tiling.strips_aligned(&[(ti, 0..ti)], per_call));
         out.push(Strip {
             span: tiling.tile(ti, ti),
             tiles: 1,
