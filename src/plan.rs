@@ -108,6 +108,26 @@ pub(crate) struct Plan {
 /// product took 30 µs under `blocked` against 0.06 µs for one CBLAS call).
 pub(crate) const INLINE_PRODUCT_FLOPS: f64 = 2.0e6;
 
+/// The work by which an m×k·k×n product is sized for sharing: its flops, 2mnk.
+#[inline]
+pub(crate) fn product_work(m: usize, n: usize, k: usize) -> f64 {
+    2.0 * m as f64 * n as f64 * k as f64
+}
+
+/// The work by which the Gram product of an n×k `X` is sized for sharing: n²k (its flops
+/// with the symmetry used).
+#[inline]
+pub(crate) fn gram_work(n: usize, k: usize) -> f64 {
+    n as f64 * n as f64 * k as f64
+}
+
+/// Whether work of this size ([`product_work`], [`gram_work`]) is too small to share: it runs
+/// on the calling thread ([`Plan::for_product`], and the small-call path).
+#[inline]
+pub(crate) fn too_small_to_share(work: f64) -> bool {
+    work < INLINE_PRODUCT_FLOPS
+}
+
 /// Reductions of fewer elements run on the calling thread (512 KiB of f64: tens of µs).
 pub(crate) const INLINE_REDUCTION_ELEMENTS: usize = 1 << 16;
 
@@ -122,11 +142,11 @@ impl Plan {
         }
     }
 
-    /// This plan for a product of `flops`: one too small to share runs on the calling thread.
-    /// The rule looks at the work only, never at the worker count, and moves the same items to
-    /// another thread, so results stay the same bits.
-    pub(crate) fn for_product(mut self, flops: f64) -> Plan {
-        self.inline = flops < INLINE_PRODUCT_FLOPS;
+    /// This plan for a product of `work` ([`product_work`], [`gram_work`]): one too small to
+    /// share runs on the calling thread. The rule looks at the work only, never at the worker
+    /// count, and moves the same items to another thread, so results stay the same bits.
+    pub(crate) fn for_product(mut self, work: f64) -> Plan {
+        self.inline = too_small_to_share(work);
         self
     }
 

@@ -15,7 +15,7 @@ use super::{collect, thin};
 use crate::blas;
 use crate::element::Element;
 use crate::error::Result;
-use crate::plan::{Plan, TileSource};
+use crate::plan::{gram_work, Plan, TileSource};
 use crate::strategy::{Kind, Resolved};
 use crate::tiling::{balanced_side, BlockShape, Cut, Strip, Tiling};
 use ndarray::{Array2, ArrayViewMut2};
@@ -58,7 +58,7 @@ pub(crate) fn gram_call_tiling(n: usize, cut: Cut) -> Tiling {
 
 pub(crate) fn gram<T: Element>(plan: &Plan, cut: Cut, x: &impl TileSource<T>) -> Result<Array2<T>> {
     let n = x.dim().0;
-    let plan = &plan.for_product(n as f64 * n as f64 * x.dim().1 as f64);
+    let plan = &plan.for_product(gram_work(n, x.dim().1));
     let mut g = crate::alloc::zeros::<T>("Gram matrix", n, n)?;
     if plan.one_call(cut) {
         let (n, k) = x.dim();

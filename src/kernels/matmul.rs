@@ -19,7 +19,7 @@ use super::{check_product, collect, thin};
 use crate::blas;
 use crate::element::Element;
 use crate::error::{Error, Result};
-use crate::plan::{Plan, TileSource};
+use crate::plan::{product_work, Plan, TileSource};
 use crate::strategy::Kind;
 use crate::tiling::{balanced_side, BlockShape, Cut, Tiling};
 use ndarray::{ArrayViewMut2, Zip};
@@ -35,7 +35,7 @@ pub(crate) fn matmul_into<T: Element>(
 ) -> Result<()> {
     check_product("matmul", a.dim(), b.dim())?;
     let (m, n) = (a.dim().0, b.dim().1);
-    let plan = &plan.for_product(2.0 * m as f64 * n as f64 * a.dim().1 as f64);
+    let plan = &plan.for_product(product_work(m, n, a.dim().1));
     if c.dim() != (m, n) {
         return Err(Error::ShapeMismatch {
             op: "matmul_into",

@@ -20,19 +20,8 @@ use crate::blas;
 use crate::config::Config;
 use crate::element::Element;
 use crate::error::Result;
-use crate::plan::INLINE_PRODUCT_FLOPS;
+use crate::plan::{gram_work, product_work, too_small_to_share};
 use ndarray::{Array2, ArrayView2};
-
-/// Whether an m×k·k×n product is small enough for this path: too small to share (the test of
-/// `Plan::for_product` in `matmul` and `matmul_reduce`).
-fn small(m: usize, n: usize, k: usize) -> bool {
-    2.0 * m as f64 * n as f64 * (k as f64) < INLINE_PRODUCT_FLOPS
-}
-
-/// The same for the Gram product of an n×k `X`, which `gram` and `gram_reduce` count as n²k.
-fn small_gram(n: usize, k: usize) -> bool {
-    n as f64 * n as f64 * (k as f64) < INLINE_PRODUCT_FLOPS
-}
 
 /// `C ← A·B` into `c`, the new m×n output (shapes checked by the caller), through the
 /// small-call path; `false`, with nothing done, where the general path must run it.
@@ -43,7 +32,7 @@ pub(crate) fn matmul<T: Element>(
     c: &mut Array2<T>,
 ) -> bool {
     let ((m, k), n) = (a.dim(), b.ncols());
-    if !small(m, n, k) || config.small_calls_here().is_none() {
+    if !too_small_to_share(product_work(m, n, k)) || config.small_calls_here().is_none() {
         return false;
     }
     c.as_slice_mut()
@@ -58,7 +47,7 @@ pub(crate) fn gram<T: Element>(
     x: &ArrayView2<'_, T>,
 ) -> Option<Result<Array2<T>>> {
     let (n, k) = x.dim();
-    if !small_gram(n, k) || blas::gram_by_syrk(n, k) {
+    if !too_small_to_share(gram_work(n, k)) || blas::gram_by_syrk(n, k) {
         return None;
     }
     config.small_calls_here()?;
@@ -85,7 +74,10 @@ pub(crate) fn matmul_reduce<T: Element>(
     r: Reduction,
 ) -> Option<T> {
     let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    if k != k2 || !small(m, n, k) || reduce::defined_over(r, m * n).is_err() {
+    if k != k2
+        || !too_small_to_share(product_work(m, n, k))
+        || reduce::defined_over(r, m * n).is_err()
+    {
         return None;
     }
     reduce_small(a, b, r, config.small_calls_here()?)
@@ -100,7 +92,10 @@ pub(crate) fn gram_reduce<T: Element>(
     r: Reduction,
 ) -> Option<T> {
     let (n, k) = x.dim();
-    if !small_gram(n, k) || blas::gram_by_syrk(n, k) || reduce::defined_over(r, n).is_err() {
+    if !too_small_to_share(gram_work(n, k))
+        || blas::gram_by_syrk(n, k)
+        || reduce::defined_over(r, n).is_err()
+    {
         return None;
     }
     reduce_small(x, &x.t(), r, config.small_calls_here()?)
