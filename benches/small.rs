@@ -151,7 +151,8 @@ fn report() {
                 black_box(a.dot(&b));
             })
         }));
-        let t = rounds(&mut cases);
+        // native and the direct call let the library thread itself.
+        let t = rounds(&mut cases, &[3, 4]);
         let direct_t = if has_direct { t[4] } else { f64::NAN };
         let best = [t[2], t[3], direct_t, t[5]]
             .into_iter()
@@ -278,7 +279,8 @@ fn other_ops(configs: &[(&str, Config)]) {
                     })
                 }));
             }
-            let t = rounds(&mut cases);
+            // native and the direct call let the library thread itself.
+            let t = rounds(&mut cases, &[2, 5]);
             let direct_t = if has_direct { t[5] } else { f64::NAN };
             let best = [t[1], t[2], t[4], direct_t]
                 .into_iter()
@@ -300,7 +302,12 @@ fn other_ops(configs: &[(&str, Config)]) {
 
 /// µs per call of each case: 9 interleaved rounds, each starting one case later so no case
 /// always follows the same one, the first round a warm-up; the median of the other 8.
-fn rounds(cases: &mut [Box<dyn FnMut() -> f64 + '_>]) -> Vec<f64> {
+///
+/// After each case in `threaded` (those that let the library thread itself) the next waits
+/// 150 ms: the library's idle threads spin for up to about 0.1 s after a threaded call and
+/// would take a core from whatever runs next, which a loop of the next case's calls alone
+/// never sees (it doubled `blocked`'s time at mid sizes before this pause).
+fn rounds(cases: &mut [Box<dyn FnMut() -> f64 + '_>], threaded: &[usize]) -> Vec<f64> {
     let len = cases.len();
     let mut times = vec![Vec::new(); len];
     for round in 0..9 {
@@ -308,6 +315,9 @@ fn rounds(cases: &mut [Box<dyn FnMut() -> f64 + '_>]) -> Vec<f64> {
             let t = cases[i]();
             if round > 0 {
                 times[i].push(t * 1e6);
+            }
+            if threaded.contains(&i) {
+                std::thread::sleep(Duration::from_millis(150));
             }
         }
     }

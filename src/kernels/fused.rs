@@ -162,7 +162,7 @@ pub(crate) fn gram_reduce<T: Element>(
         // reduced flat. `syrk` would halve the flops, but it has no small-matrix kernel and
         // its triangle is reduced row by row: at n=32 that took 3.4 µs, this 1.5 (ndarray's
         // `x.dot(&x.t()).sum()` 2.0). Past that rule, one diagonal tile by `syrk` below (at
-        // n=96, 32.5 µs against 39.3 by the whole GEMM; at n=64, 12.9 against 13.1).
+        // n=96, 29.9 µs against 39.3 by the whole GEMM; at n=64, 12.0 against 13.1).
         let whole = |t: usize| {
             let xa = x.all();
             tile_reduce(xa.view(), xa.t(), r, level, t)
@@ -183,6 +183,10 @@ pub(crate) fn gram_reduce<T: Element>(
         plan.native_call(|t| blas::gram_lower(x.all(), g.view_mut(), t))?;
         return Ok(plan.reduction(|parallel| lower_reduce(g.view(), r, level, parallel)));
     }
+    // Too small to share: one diagonal tile over the whole product, as `gram` makes, not the
+    // bands evened out for the cores (at n=64 two bands took 12.7 µs, three calls, against
+    // 11.9 for one `syrk`).
+    let cut = cut.for_product(plan.inline, n, n);
     if let Some(ranges) = thin::k_ranges(x.dim().0, x.dim().0, x.dim().1, cut) {
         // Thin: the whole (small) lower triangle, summed over ranges of k, then reduced.
         let g = thin::gram_lower(plan, ranges, x)?;

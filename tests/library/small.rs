@@ -142,3 +142,25 @@ fn a_nan_left_in_scratch_does_not_reach_the_next_small_call() {
         assert_eq!(cfg.gram_reduce(&empty_k, Reduction::Max).unwrap(), 0.0);
     }
 }
+
+/// A Gram reduction too small to share but past the size where the Gram product is one GEMM
+/// is one `syrk` over the whole product, reduced as one symmetric tile, as `native` at one
+/// thread computes it: not the bands evened out for the cores (three calls where one does).
+#[test]
+fn a_small_gram_reduction_is_one_diagonal_tile() {
+    let one_syrk = Config::new().strategy("native:1".parse().unwrap());
+    for name in ["blocked:2", "blocked:2+pin", "serial"] {
+        let cfg = Config::new().strategy(name.parse().unwrap());
+        for n in [40usize, 64, 90] {
+            let x = random::<f64>(n, n, 300 + n as u64);
+            for r in [Reduction::Sum, Reduction::SumOfSquares, Reduction::Max] {
+                let (got, want) = (cfg.gram_reduce(&x, r), one_syrk.gram_reduce(&x, r));
+                assert_eq!(
+                    got.unwrap().to_bits(),
+                    want.unwrap().to_bits(),
+                    "{name} {n} {r:?}"
+                );
+            }
+        }
+    }
+}
