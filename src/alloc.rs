@@ -59,6 +59,7 @@ const HUGE_PAGE: usize = 2 << 20;
 /// faults. Where THP is off (`never`) or the kernel refuses, nothing changes: the advice is
 /// only advice, and its failure is ignored.
 #[cfg(target_os = "linux")]
+#[inline]
 fn ask_for_huge_pages(ptr: *mut u8, len: usize) {
     if len < HUGE_PAGE_OUTPUT {
         return;

@@ -102,6 +102,7 @@ fn c_string(p: *const c_char) -> String {
         .to_string()
 }
 
+#[inline]
 fn threading() -> Threading {
     static LAYER: std::sync::OnceLock<Threading> = std::sync::OnceLock::new();
     // SAFETY: a plain query with no arguments.
@@ -120,6 +121,7 @@ struct OpenMp {
     set_num_threads: unsafe extern "C" fn(c_int),
 }
 
+#[inline]
 fn openmp() -> Option<&'static OpenMp> {
     static OMP: std::sync::OnceLock<Option<OpenMp>> = std::sync::OnceLock::new();
     OMP.get_or_init(|| {
