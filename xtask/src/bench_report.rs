@@ -230,10 +230,12 @@ fn per_call_section() -> Result<String, String> {
          backend {kernels}. A product too small to share (under 2 MFLOP, about 100³, with the \
          automatic block) is one BLAS call on the calling thread; larger ones go to the \
          workers. `default/best` is the default's time over the best of `blocked`, `native`, \
-         one direct call and ndarray. The cases interleave in one process, and after a \
+         one direct call and ndarray. The cases interleave in one process; after a \
          multithreaded OpenBLAS call (`native`, `direct`) the library's idle threads spin for up \
-         to about 0.1 s and take a core from the next case: that can double `blocked`'s time at \
-         mid sizes, which a loop of `blocked` calls alone does not see.\n\n```text\n{}\n```\n",
+         to about 0.1 s, so the next case waits 150 ms (they would take a core from it, which a \
+         loop of its calls alone never sees). From n=128 the workers of `blocked` wake for every \
+         call: on this shared virtual machine that wake-up costs from a few µs to tens, so the \
+         mid sizes vary most from run to run.\n\n```text\n{}\n```\n",
         utc_now(),
         text.trim_end()
     ))
