@@ -469,6 +469,73 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
             0.0,
         );
     }
+    kept_buffers::<T>(ranks)
+}
+
+/// The ring's panel buffers, kept between Gram products: a product after a larger one reuses
+/// them, one after `release_buffers` makes new ones, and both give one process's bits.
+fn kept_buffers<T: Element>(ranks: &Ranks) -> Result<()> {
+    let cfg = Config::new().block(BlockShape::square(100).expect("100 > 0"));
+    let on = cfg.on(ranks);
+    let small = Uniform {
+        rows: 600,
+        cols: 40,
+        seed: 11,
+    };
+    let large = Uniform {
+        rows: 900,
+        cols: 60,
+        seed: 12,
+    };
+    let first = on.gram_reduce::<T>(&small, Reduction::Sum)?;
+    on.gram_reduce::<T>(&large, Reduction::Sum)?;
+    let reused = on.gram_reduce::<T>(&small, Reduction::Sum)?;
+    ranks.release_buffers();
+    let fresh = on.gram_reduce::<T>(&small, Reduction::Sum)?;
+    // SUMMA's panels, its own copies and its block of the product, in kept buffers: the same
+    // bits as with new ones, after a product with other shapes.
+    let b = Uniform {
+        rows: 40,
+        cols: 300,
+        seed: 13,
+    };
+    let summa_first = on.matmul_reduce::<T>(&small, &b, Reduction::Sum)?;
+    on.matmul_reduce::<T>(
+        &large,
+        &Uniform {
+            rows: 60,
+            cols: 500,
+            seed: 14,
+        },
+        Reduction::Sum,
+    )?;
+    let summa_reused = on.matmul_reduce::<T>(&small, &b, Reduction::Sum)?;
+    ranks.release_buffers();
+    let summa_fresh = on.matmul_reduce::<T>(&small, &b, Reduction::Sum)?;
+    if ranks.is_root() {
+        for (what, v) in [("reused", summa_reused), ("released", summa_fresh)] {
+            print_case(
+                &format!("{}:kept-buffers-summa-{what} exact", T::DTYPE.name()),
+                bits(v),
+                bits(summa_first),
+                0.0,
+            );
+        }
+    }
+    if ranks.is_root() {
+        let calls = on.gram_reduce_calls(600);
+        let single = cfg
+            .calls(calls)
+            .gram_reduce(&uniform::<T>(600, 40, 11), Reduction::Sum)?;
+        for (what, v) in [("first", first), ("reused", reused), ("released", fresh)] {
+            print_case(
+                &format!("{}:kept-buffers-{what}@{calls} exact", T::DTYPE.name()),
+                bits(v),
+                bits(single),
+                0.0,
+            );
+        }
+    }
     Ok(())
 }
 

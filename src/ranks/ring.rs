@@ -190,11 +190,20 @@ impl OnRanks<'_> {
             } else {
                 CowArray::from(own.as_standard_layout().into_owned())
             };
-            // Two buffers of the largest panel take the visiting panels in turn.
+            // Two buffers of the largest panel take the visiting panels in turn (kept ones
+            // where they fit: `Ranks::release_buffers`).
             let buffers = if p > 1 {
+                let what = "rank's buffer for a visiting panel";
                 let one = || {
-                    crate::alloc::zeros::<T>("rank's buffer for a visiting panel", largest, k)
-                        .map(|a| a.into_raw_vec_and_offset().0)
+                    largest
+                        .checked_mul(k)
+                        .ok_or(Error::OutOfMemory {
+                            what,
+                            rows: largest,
+                            cols: k,
+                            bytes: u128::MAX,
+                        })
+                        .and_then(|len| self.ranks.buffer::<T>(what, len))
                 };
                 [one()?, one()?]
             } else {
@@ -210,6 +219,9 @@ impl OnRanks<'_> {
         traffic.communicate += start.elapsed();
         let (own, mut buffers) = loaded?;
         if let Some(r) = all_failed.iter().position(|&f| f != 0) {
+            for b in buffers {
+                self.ranks.give_back(b);
+            }
             self.ranks.traffic.set(traffic);
             return Err(Error::Mpi(format!(
                 "rank {r} failed (its own error says why); no result"
@@ -274,6 +286,9 @@ impl OnRanks<'_> {
             traffic.compute += compute;
             traffic.communicate += communicate;
             traffic.bytes += moved as u64;
+        }
+        for b in buffers {
+            self.ranks.give_back(b);
         }
         self.ranks.traffic.set(traffic);
         Ok(match error {
