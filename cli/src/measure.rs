@@ -847,6 +847,13 @@ fn warnings(row: &Row) -> Vec<String> {
             row.provenance.threading, row.strategy, row.workers
         ));
     }
+    if row.ranks.is_some() && row.warmup == 0 && row.seed.is_some() {
+        out.push(format!(
+            "{} made its random rows inside the timed run (--warmup 0), where one process \
+             makes its inputs before the timing; give --warmup 1 to compare them alike",
+            row.strategy
+        ));
+    }
     out.extend(env_overrides(&row.strategy));
     out
 }

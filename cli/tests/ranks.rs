@@ -67,6 +67,15 @@ fn compare_ranks_runs_mpirun_and_agrees_with_one_process_bit_for_bit() {
         let single = rows(&rayblas(&args));
         for (r, want) in ranked.iter().zip([1, 1, 2, 2]) {
             assert_eq!(r["ranks"], want);
+            // No warm-up run: the ranks made their random rows inside the timed one.
+            assert!(
+                r["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w.as_str().unwrap().contains("inside the timed run")),
+                "{op} {r}"
+            );
             assert_eq!(r["agrees"], true, "{op} {r}");
             assert!(r["comm_s"].as_f64().unwrap() >= 0.0, "{r}");
             let got = r["result"].as_f64().unwrap();
@@ -93,6 +102,36 @@ fn compare_ranks_runs_mpirun_and_agrees_with_one_process_bit_for_bit() {
             );
         }
     }
+}
+
+#[test]
+fn ranks_with_a_warm_up_run_make_their_rows_before_the_timing() {
+    let out = rayblas(&[
+        "compare",
+        "--strategies",
+        "blocked:1",
+        "--ranks",
+        "2",
+        "--op",
+        "gram-sum",
+        "--n",
+        "300",
+        "--repeat",
+        "1",
+        "--warmup",
+        "1",
+        "--format",
+        "json",
+    ]);
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 1);
+    let warnings = rows[0]["warnings"].as_array().unwrap();
+    assert!(
+        !warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("inside the timed run")),
+        "{warnings:?}"
+    );
 }
 
 #[test]
