@@ -360,13 +360,41 @@ impl Plan {
                     // burst of calls (n=256: 690 µs a call against 355 with the caller taking
                     // part or pinned workers), as the scheduler places a woken thread beside
                     // its waker; a worker that finishes first then took the other's items.
+                    // While another call uses the pools, this one queues there as before, so
+                    // callers on many threads still share w workers, not w each.
                     Runner::Pool(p) if s.kind == Kind::Blocked && !s.pin => {
-                        work_queue_on(Some(&p), items, s.workers, &f)
+                        match CallerTakes::enter() {
+                            Some(_alone) => work_queue_on(Some(&p), items, s.workers, &f),
+                            None => p.install(|| work_queue(items, s.workers, &f)),
+                        }
                     }
                     runner => runner.install(|| work_queue(items, s.workers, &f)),
                 }
             }
         }
+    }
+}
+
+/// The one call at a time, process-wide, whose calling thread takes items beside the pool's
+/// workers (`Plan::each`); released on drop, a panic included.
+struct CallerTakes;
+
+static CALLER_TAKES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl CallerTakes {
+    /// `Some` when no other call's caller is taking items now.
+    fn enter() -> Option<CallerTakes> {
+        use std::sync::atomic::Ordering;
+        CALLER_TAKES
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+            .then_some(CallerTakes)
+    }
+}
+
+impl Drop for CallerTakes {
+    fn drop(&mut self) {
+        CALLER_TAKES.store(false, std::sync::atomic::Ordering::Release);
     }
 }
 
