@@ -94,7 +94,7 @@ const BAND_ELEMENTS: usize = 1 << 20;
 pub struct Ranks {
     world: SimpleCommunicator,
     traffic: Cell<Traffic>,
-    /// Panel buffers (`Vec<Vec<T>>`) kept from one call to the next: see
+    /// Panel buffers (`Spares<T>`) kept from one call to the next: see
     /// [`Ranks::release_buffers`].
     spares: RefCell<Option<Box<dyn Any>>>,
     /// Finalises MPI on drop, when this value initialised it. Declared last: dropped after
@@ -186,7 +186,9 @@ impl Ranks {
     /// The calls on ranks receive other ranks' panels into buffers: a Gram product two of
     /// the largest panel (about 1/p of the input each), SUMMA one of A and one of B per panel
     /// of k, and its own panels copied. The ranks keep those buffers for the next call, which
-    /// reuses the ones large enough for it when its element type is the same. Fresh memory
+    /// reuses the ones large enough for it when its element type is the same; a call frees
+    /// the kept buffers the call before it did not take, so a rank keeps at most the buffers
+    /// of its last two calls. Fresh memory
     /// costs page faults and zeroing on its first write, on the core the products need:
     /// SUMMA at n=4000 on 2 ranks made about 250 MB of it per rank and call, and ran at
     /// 1.04–1.07× one process against 0.99–1.00× with kept buffers. (On a virtual machine
@@ -196,16 +198,32 @@ impl Ranks {
         self.spares.borrow_mut().take();
     }
 
+    /// Starts a call that takes buffers of `T`: the buffers the last call gave back become
+    /// the ones to take, and those the last call did not take are freed, so the kept memory
+    /// stays within two calls' buffers however the shapes change.
+    pub(crate) fn start_call<T: Element>(&self) {
+        let mut kept = self.spares.borrow_mut();
+        match kept.as_mut().and_then(|k| k.downcast_mut::<Spares<T>>()) {
+            Some(s) => s.kept = std::mem::take(&mut s.returned),
+            None => *kept = None,
+        }
+    }
+
     /// A kept buffer of at least `len` elements of `T` (the smallest that fits), its length
     /// set to `len`; `None` when there is none. Its contents are stale: the caller overwrites
     /// what it reads.
     pub(crate) fn spare<T: Element>(&self, len: usize) -> Option<Vec<T>> {
         let mut kept = self.spares.borrow_mut();
-        let pool = kept.as_mut()?.downcast_mut::<Vec<Vec<T>>>()?;
-        let i = (0..pool.len())
-            .filter(|&i| pool[i].capacity() >= len)
-            .min_by_key(|&i| pool[i].capacity())?;
-        let mut v = pool.swap_remove(i);
+        let s = kept.as_mut()?.downcast_mut::<Spares<T>>()?;
+        let fits = |pool: &Vec<Vec<T>>| {
+            (0..pool.len())
+                .filter(|&i| pool[i].capacity() >= len)
+                .min_by_key(|&i| pool[i].capacity())
+        };
+        let mut v = match fits(&s.kept) {
+            Some(i) => s.kept.swap_remove(i),
+            None => s.returned.swap_remove(fits(&s.returned)?),
+        };
         // Within the capacity, so no allocation; the tail the zeros fill was written before.
         v.resize(len, T::zero());
         Some(v)
@@ -227,9 +245,14 @@ impl Ranks {
             return;
         }
         let mut kept = self.spares.borrow_mut();
-        match kept.as_mut().and_then(|k| k.downcast_mut::<Vec<Vec<T>>>()) {
-            Some(pool) => pool.push(v),
-            None => *kept = Some(Box::new(vec![v])),
+        match kept.as_mut().and_then(|k| k.downcast_mut::<Spares<T>>()) {
+            Some(s) => s.returned.push(v),
+            None => {
+                *kept = Some(Box::new(Spares {
+                    kept: Vec::new(),
+                    returned: vec![v],
+                }))
+            }
         }
     }
 
@@ -387,6 +410,13 @@ fn owners(costs: &[f64], ranks: usize) -> Vec<usize> {
         load[r] += costs[i];
     }
     owner
+}
+
+/// The panel buffers of `T` a [`Ranks`] keeps: those the last call gave back, and those the
+/// call before gave back that the last one did not take ([`Ranks::start_call`]).
+struct Spares<T> {
+    kept: Vec<Vec<T>>,
+    returned: Vec<Vec<T>>,
 }
 
 /// A [`Config`] whose calls run on MPI ranks. Made by [`Config::on`].
@@ -698,6 +728,7 @@ impl OnRanks<'_> {
         a: &impl RowSource<T>,
         b: &impl RowSource<T>,
     ) -> Result<Array2<T>> {
+        self.ranks.start_call::<T>();
         let mut error: Option<Error> = None;
         let plan = self.config.execution()?;
         let cut = self.config.cut();

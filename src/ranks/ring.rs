@@ -180,6 +180,7 @@ impl OnRanks<'_> {
             calls: plan.owner.iter().filter(|&&o| o == me).count(),
             ..super::Traffic::default()
         };
+        self.ranks.start_call::<T>();
         let start = Instant::now();
         let own_rows = plan.panels[me].clone();
         let largest = plan.panels.iter().map(|r| r.len()).max().unwrap_or(0);
