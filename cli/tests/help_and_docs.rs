@@ -95,6 +95,11 @@ fn every_option_in_the_help_is_accepted() {
             let mut v = workload("--strategies blocked,serial");
             v.push(("--strategies", "--n 16 --strategies blocked,serial".into()));
             v.push(("--replay", format!("--replay {}", p(&rows))));
+            // Listed with the `mpi` feature only.
+            v.push((
+                "--ranks",
+                "--n 16 --strategies blocked:1 --ranks 1,2".into(),
+            ));
             v
         }),
         ("sweep", {
