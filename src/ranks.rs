@@ -188,12 +188,12 @@ impl Ranks {
     /// of k, and its own panels copied. The ranks keep those buffers for the next call, which
     /// reuses the ones large enough for it when its element type is the same; a call frees
     /// the kept buffers the call before it did not take, so a rank keeps at most the buffers
-    /// of its last two calls. Fresh memory
-    /// costs page faults and zeroing on its first write, on the core the products need:
-    /// SUMMA at n=4000 on 2 ranks made about 250 MB of it per rank and call, and ran at
-    /// 1.04–1.07× one process against 0.99–1.00× with kept buffers. (On a virtual machine
-    /// here, memory idle for a few seconds cost 0.5 GB/s to write again.) Call this when no
-    /// call on ranks follows, to give that memory back; dropping the `Ranks` frees it too.
+    /// of its last two calls. Fresh memory costs page faults and zeroing on its first write,
+    /// on the core the products need: SUMMA at n=4000 on 2 ranks made about 250 MB of it per
+    /// rank and call, and ran at 1.04–1.07× one process against 0.99–1.00× with kept buffers.
+    /// (On a virtual machine here, memory idle for a few seconds cost 0.5 GB/s to write
+    /// again.) Call this when no call on ranks follows, to give that memory back; dropping the
+    /// `Ranks` frees it too.
     pub fn release_buffers(&self) {
         self.spares.borrow_mut().take();
     }
@@ -229,14 +229,31 @@ impl Ranks {
         Some(v)
     }
 
-    /// A kept buffer of `len` elements, else a new one of zeros (`what` names it in the error).
-    pub(crate) fn buffer<T: Element>(&self, what: &'static str, len: usize) -> Result<Vec<T>> {
-        match self.spare(len) {
-            Some(v) => Ok(v),
-            None => Ok(crate::alloc::zeros::<T>(what, 1, len)?
-                .into_raw_vec_and_offset()
-                .0),
+    /// A kept buffer of rows × cols elements, else a new one of zeros (`alloc::zeros`, whose
+    /// error names `what`, a size past memory included).
+    pub(crate) fn buffer<T: Element>(
+        &self,
+        what: &'static str,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Vec<T>> {
+        if let Some(v) = rows.checked_mul(cols).and_then(|len| self.spare(len)) {
+            return Ok(v);
         }
+        Ok(crate::alloc::zeros::<T>(what, rows, cols)?
+            .into_raw_vec_and_offset()
+            .0)
+    }
+
+    /// [`Ranks::buffer`] as a row-major rows × cols array.
+    pub(crate) fn array<T: Element>(
+        &self,
+        what: &'static str,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Array2<T>> {
+        let v = self.buffer(what, rows, cols)?;
+        Ok(Array2::from_shape_vec((rows, cols), v).expect("rows × cols elements"))
     }
 
     /// Keeps `v` for a later call (buffers of another element type are freed first).
@@ -712,9 +729,10 @@ impl OnRanks<'_> {
 
     /// `view` copied into a row-major array in a kept buffer where one fits.
     fn owned<T: Element>(&self, view: ArrayView2<'_, T>) -> Result<Array2<T>> {
-        let what = "rank's copy of its own panel";
-        let v = self.ranks.buffer::<T>(what, view.len())?;
-        let mut out = Array2::from_shape_vec(view.dim(), v).expect("rows × cols elements");
+        let (rows, cols) = view.dim();
+        let mut out = self
+            .ranks
+            .array::<T>("rank's copy of its own panel", rows, cols)?;
         out.assign(&view);
         Ok(out)
     }
@@ -791,9 +809,11 @@ impl OnRanks<'_> {
         traffic.load = start.elapsed();
         // A kept buffer where one fits: the first panel's product overwrites it (β = 0), and
         // with no panel (k = 0) it is zeroed here.
-        let what = "rank's block of the product";
-        let mut c = match self.ranks.buffer::<T>(what, rows * cols) {
-            Ok(v) => Array2::from_shape_vec((rows, cols), v).expect("rows × cols elements"),
+        let mut c = match self
+            .ranks
+            .array::<T>("rank's block of the product", rows, cols)
+        {
+            Ok(c) => c,
             Err(e) => {
                 error.get_or_insert(e);
                 Array2::zeros((0, 0))
@@ -803,18 +823,19 @@ impl OnRanks<'_> {
             c.fill(T::zero());
         }
         // Panel p's pieces: this rank's own, or buffers to receive them into (kept ones where
-        // they fit; a rank that cannot have one takes part with an empty panel's worth of
-        // zeros it must still receive, so it fails here, reported like any other error).
+        // they fit; where none can be had, zeros of the panel's shape, as before, to take part
+        // in the broadcast with, and the error fails the call like any other).
         let mut take = |p: usize, error: &mut Option<Error>| {
             let kp = panels[p].len();
-            let mut receive = |r: usize, c: usize| {
-                let what = "rank's buffer for a broadcast panel";
-                match self.ranks.buffer::<T>(what, r * c) {
-                    Ok(v) => Array2::from_shape_vec((r, c), v).expect("r × c elements"),
-                    Err(e) => {
-                        error.get_or_insert(e);
-                        Array2::zeros((r, c))
-                    }
+            let mut receive = |r: usize, c: usize| match self.ranks.array::<T>(
+                "rank's buffer for a broadcast panel",
+                r,
+                c,
+            ) {
+                Ok(panel) => panel,
+                Err(e) => {
+                    error.get_or_insert(e);
+                    Array2::zeros((r, c))
                 }
             };
             let pa = match own_a.iter().position(|(q, _)| *q == p) {

@@ -472,8 +472,9 @@ fn cases<T: Element>(ranks: &Ranks) -> Result<()> {
     kept_buffers::<T>(ranks)
 }
 
-/// The ring's panel buffers, kept between Gram products: a product after a larger one reuses
-/// them, one after `release_buffers` makes new ones, and both give one process's bits.
+/// The panel buffers ranks keep between calls: a Gram product after a larger one reuses the
+/// ring's, one after `release_buffers` makes new ones, and both give one process's bits; SUMMA
+/// with kept and with new buffers gives the bits of its first call.
 fn kept_buffers<T: Element>(ranks: &Ranks) -> Result<()> {
     let cfg = Config::new().block(BlockShape::square(100).expect("100 > 0"));
     let on = cfg.on(ranks);
@@ -521,8 +522,6 @@ fn kept_buffers<T: Element>(ranks: &Ranks) -> Result<()> {
                 0.0,
             );
         }
-    }
-    if ranks.is_root() {
         let calls = on.gram_reduce_calls(600);
         let single = cfg
             .calls(calls)

@@ -194,17 +194,9 @@ impl OnRanks<'_> {
             // Two buffers of the largest panel take the visiting panels in turn (kept ones
             // where they fit: `Ranks::release_buffers`).
             let buffers = if p > 1 {
-                let what = "rank's buffer for a visiting panel";
                 let one = || {
-                    largest
-                        .checked_mul(k)
-                        .ok_or(Error::OutOfMemory {
-                            what,
-                            rows: largest,
-                            cols: k,
-                            bytes: u128::MAX,
-                        })
-                        .and_then(|len| self.ranks.buffer::<T>(what, len))
+                    self.ranks
+                        .buffer::<T>("rank's buffer for a visiting panel", largest, k)
                 };
                 [one()?, one()?]
             } else {

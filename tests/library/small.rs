@@ -148,8 +148,9 @@ fn a_nan_left_in_scratch_does_not_reach_the_next_small_call() {
 /// the same strategy given that one tile (the block n×n, balanced for one core), not of the
 /// bands evened out for this machine's cores (three calls where one does).
 ///
-/// On OpenBLAS only: elsewhere a Gram product this small is a whole GEMM reduced flat, which
-/// the given block does not make (BLIS, pure-rust), or differs from it in the last bit.
+/// On OpenBLAS only: where the backend's rule (`blas::gram_by_syrk`) makes a Gram product this
+/// small a whole GEMM reduced flat (BLIS, in CI), a given block does not take that path, and
+/// the bits differ by design.
 #[test]
 fn a_small_gram_reduction_is_one_diagonal_tile() {
     if rayblas::blas::BACKEND != "openblas" {
