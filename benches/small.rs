@@ -211,7 +211,12 @@ fn report() {
             .zip(cases.iter_mut())
             .map(|(n, f)| (n.as_str(), f.as_mut() as &mut dyn FnMut()))
             .collect();
-        let t = common::interleaved(7, &mut refs);
+        // The library's batch call and the loop of direct calls let the library thread
+        // itself: pause after them.
+        let threaded: Vec<usize> = (0..names.len())
+            .filter(|&i| names[i] == "matmul_batch native" || names[i] == "loop of direct dgemm")
+            .collect();
+        let t = common::interleaved_pausing_after(7, &mut refs, &threaded);
         let flops = 2.0 * count as f64 * (n as f64).powi(3);
         for (name, s) in names.iter().zip(&t) {
             println!(

@@ -33,6 +33,7 @@ use crate::strategy::{Kind, Resolved};
 use crate::tiling::Cut;
 use ndarray::{s, ArrayView2};
 use rayon::ThreadPool;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Where the rows of an operand come from: the seam for sources other than memory.
@@ -384,7 +385,6 @@ static CALLER_TAKES: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 impl CallerTakes {
     /// `Some` when no other call's caller is taking items now.
     fn enter() -> Option<CallerTakes> {
-        use std::sync::atomic::Ordering;
         CALLER_TAKES
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
@@ -394,7 +394,30 @@ impl CallerTakes {
 
 impl Drop for CallerTakes {
     fn drop(&mut self) {
-        CALLER_TAKES.store(false, std::sync::atomic::Ordering::Release);
+        CALLER_TAKES.store(false, Ordering::Release);
+    }
+}
+
+/// How long a calling thread that ran out of items stays awake for the pool's tasks to finish
+/// theirs (`work_queue_on`) before it sleeps on the scope until they do.
+const CALLER_STAYS_AWAKE: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// Returns once `done()` holds or [`CALLER_STAYS_AWAKE`] has passed. Between checks the thread
+/// yields its CPU (`sched_yield`) rather than spinning, so a thread waiting to run there, say a
+/// worker of this very call on a busy machine, runs first.
+fn stay_awake_until(done: impl Fn() -> bool) {
+    let give_up = std::time::Instant::now() + CALLER_STAYS_AWAKE;
+    while !done() && std::time::Instant::now() < give_up {
+        std::thread::yield_now();
+    }
+}
+
+/// Adds one to the counter when dropped, a panic's unwinding included.
+struct CountOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -433,12 +456,23 @@ fn work_queue_on<I: Send, R: Send>(
     };
     let takers = workers.min(n);
     match pool {
-        Some(pool) => pool.in_place_scope(|scope| {
-            for _ in 1..takers {
-                scope.spawn(|_| take());
-            }
-            take();
-        }),
+        Some(pool) => {
+            // Tasks that have left `take`, a panic included.
+            let left = AtomicUsize::new(0);
+            pool.in_place_scope(|scope| {
+                for _ in 1..takers {
+                    scope.spawn(|_| {
+                        let _left = CountOnDrop(&left);
+                        take();
+                    });
+                }
+                take();
+                // Wait awake for the tasks' last items, as OpenBLAS's own threaded calls do:
+                // asleep on the scope's latch, the caller took about 20 µs to wake once they
+                // were done (its virtual CPU halted), a third of a 128² product on 2 cores.
+                stay_awake_until(|| left.load(Ordering::Acquire) == takers - 1);
+            })
+        }
         None => rayon::scope(|scope| {
             for _ in 0..takers {
                 scope.spawn(|_| take());
@@ -513,6 +547,46 @@ mod tests {
             }
         }
         assert!(super::work_queue_on(Some(&pool), Vec::<u8>::new(), 2, &|i| i).is_empty());
+    }
+
+    #[test]
+    fn a_panic_in_a_pool_task_reaches_the_caller_taking_items_beside_it() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let caller = std::thread::current().id();
+        let pool_took_one = std::sync::atomic::AtomicBool::new(false);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            super::work_queue_on(Some(&pool), (0..8).collect(), 2, &|i: usize| {
+                if std::thread::current().id() != caller {
+                    pool_took_one.store(true, Ordering::SeqCst);
+                    panic!("a pool task's item");
+                }
+                // The caller's items wait (bounded) for the pool's task to take one.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while !pool_took_one.load(Ordering::SeqCst) && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                i
+            })
+        }));
+        let message = run.expect_err("the pool task's panic is raised in the caller");
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"a pool task's item"));
+    }
+
+    #[test]
+    fn the_caller_stays_awake_until_done_or_for_a_bounded_time() {
+        let checks = std::cell::Cell::new(0);
+        super::stay_awake_until(|| {
+            checks.set(checks.get() + 1);
+            checks.get() == 3
+        });
+        assert_eq!(checks.get(), 3, "returns at the first check that holds");
+        let start = std::time::Instant::now();
+        super::stay_awake_until(|| false);
+        assert!(start.elapsed() >= super::CALLER_STAYS_AWAKE);
     }
 
     #[test]

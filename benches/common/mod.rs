@@ -30,8 +30,25 @@ pub fn check_kernels() -> String {
 /// Runs each case once per round, interleaved (A B C A B C …), after one warm-up of each;
 /// returns the median seconds per case.
 pub fn interleaved(rounds: usize, cases: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
-    for (_, f) in cases.iter_mut() {
+    interleaved_pausing_after(rounds, cases, &[])
+}
+
+/// [`interleaved`], pausing 150 ms, untimed, after each case whose index is in `threaded`
+/// (those that let the BLAS library thread itself): OpenBLAS's idle threads spin for up to
+/// about 0.1 s after such a call and would take a core from the next case.
+pub fn interleaved_pausing_after(
+    rounds: usize,
+    cases: &mut [(&str, &mut dyn FnMut())],
+    threaded: &[usize],
+) -> Vec<f64> {
+    let pause_after = |i: usize| {
+        if threaded.contains(&i) {
+            std::thread::sleep(std::time::Duration::from_millis(150));
+        }
+    };
+    for (i, (_, f)) in cases.iter_mut().enumerate() {
         f();
+        pause_after(i);
     }
     let mut times = vec![Vec::new(); cases.len()];
     for _ in 0..rounds {
@@ -39,6 +56,7 @@ pub fn interleaved(rounds: usize, cases: &mut [(&str, &mut dyn FnMut())]) -> Vec
             let t = Instant::now();
             f();
             times[i].push(t.elapsed().as_secs_f64());
+            pause_after(i);
         }
     }
     times.iter().map(|t| rayblas::bench::median(t)).collect()

@@ -234,7 +234,8 @@ fn per_call_section() -> Result<String, String> {
          multithreaded OpenBLAS call (`native`, `direct`) the library's idle threads spin for up \
          to about 0.1 s, so the next case waits 150 ms (they would take a core from it, which a \
          loop of its calls alone never sees). From n=128 the workers of `blocked` wake for every \
-         call: on this shared virtual machine that wake-up costs from a few µs to tens, so the \
+         call (the calling thread takes items beside them and waits for their last ones awake); \
+         on this shared virtual machine a worker's wake-up costs from a few µs to tens, so the \
          mid sizes vary most from run to run.\n\n```text\n{}\n```\n",
         utc_now(),
         text.trim_end()
