@@ -457,10 +457,12 @@ fn work_queue_on<I: Send, R: Send>(
     let takers = workers.min(n);
     match pool {
         Some(pool) => {
+            // The caller is one taker; tasks on the pool are the others (none for no items).
+            let tasks = takers.saturating_sub(1);
             // Tasks that have left `take`, a panic included.
             let left = AtomicUsize::new(0);
             pool.in_place_scope(|scope| {
-                for _ in 1..takers {
+                for _ in 0..tasks {
                     scope.spawn(|_| {
                         let _left = CountOnDrop(&left);
                         take();
@@ -470,7 +472,7 @@ fn work_queue_on<I: Send, R: Send>(
                 // Wait awake for the tasks' last items, as OpenBLAS's own threaded calls do:
                 // asleep on the scope's latch, the caller took about 20 µs to wake once they
                 // were done (its virtual CPU halted), a third of a 128² product on 2 cores.
-                stay_awake_until(|| left.load(Ordering::Acquire) == takers - 1);
+                stay_awake_until(|| left.load(Ordering::Acquire) == tasks);
             })
         }
         None => rayon::scope(|scope| {
