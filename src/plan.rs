@@ -492,12 +492,17 @@ mod tests {
     use super::work_queue;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A rayon pool of `threads` workers of the test's own.
+    fn pool_of(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    }
+
     #[test]
     fn work_queue_caps_concurrency_and_keeps_item_order() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(4)
-            .build()
-            .unwrap();
+        let pool = pool_of(4);
         for workers in [1, 2, 3] {
             let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
             let out = pool.install(|| {
@@ -519,10 +524,7 @@ mod tests {
     /// `workers` items at once, results in item order, and the caller takes items itself.
     #[test]
     fn the_calling_thread_takes_items_beside_the_pool() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(4)
-            .build()
-            .unwrap();
+        let pool = pool_of(4);
         let caller = std::thread::current().id();
         for workers in [1, 2, 3] {
             let (running, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -553,10 +555,7 @@ mod tests {
 
     #[test]
     fn a_panic_in_a_pool_task_reaches_the_caller_taking_items_beside_it() {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
+        let pool = pool_of(2);
         let caller = std::thread::current().id();
         let pool_took_one = std::sync::atomic::AtomicBool::new(false);
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
