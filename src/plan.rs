@@ -402,11 +402,11 @@ impl Drop for CallerTakes {
 /// theirs (`work_queue_on`) before it sleeps on the scope until they do.
 const CALLER_STAYS_AWAKE: std::time::Duration = std::time::Duration::from_micros(200);
 
-/// Returns once `done()` holds or [`CALLER_STAYS_AWAKE`] has passed. Between checks the thread
-/// yields its CPU (`sched_yield`) rather than spinning, so a thread waiting to run there, say a
-/// worker of this very call on a busy machine, runs first.
-fn stay_awake_until(done: impl Fn() -> bool) {
-    let give_up = std::time::Instant::now() + CALLER_STAYS_AWAKE;
+/// Returns once `done()` holds or `at_most` has passed. Between checks the thread yields its
+/// CPU (`sched_yield`) rather than spinning, so a thread waiting to run there, say a worker of
+/// this very call on a busy machine, runs first.
+fn stay_awake_until(done: impl Fn() -> bool, at_most: std::time::Duration) {
+    let give_up = std::time::Instant::now() + at_most;
     while !done() && std::time::Instant::now() < give_up {
         std::thread::yield_now();
     }
@@ -472,7 +472,7 @@ fn work_queue_on<I: Send, R: Send>(
                 // Wait awake for the tasks' last items, as OpenBLAS's own threaded calls do:
                 // asleep on the scope's latch, the caller took about 20 µs to wake once they
                 // were done (its virtual CPU halted), a third of a 128² product on 2 cores.
-                stay_awake_until(|| left.load(Ordering::Acquire) == tasks);
+                stay_awake_until(|| left.load(Ordering::Acquire) == tasks, CALLER_STAYS_AWAKE);
             })
         }
         None => rayon::scope(|scope| {
@@ -579,14 +579,20 @@ mod tests {
 
     #[test]
     fn the_caller_stays_awake_until_done_or_for_a_bounded_time() {
+        // A bound no scheduler delay reaches, so that only the checks decide (with the real
+        // 200 µs, a test thread descheduled between yields ran out of time first).
         let checks = std::cell::Cell::new(0);
-        super::stay_awake_until(|| {
-            checks.set(checks.get() + 1);
-            checks.get() == 3
-        });
+        let long = std::time::Duration::from_secs(60);
+        super::stay_awake_until(
+            || {
+                checks.set(checks.get() + 1);
+                checks.get() == 3
+            },
+            long,
+        );
         assert_eq!(checks.get(), 3, "returns at the first check that holds");
         let start = std::time::Instant::now();
-        super::stay_awake_until(|| false);
+        super::stay_awake_until(|| false, super::CALLER_STAYS_AWAKE);
         assert!(start.elapsed() >= super::CALLER_STAYS_AWAKE);
     }
 
