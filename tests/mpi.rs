@@ -217,14 +217,21 @@ fn a_rank_killed_mid_ring_ends_the_job_instead_of_leaving_the_others_waiting() {
         .expect("mpirun starts");
     let started = std::time::Instant::now();
     let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    // The lines read so far, shown if mpirun ends before rank 2 says who it is.
+    let mut seen = Vec::new();
     let pid = loop {
-        let line = lines
-            .next()
-            .expect("the ranks say who they are")
-            .expect("stderr");
+        let Some(line) = lines.next() else {
+            panic!(
+                "the ranks say who they are; mpirun ended first ({:?}), its stderr:\n{}",
+                child.wait(),
+                seen.join("\n")
+            );
+        };
+        let line = line.expect("stderr");
         if let Some(pid) = line.strip_prefix("rank 2 pid ") {
             break pid.trim().to_string();
         }
+        seen.push(line);
     };
     // Into the ring: the panels are made and the first steps are running.
     std::thread::sleep(Duration::from_millis(800));

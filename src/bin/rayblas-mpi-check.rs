@@ -703,8 +703,12 @@ fn main() {
         Some("address-space") => address_space(&ranks),
         Some("long-ring") => {
             // A ring long enough to be killed in the middle of: each rank says who it is
-            // first, for the test that kills one.
-            eprintln!("rank {} pid {}", ranks.rank(), std::process::id());
+            // first, for the test that kills one. One write of the whole line: `eprintln!`
+            // writes its pieces one by one to the unbuffered stderr, and mpirun merges the
+            // ranks' pipes, so another rank's line could land inside ("rank rank 2 pid …").
+            let who = format!("rank {} pid {}\n", ranks.rank(), std::process::id());
+            std::io::Write::write_all(&mut std::io::stderr().lock(), who.as_bytes())
+                .expect("stderr");
             let src = Uniform {
                 rows: 8000,
                 cols: 3000,
